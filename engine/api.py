@@ -1,0 +1,159 @@
+"""The contract between the GUI and the engine: torch-free requests, events and records.
+
+This is the only engine module the GUI imports. Images cross the boundary as numpy arrays:
+RGB images are float32 HxWx3 in [0, 1]; label and instance maps are integer HxW arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Union
+
+import numpy as np
+
+
+class Task(str, Enum):
+    """What a model does, which decides the tool that can drive it."""
+
+    LABEL_TO_IMAGE = "LabelToImage"
+    IMAGE_TO_IMAGE = "ImageToImage"
+    STRUCTURE_TEXTURE = "StructureTexture"
+    CONTENT_STYLE = "ContentStyle"
+    MULTI_DOMAIN = "MultiDomain"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model in the catalog, as the GUI and the CLI list it (no torch needed)."""
+
+    id: str
+    method: str
+    task: str
+    size_rule: str
+    license: str
+    source: str
+    sha256: str
+    name: str = ""
+    hparams: dict[str, Any] = field(default_factory=dict)
+    classes: tuple[tuple[int, str], ...] = ()
+    palette: str = ""
+    added: str = ""
+    notes: str = ""
+    builtin: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["classes"] = [[i, n] for i, n in self.classes]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelEntry:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["classes"] = tuple((int(i), str(n)) for i, n in known.get("classes", ()))
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str  # human-readable, e.g. "CUDA: NVIDIA H100" or "CPU (2 threads)"
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListModels:
+    """Result value: tuple[ModelEntry, ...], built-in models first."""
+
+
+@dataclass(frozen=True)
+class ImportModel:
+    """Import a checkpoint file into the user's catalog; the architecture is detected from its keys.
+
+    `options` carries dataset conventions the weights cannot reveal (e.g. SPADE's label_nc,
+    contain_dontcare_label, no_instance, num_upsampling_layers, aspect_ratio), using the official
+    option names. Result value: ModelEntry.
+    """
+
+    path: str
+    options: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RemoveModel:
+    """Remove a user model from the catalog (the file itself is left alone). Result value: model id."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class GetDeviceInfo:
+    """Result value: DeviceInfo."""
+
+
+@dataclass(frozen=True, eq=False)
+class RenderLabels:
+    """Render a photo from a label map with a LabelToImage model. Result value: HxWx3 float32 in [0, 1].
+
+    size: output (H, W); None means the size the checkpoint implies. style: an RGB image for the
+    model's encoder (only models that have one). seed: random style code (models with a z input);
+    None means the model's deterministic path.
+    """
+
+    model_id: str
+    labels: np.ndarray
+    instances: np.ndarray | None = None
+    size: tuple[int, int] | None = None
+    style: np.ndarray | None = None
+    seed: int | None = None
+
+
+Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels]
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Identifies one submitted job. `stamp` grows per slot; a result whose stamp is not the
+    latest for its slot is stale and never delivered."""
+
+    id: int
+    slot: str
+    stamp: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    job: JobRef
+    fraction: float
+    message: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    job: JobRef
+    image: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    job: JobRef
+    value: Any
+
+
+@dataclass(frozen=True)
+class Failed:
+    job: JobRef
+    message: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job: JobRef
+
+
+Event = Union[Progress, Preview, Result, Failed, Cancelled]

@@ -1,0 +1,153 @@
+"""The engine's request handlers: all model state lives here, touched only by the worker thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine import palettes, registry
+from engine.api import (
+    DeviceInfo,
+    GetDeviceInfo,
+    ImportModel,
+    ListModels,
+    ModelEntry,
+    RemoveModel,
+    RenderLabels,
+    Request,
+)
+from engine.catalog import Catalog
+from engine.checkpoints import Checkpoint, read_checkpoint
+from engine.device import describe
+from engine.models import spade
+from engine.storage import sha256_file
+from engine.worker import JobContext
+
+GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
+
+
+class Engine:
+    """Dispatches requests; keeps the few most recently used models loaded on the device."""
+
+    def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
+        self.catalog = catalog
+        self.device = device
+        self._cache: OrderedDict[str, tuple[dict[str, Any], dict[str, torch.nn.Module]]] = OrderedDict()
+        self._cache_size = cache_size
+        self._handlers: dict[type, Callable[[Any, JobContext], Any]] = {
+            ListModels: lambda r, ctx: self.catalog.entries(),
+            GetDeviceInfo: lambda r, ctx: self.device_info(),
+            ImportModel: lambda r, ctx: self.import_model(r.path, r.options, ctx),
+            RemoveModel: self.remove_model,
+            RenderLabels: self.render_labels,
+        }
+
+    def __call__(self, request: Request, ctx: JobContext) -> Any:
+        handler = self._handlers.get(type(request))
+        if handler is None:
+            raise ValueError(f"the engine cannot handle {type(request).__name__}")
+        return handler(request, ctx)
+
+    def device_info(self) -> DeviceInfo:
+        return describe(self.device)
+
+    def import_model(self, path: str, options: dict[str, Any] | None, ctx: JobContext | None = None) -> ModelEntry:
+        source = Path(path).expanduser().resolve()
+        if ctx:
+            ctx.progress(0.1, f"reading {source.name}")
+        ckpt = read_checkpoint(source)
+        arch = registry.detect(ckpt.state_dict)
+        hparams = arch.resolve_hparams(ckpt.state_dict, {**ckpt.options, **(options or {})})
+        if ctx:
+            ctx.progress(0.5, f"checking {arch.title}")
+        arch.load(ckpt, hparams)  # a strict load proves the file is usable before it is catalogued
+        sha = sha256_file(source)
+        if (existing := self.catalog.find_by_sha(sha)) and existing.hparams == hparams:
+            return existing
+        palette_name = ckpt.metadata.get("palette") or _palette_for(hparams)
+        entry = ModelEntry(
+            id=self.catalog.unique_id(f"{arch.method}-{ckpt.metadata.get('name') or _name_from_path(source)}"),
+            method=arch.method,
+            task=arch.task.value,
+            size_rule=arch.size_rule(hparams),
+            license=ckpt.metadata.get("license") or arch.license_note,
+            source=str(source),
+            sha256=sha,
+            name=ckpt.metadata.get("name") or _name_from_path(source),
+            hparams=hparams,
+            classes=_classes(ckpt, hparams, palette_name),
+            palette=palette_name or "",
+            added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            notes=_notes(hparams, ckpt),
+        )
+        self.catalog.add(entry)
+        return entry
+
+    def remove_model(self, request: RemoveModel, ctx: JobContext) -> str:
+        self.catalog.remove(request.model_id)
+        self._cache.pop(request.model_id, None)
+        return request.model_id
+
+    def render_labels(self, request: RenderLabels, ctx: JobContext):
+        hparams, nets = self.loaded(request.model_id, ctx)
+        ctx.check()
+        return spade.render(
+            nets["netG"], hparams, request.labels, instances=request.instances, size=request.size,
+            style=request.style, seed=request.seed, encoder=nets.get("netE"), device=self.device,
+        )
+
+    def loaded(self, model_id: str, ctx: JobContext | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
+        """The model's hparams and eval-mode networks on the engine's device (cached)."""
+        if model_id in self._cache:
+            self._cache.move_to_end(model_id)
+            return self._cache[model_id]
+        entry = self.catalog.get(model_id)
+        source = self.catalog.resolve_source(entry)
+        if not source.is_file():
+            raise FileNotFoundError(f"the file of model '{model_id}' is gone ({source}); import it again")
+        if ctx:
+            ctx.progress(0.0, f"loading {entry.name or entry.id}")
+        arch = registry.by_method(entry.method)
+        nets = {role: net.to(self.device) for role, net in arch.load(read_checkpoint(source), entry.hparams).items()}
+        self._cache[model_id] = (entry.hparams, nets)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return self._cache[model_id]
+
+
+def _name_from_path(path: Path) -> str:
+    """Official files have generic names (latest_net_G.pth): their folder names the model."""
+    stem = path.name.split(".")[0]
+    return path.parent.name if stem.lower() in GENERIC_FILE_NAMES else stem
+
+
+def _palette_for(hparams: dict[str, Any]) -> str | None:
+    label_nc = hparams.get("label_nc")
+    return palettes.for_semantic_config(label_nc) if label_nc else None
+
+
+def _classes(ckpt: Checkpoint, hparams: dict[str, Any], palette_name: str | None) -> tuple[tuple[int, str], ...]:
+    if classes := ckpt.metadata.get("classes"):
+        return tuple((int(i), str(n)) for i, n in classes)
+    label_nc = int(hparams.get("label_nc") or 0)
+    top = label_nc + 1 if hparams.get("contain_dontcare_label") else label_nc  # the dontcare channel is an id too
+    if palette_name:
+        palette = palettes.load(palette_name)
+        return tuple((c.id, c.name) for c in palette.classes if c.id < top)
+    return tuple((i, f"class {i}") for i in range(label_nc))
+
+
+def _notes(hparams: dict[str, Any], ckpt: Checkpoint) -> str:
+    notes = []
+    if assumed := hparams.get("assumed"):
+        notes.append("assumed (not in the file; re-import with options to change): " + ", ".join(assumed))
+    if ckpt.options:
+        notes.append(f"options read from {ckpt.path.parent / 'opt.txt'}")
+    if "netE" in ckpt.parts:
+        notes.append("includes an image encoder (style images)")
+    return "; ".join(notes)

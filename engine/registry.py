@@ -1,0 +1,67 @@
+"""The explicit, ordered list of architectures the engine knows, and detection by state-dict keys.
+
+Each architecture lives in one file of engine/models/; this module only lists them and gives the
+handlers one shape to call. Order matters: the first `detect` that accepts a state dict wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.api import Task
+from engine.checkpoints import Checkpoint, CheckpointError, StateDict
+from engine.models import spade
+
+
+@dataclass(frozen=True)
+class Architecture:
+    method: str
+    title: str
+    task: Task
+    license_note: str
+    detect: Callable[[StateDict], bool]
+    resolve_hparams: Callable[[StateDict, Mapping[str, Any]], dict[str, Any]]
+    size_rule: Callable[[dict[str, Any]], str]
+    # Build the inference modules from a checkpoint: a dict of eval-mode nn.Modules by role.
+    load: Callable[[Checkpoint, dict[str, Any]], dict[str, torch.nn.Module]]
+
+
+def _load_spade(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
+    nets: dict[str, torch.nn.Module] = {"netG": spade.load(ckpt.state_dict, hparams)}
+    if "netE" in ckpt.parts:
+        nets["netE"] = spade.load_encoder(ckpt.parts["netE"], hparams)
+    return nets
+
+
+SPADE = Architecture(
+    method=spade.METHOD,
+    title="SPADE / GauGAN generator",
+    task=Task.LABEL_TO_IMAGE,
+    license_note=spade.LICENSE_NOTE,
+    detect=spade.detect,
+    resolve_hparams=spade.resolve_hparams,
+    size_rule=spade.size_rule,
+    load=_load_spade,
+)
+
+ARCHITECTURES: tuple[Architecture, ...] = (SPADE,)
+
+
+def detect(state_dict: StateDict) -> Architecture:
+    for arch in ARCHITECTURES:
+        if arch.detect(state_dict):
+            return arch
+    sample = ", ".join(list(state_dict)[:3]) or "no keys"
+    known = ", ".join(a.method for a in ARCHITECTURES)
+    raise CheckpointError(f"unknown architecture: the weights ({sample}, ...) match none of: {known}")
+
+
+def by_method(method: str) -> Architecture:
+    for arch in ARCHITECTURES:
+        if arch.method == method:
+            return arch
+    raise CheckpointError(f"this version of I2I Studio has no '{method}' architecture")

@@ -1,0 +1,181 @@
+"""One background thread that runs every engine job.
+
+Slots give "latest request wins": submitting to a slot replaces the job still waiting there and
+asks the running job of that slot to stop. Every job carries a stamp; a result whose stamp is not
+the newest of its slot is dropped, so the GUI never sees a stale render. Errors come back as
+`Failed` events with a readable message; the thread itself never dies of a job's error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.api import Cancelled, Event, Failed, JobRef, Preview, Progress, Request, Result
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler by `JobContext.check()` when its job should stop."""
+
+
+class JobContext:
+    """What a handler sees of its job: a cancel token and ways to report progress."""
+
+    def __init__(self, job: JobRef, emit: Callable[[Event], None]) -> None:
+        self.job = job
+        self._emit = emit
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def check(self) -> None:
+        """Call between tiles, steps or layers: stops the job cooperatively when cancelled."""
+        if self._cancel.is_set():
+            raise JobCancelled
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._emit(Progress(self.job, float(fraction), message))
+
+    def preview(self, image: np.ndarray) -> None:
+        self._emit(Preview(self.job, image))
+
+
+Handler = Callable[[Request, JobContext], Any]
+
+
+@dataclass
+class _Slot:
+    stamp: int = 0
+    pending: tuple[Request, JobContext] | None = None
+    running: JobContext | None = None
+
+
+class Worker:
+    """Runs `handler(request, ctx)` for submitted requests on a single thread."""
+
+    def __init__(self, handler: Handler, on_event: Callable[[Event], None], *, name: str = "engine") -> None:
+        self._handler = handler
+        self._on_event = on_event
+        self._slots: dict[str, _Slot] = {}
+        self._order: OrderedDict[str, None] = OrderedDict()  # slots with pending work, oldest first
+        self._ids = itertools.count(1)
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    def submit(self, request: Request, *, slot: str = "default") -> JobRef:
+        """Queue `request` in `slot`, superseding whatever that slot still holds."""
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("the engine worker has stopped")
+            state = self._slots.setdefault(slot, _Slot())
+            state.stamp += 1
+            job = JobRef(next(self._ids), slot, state.stamp)
+            ctx = JobContext(job, self._emit_current)
+            superseded = state.pending
+            state.pending = (request, ctx)
+            if state.running is not None:
+                state.running.cancel()
+            self._order.pop(slot, None)
+            self._order[slot] = None
+            self._lock.notify()
+        if superseded is not None:
+            self._on_event(Cancelled(superseded[1].job))
+        return job
+
+    def cancel(self, slot: str) -> None:
+        """Drop the waiting job of `slot` and ask its running job to stop."""
+        with self._lock:
+            state = self._slots.get(slot)
+            if state is None:
+                return
+            state.stamp += 1  # anything still in flight is now stale
+            dropped = state.pending
+            state.pending = None
+            self._order.pop(slot, None)
+            if state.running is not None:
+                state.running.cancel()
+        if dropped is not None:
+            self._on_event(Cancelled(dropped[1].job))
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Cancel everything and end the thread (waits up to `timeout` for the running job)."""
+        with self._lock:
+            self._stopping = True
+            for state in self._slots.values():
+                state.pending = None
+                if state.running is not None:
+                    state.running.cancel()
+            self._order.clear()
+            self._lock.notify_all()
+        self._thread.join(timeout)
+
+    def _is_current(self, job: JobRef) -> bool:
+        with self._lock:
+            state = self._slots.get(job.slot)
+            return state is not None and state.stamp == job.stamp and not self._stopping
+
+    def _emit_current(self, event: Event) -> None:
+        if self._is_current(event.job):
+            self._on_event(event)
+
+    def _next(self) -> tuple[Request, JobContext] | None:
+        with self._lock:
+            while not self._order and not self._stopping:
+                self._lock.wait()
+            if self._stopping:
+                return None
+            slot, _ = self._order.popitem(last=False)
+            state = self._slots[slot]
+            item = state.pending
+            state.pending = None
+            state.running = item[1] if item else None
+            return item
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            request, ctx = item
+            event = self._execute(request, ctx)
+            with self._lock:
+                self._slots[ctx.job.slot].running = None
+            if isinstance(event, Cancelled) or self._is_current(ctx.job):
+                self._on_event(event)
+
+    def _execute(self, request: Request, ctx: JobContext) -> Event:
+        try:
+            ctx.check()
+            return Result(ctx.job, self._handler(request, ctx))
+        except JobCancelled:
+            return Cancelled(ctx.job)
+        except Exception as exc:  # a job's error is data for the GUI, never the thread's death
+            log.exception("job %s failed", ctx.job)
+            return Failed(ctx.job, error_message(exc))
+
+
+def error_message(exc: BaseException) -> str:
+    """A one-line, readable message for the user."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, KeyError)) and text:
+        return text.strip("'\"")
+    if isinstance(exc, MemoryError):
+        return "out of memory: try a smaller image or size"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
