@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError, safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 
@@ -95,9 +95,8 @@ def canonicalize(state_dict: StateDict) -> StateDict:
     """Strip wrapper prefixes and drop keys that the official loaders ignore."""
     out: StateDict = {}
     for key, value in state_dict.items():
-        for prefix in PREFIXES:
-            while key.startswith(prefix):
-                key = key[len(prefix):]
+        while key.startswith(PREFIXES):
+            key = key.split(".", 1)[1]
         out[key] = value
     return _drop_sae_discriminators(_drop_legacy_instance_norm_stats(out))
 
@@ -171,7 +170,7 @@ def _read_ours(path: Path) -> Checkpoint:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY, "{}")
         metadata = json.loads(raw)
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: the safetensors file is truncated or corrupt ({exc})") from None
     parts: dict[str, StateDict] = {}
     main: StateDict = {}

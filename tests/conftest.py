@@ -1,0 +1,24 @@
+"""Shared test set-up: a private data directory per test and the official-format fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("I2I_FIXTURES", REPO.parent / "shared" / "fixtures" / "official"))
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory, monkeypatch):
+    """No test ever reads or writes the user's real catalog."""
+    monkeypatch.setenv("I2I_STUDIO_DATA", str(tmp_path_factory.mktemp("i2i-data")))
+
+
+@pytest.fixture
+def official() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"official-format fixtures not found at {FIXTURES} (set I2I_FIXTURES)")
+    return FIXTURES
