@@ -60,13 +60,22 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return ckpt
 
 
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive, or (before PyTorch 1.6) a pickle stream."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def _torch_load(path: Path) -> Any:
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"{path.name}: not a PyTorch checkpoint or safetensors file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        unsafe = "Unsupported global" in str(exc) or "Weights only load failed" in str(exc)
+        unsafe = "Unsupported global" in str(exc) or "Unsupported operand" in str(exc)
         what = "it contains code or Python objects, not just tensors (refused for safety)" if unsafe else (
-            "it is not a PyTorch checkpoint")
+            "not a PyTorch checkpoint")
         raise CheckpointError(f"{path.name}: cannot be loaded: {what}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         text = str(exc)

@@ -90,7 +90,8 @@ def format_entry_details(entry: ModelEntry) -> str:
 
 
 def _progress_to_stderr(event: Any) -> None:
-    if getattr(event, "message", ""):
+    # Only for a person at a terminal: scripts get clean stderr with just the error line.
+    if getattr(event, "message", "") and sys.stderr.isatty():
         print(event.message, file=sys.stderr)
 
 

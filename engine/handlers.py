@@ -139,7 +139,7 @@ def _classes(ckpt: Checkpoint, hparams: dict[str, Any], palette_name: str | None
     if palette_name:
         palette = palettes.load(palette_name)
         return tuple((c.id, c.name) for c in palette.classes if c.id < top)
-    return tuple((i, f"class {i}") for i in range(label_nc))
+    return tuple((i, f"class {i}") for i in range(top))
 
 
 def _notes(hparams: dict[str, Any], ckpt: Checkpoint) -> str:

@@ -1,0 +1,119 @@
+"""Models > Library driven like a user: file dialog, drag and drop, a bad file, remove, screenshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from app.library_dialog import COLUMNS, LibraryDialog
+
+
+@pytest.fixture
+def library(main_window, menu_action, qtbot) -> LibraryDialog:
+    menu_action(main_window, "Models", "Library…").trigger()
+    dialog = main_window.library()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+@pytest.fixture
+def choose_files(monkeypatch):
+    """Make the next file dialog answer with `paths`, as if the user had picked them."""
+
+    def choose(*paths: Path) -> None:
+        monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                            staticmethod(lambda *args, **kwargs: ([str(p) for p in paths], "")))
+
+    return choose
+
+
+def listed(dialog: LibraryDialog, column: str = "Method") -> list[str]:
+    col = COLUMNS.index(column)
+    return [dialog.table.item(row, col).text() for row in range(dialog.table.rowCount())]
+
+
+def imported_ids(dialog: LibraryDialog) -> list[str]:
+    origin = listed(dialog, "Origin")
+    return [mid for mid, o in zip(listed(dialog, "ID"), origin, strict=True) if o == "imported"]
+
+
+def import_with_button(dialog: LibraryDialog, qtbot, choose_files, path: Path) -> None:
+    choose_files(path)
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(imported_ids(dialog)) == 1, timeout=20_000)
+
+
+def test_import_button_lists_and_selects_the_model(library, main_window, qtbot, choose_files, spade_checkpoint):
+    import_with_button(library, qtbot, choose_files, spade_checkpoint)
+    new_id = imported_ids(library)[0]
+    assert new_id.startswith("spade")
+    qtbot.waitUntil(lambda: library.selected_id() == new_id, timeout=5_000)
+    details = library.details.toPlainText()
+    assert "Hyperparameters" in details and "label_nc" in details
+    assert "Classes (" in details
+    entry = main_window.catalog.get(new_id)
+    assert f"{entry.classes[1][0]:>3} {entry.classes[1][1]}" in details  # "ID NAME"
+    sha_item = library.table.item(library.table.currentRow(), COLUMNS.index("SHA-256"))
+    assert sha_item.toolTip() == entry.sha256 and len(sha_item.text()) < len(entry.sha256)
+    assert not library.busy.isVisible()
+    # The start page's compact list follows the catalog.
+    start = main_window.tools.widget(0)
+    assert any(entry.name in start.models.item(i).text() for i in range(start.models.count()))
+
+
+def test_dropping_a_file_imports_it(library, qtbot, spade_checkpoint):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(spade_checkpoint))])
+    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(library, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(library, drop)
+    assert drop.isAccepted()
+    qtbot.waitUntil(lambda: "spade" in listed(library), timeout=20_000)
+
+
+def test_bad_file_shows_one_line_error_and_dialog_stays_usable(library, qtbot, choose_files, tmp_path,
+                                                               spade_checkpoint):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("this is not a checkpoint\nat all\n")
+    choose_files(bad)
+    qtbot.mouseClick(library.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: library.message.property("role") == "error", timeout=20_000)
+    text = library.message.text()
+    assert "notes.txt" in text and "\n" not in text and "Traceback" not in text
+    assert library.isVisible() and imported_ids(library) == []
+    import_with_button(library, qtbot, choose_files, spade_checkpoint)
+    assert library.message.property("role") == "muted"
+
+
+def test_remove_asks_then_removes(library, qtbot, choose_files, monkeypatch, spade_checkpoint):
+    import_with_button(library, qtbot, choose_files, spade_checkpoint)
+    qtbot.waitUntil(library.remove_button.isEnabled, timeout=5_000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *args, **kwargs: asked.append(args) or QMessageBox.StandardButton.Yes))
+    qtbot.mouseClick(library.remove_button, Qt.MouseButton.LeftButton)
+    assert asked
+    qtbot.waitUntil(lambda: imported_ids(library) == [], timeout=20_000)
+    assert not library.remove_button.isEnabled()
+
+
+def test_screenshots(main_window, menu_action, qtbot, choose_files, tmp_path, spade_checkpoint):
+    out = Path(os.environ.get("I2I_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    choose_files(spade_checkpoint)
+    menu_action(main_window, "Models", "Import Checkpoint…").trigger()  # opens the library and imports
+    library = main_window.library()
+    qtbot.waitUntil(lambda: library.selected_id() is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: "Device: C" in main_window.device_label.text(), timeout=20_000)
+    assert main_window.grab().save(str(out / "main_window.png"))
+    assert library.grab().save(str(out / "library.png"))
+    assert (out / "main_window.png").stat().st_size > 10_000
