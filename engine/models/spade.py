@@ -312,6 +312,21 @@ def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> SPADEG
     return generator.eval()
 
 
+def load_encoder(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> ConvEncoder:
+    """Strictly load a netE state dict; its width and depth come from its own shapes."""
+    if not hparams["use_vae"]:
+        raise ValueError("an image encoder came with a generator that has no style input (use_vae is off)")
+    try:
+        ngf, z_dim = state_dict["layer1.0.weight_orig"].shape[0], state_dict["fc_mu.weight"].shape[0]
+    except KeyError as exc:
+        raise ValueError(f"the encoder file is not a SPADE netE (missing {exc})") from None
+    if z_dim != hparams["z_dim"]:
+        raise ValueError(f"the encoder makes z of size {z_dim} but the generator takes {hparams['z_dim']}")
+    encoder = ConvEncoder(ngf=ngf, z_dim=z_dim, crop_size=256 if "layer6.0.weight_orig" in state_dict else 128)
+    encoder.load_state_dict(state_dict, strict=True)
+    return encoder.eval()
+
+
 # --- inference ---------------------------------------------------------------------------------------
 
 

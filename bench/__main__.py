@@ -1,0 +1,6 @@
+"""`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
+
+from bench import spade_render
+
+if __name__ == "__main__":
+    spade_render.main()
