@@ -1,0 +1,99 @@
+"""The GUI's copy of the model catalog: listed and edited through the engine, observed by widgets."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.engine_bridge import EngineBridge
+from engine.api import ImportModel, ListModels, ModelEntry, RemoveModel
+
+
+@dataclass(frozen=True)
+class _Edit:
+    request: ImportModel | RemoveModel
+    verb: str  # "Import"
+    doing: str  # "Importing x.pth…"
+    subject: str  # what the user knows it by: a file name or a model id
+    done_text: Callable[[Any], str]
+    on_done: Callable[[Any], None] | None = None
+
+    def failed_text(self, message: str) -> str:
+        # Engine messages usually name the file already; don't say it twice.
+        if self.subject in message:
+            return f"{self.verb} failed: {message}"
+        return f"{self.verb} of {self.subject} failed: {message}"
+
+
+class CatalogModel(QObject):
+    """Entries as last listed by the engine. Edits run one at a time, in the order asked,
+    because a slot keeps only its latest request and an import must never replace another."""
+
+    changed = Signal()  # entries were re-listed
+    list_failed = Signal(str)  # the catalog could not be read; one-line message
+    busy_changed = Signal(str)  # what the running edit does ("Importing x.pth…"), or "" when idle
+    edit_finished = Signal(str, bool)  # one-line outcome for the user, succeeded
+
+    def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._entries: tuple[ModelEntry, ...] = ()
+        self._edits: deque[_Edit] = deque()
+        self._running: _Edit | None = None
+
+    @property
+    def entries(self) -> tuple[ModelEntry, ...]:
+        return self._entries
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return next((e for e in self._entries if e.id == model_id), None)
+
+    def refresh(self) -> None:
+        self._bridge.submit(ListModels(), slot="catalog", on_result=self._set_entries,
+                            on_failed=self.list_failed.emit)
+
+    def import_checkpoint(self, path: str, on_done: Callable[[ModelEntry], None] | None = None) -> None:
+        name = Path(path).name
+        self._queue(_Edit(ImportModel(path), "Import", f"Importing {name}…", name,
+                          lambda entry: f"Imported {entry.id} ({entry.method}, {entry.task}).", on_done))
+
+    def remove(self, model_id: str) -> None:
+        self._queue(_Edit(RemoveModel(model_id), "Remove", f"Removing {model_id}…", model_id,
+                          lambda removed: f"Removed {removed}."))
+
+    def _set_entries(self, entries: tuple[ModelEntry, ...]) -> None:
+        self._entries = tuple(entries)
+        self.changed.emit()
+
+    def _queue(self, edit: _Edit) -> None:
+        self._edits.append(edit)
+        if self._running is None:
+            self._start_next()
+
+    def _start_next(self) -> None:
+        self._running = self._edits.popleft() if self._edits else None
+        if self._running is None:
+            self.busy_changed.emit("")
+            return
+        self.busy_changed.emit(self._running.doing)
+        self._bridge.submit(self._running.request, slot="catalog-edit",
+                            on_result=self._edit_done, on_failed=self._edit_failed)
+
+    def _edit_done(self, value: Any) -> None:
+        edit = self._running
+        self.refresh()
+        if edit:
+            if edit.on_done:
+                edit.on_done(value)
+            self.edit_finished.emit(edit.done_text(value), True)
+        self._start_next()
+
+    def _edit_failed(self, message: str) -> None:
+        if self._running:
+            self.edit_finished.emit(self._running.failed_text(message), False)
+        self._start_next()

@@ -1,0 +1,127 @@
+"""The one Qt adapter to the engine, and the only GUI file that touches threads.
+
+The engine runs every job on its own worker thread and reports events through a plain callback
+on that thread. The bridge forwards each event through a queued signal, so the GUI sees it on
+its own thread as an ordinary Qt signal; neither side ever waits for the other.
+
+Throttling: every request enters through `submit`, and a slot keeps only its latest request
+(stale results are dropped by the worker). Slider-driven tools that need a rate limit on top of
+that add it here, in front of `submit` (e.g. a per-slot single-shot QTimer that forwards the newest
+request when it fires), so widgets never manage timers or threads themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from engine.api import Cancelled, Event, Failed, JobRef, Preview, Progress, Request, Result
+from engine.service import start_engine
+from engine.storage import user_data_dir
+
+
+@dataclass(frozen=True)
+class _Route:
+    job: JobRef
+    on_result: Callable[[Any], None] | None
+    on_failed: Callable[[str], None] | None
+
+
+class EngineBridge(QObject):
+    """Owns the engine worker; re-emits its events as signals on the GUI thread."""
+
+    progress = Signal(object, float, str)  # job, fraction, message
+    preview = Signal(object, object)  # job, HxWx3 float32 image
+    result = Signal(object, object)  # job, value
+    failed = Signal(object, str)  # job, one-line message
+    cancelled = Signal(object)  # job
+
+    _event_arrived = Signal(object)  # emitted on the worker thread, delivered on the GUI thread
+
+    def __init__(self, *, device: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._closed = False
+        # Per-job callbacks, one per slot: only a slot's latest job can still deliver a result.
+        self._routes: dict[str, _Route] = {}
+        self._event_arrived.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self.startup_warning = ""
+        try:
+            self._worker = start_engine(self._on_engine_event, device=device)
+        except (ValueError, RuntimeError) as exc:  # e.g. a saved "CUDA" preference on a machine without one
+            self.startup_warning = f"Device '{device}' unavailable ({exc}); using automatic choice"
+            self._worker = start_engine(self._on_engine_event)
+
+    @staticmethod
+    def data_dir() -> Path:
+        """Where the user's catalog and settings of the engine live."""
+        return user_data_dir()
+
+    def submit(
+        self,
+        request: Request,
+        *,
+        slot: str = "default",
+        on_result: Callable[[Any], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> JobRef:
+        """Queue `request` in `slot` (superseding that slot's waiting job).
+
+        `on_result(value)` / `on_failed(message)` are called on the GUI thread for this job only;
+        they are dropped if the job is cancelled or superseded.
+        """
+        job = self._worker.submit(request, slot=slot)
+        if on_result or on_failed:
+            self._routes[slot] = _Route(job, on_result, on_failed)
+        else:
+            self._routes.pop(slot, None)
+        return job
+
+    def cancel(self, slot: str) -> None:
+        self._routes.pop(slot, None)
+        self._worker.cancel(slot)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the worker (cancelling its jobs); later events are ignored. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._routes.clear()
+        self._worker.stop(timeout)
+
+    def _on_engine_event(self, event: Event) -> None:
+        # Worker thread: hand the event over and return at once.
+        if not self._closed:
+            self._event_arrived.emit(event)
+
+    @Slot(object)
+    def _dispatch(self, event: Event) -> None:
+        if self._closed:
+            return
+        job = event.job
+        if isinstance(event, Progress):
+            self.progress.emit(job, event.fraction, event.message)
+        elif isinstance(event, Preview):
+            self.preview.emit(job, event.image)
+        elif isinstance(event, Result):
+            route = self._take_route(job)
+            self.result.emit(job, event.value)
+            if route and route.on_result:
+                route.on_result(event.value)
+        elif isinstance(event, Failed):
+            route = self._take_route(job)
+            self.failed.emit(job, event.message)
+            if route and route.on_failed:
+                route.on_failed(event.message)
+        elif isinstance(event, Cancelled):
+            self._take_route(job)
+            self.cancelled.emit(job)
+
+    def _take_route(self, job: JobRef) -> _Route | None:
+        route = self._routes.get(job.slot)
+        if route is None or route.job != job:
+            return None
+        return self._routes.pop(job.slot)
