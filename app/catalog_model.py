@@ -57,9 +57,10 @@ class CatalogModel(QObject):
         self._bridge.submit(ListModels(), slot="catalog", on_result=self._set_entries,
                             on_failed=self.list_failed.emit)
 
-    def import_checkpoint(self, path: str, on_done: Callable[[ModelEntry], None] | None = None) -> None:
+    def import_checkpoint(self, path: str, on_done: Callable[[ModelEntry], None] | None = None,
+                          options: dict[str, Any] | None = None) -> None:
         name = Path(path).name
-        self._queue(_Edit(ImportModel(path), "Import", f"Importing {name}…", name,
+        self._queue(_Edit(ImportModel(path, options or None), "Import", f"Importing {name}…", name,
                           lambda entry: f"Imported {entry.id} ({entry.method}, {entry.task}).", on_done))
 
     def remove(self, model_id: str) -> None:

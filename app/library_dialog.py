@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.catalog_model import CatalogModel
-from engine.api import ModelEntry
+from engine.api import ModelEntry, parse_import_options
 
 COLUMNS = ("ID", "Origin", "Method", "Task", "Size rule", "Licence", "SHA-256", "Source")
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.tar *.safetensors);;All files (*)"
@@ -68,6 +69,13 @@ class LibraryDialog(QDialog):
 
         self.import_button = QPushButton("Import…")
         self.import_button.clicked.connect(self.choose_and_import)
+        # What the weights cannot tell (SPADE: label count, dontcare, instances, aspect), official option names.
+        self.options = QLineEdit()
+        self.options.setPlaceholderText("import options, e.g. label_nc=150 aspect_ratio=2.0")
+        self.options.setToolTip("Dataset conventions the weights cannot reveal, with the official option names,\n"
+                                "separated by spaces. Leave empty to use an opt.txt beside the file or the\n"
+                                "known released configurations; what is assumed is shown in the details.")
+        self.options.setMinimumWidth(280)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self._remove_selected)
         close = QPushButton("Close")
@@ -86,6 +94,7 @@ class LibraryDialog(QDialog):
 
         bottom = QHBoxLayout()
         bottom.addWidget(self.import_button)
+        bottom.addWidget(self.options)
         bottom.addWidget(self.remove_button)
         bottom.addSpacing(12)
         bottom.addWidget(self.busy)
@@ -111,8 +120,13 @@ class LibraryDialog(QDialog):
         self.import_files(paths)
 
     def import_files(self, paths: list[str]) -> None:
+        try:
+            options = parse_import_options(self.options.text().split())
+        except ValueError as exc:
+            self._show_error(f"Import options: {exc}")
+            return
         for path in paths:
-            self._catalog.import_checkpoint(path, on_done=self._select_when_listed)
+            self._catalog.import_checkpoint(path, on_done=self._select_when_listed, options=options)
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

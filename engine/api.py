@@ -81,6 +81,30 @@ class ImportModel:
     options: dict[str, Any] | None = None
 
 
+def parse_import_options(pairs: list[str]) -> dict[str, Any]:
+    """`["label_nc=150", "aspect_ratio=2.0"]` -> typed values, as the official option files write them."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"option '{pair}' is not NAME=VALUE")
+        options[name.strip()] = parse_option_value(value.strip())
+    return options
+
+
+def parse_option_value(text: str) -> Any:
+    if text in ("True", "true", "False", "false"):
+        return text.lower() == "true"
+    if text == "None":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 @dataclass(frozen=True)
 class RemoveModel:
     """Remove a user model from the catalog (the file itself is left alone). Result value: model id."""

@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 
+from engine.api import parse_option_value
 from engine.storage import atomic_write_bytes
 
 StateDict = dict[str, torch.Tensor]
@@ -143,17 +144,6 @@ def read_sidecar_options(path: Path) -> dict[str, Any]:
     return options
 
 
-def parse_option_value(text: str) -> Any:
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _companion_encoder(path: Path) -> Path | None:

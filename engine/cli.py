@@ -11,16 +11,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.api import JobRef, ModelEntry, RenderLabels
+from engine.api import JobRef, ModelEntry, RenderLabels, parse_import_options
 from engine.catalog import Catalog
-from engine.checkpoints import parse_option_value
 from engine.device import CHOICES, pick_device
 from engine.handlers import Engine
 from engine.imageio import read_label_map, read_rgb, write_rgb
-from engine.worker import JobContext, error_message
+from engine.worker import USER_ERRORS, JobContext, error_message
 
-# CheckpointError, CatalogError and ImageFileError are ValueErrors too.
-USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, MemoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,15 +60,6 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _options(pairs: Sequence[str]) -> dict[str, Any]:
-    options = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"option '{pair}' is not NAME=VALUE")
-        options[name.strip()] = parse_option_value(value.strip())
-    return options
-
 
 def format_entry_line(entry: ModelEntry) -> str:
     return "\t".join([entry.id, entry.method, entry.task, entry.size_rule, entry.license, entry.source, entry.sha256])
@@ -99,7 +87,7 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, MemoryError) as exc:
         print(f"error: {error_message(exc)}", file=sys.stderr)
         return 2
 
@@ -121,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     engine = Engine(catalog, pick_device(args.device))
     ctx = JobContext(JobRef(0, "cli", 0), _progress_to_stderr)
     if args.command == "models":  # import
-        entry = engine.import_model(args.path, _options(args.option), ctx)
+        entry = engine.import_model(args.path, parse_import_options(args.option), ctx)
         print(format_entry_line(entry))
         if entry.notes:
             print(f"note: {entry.notes}", file=sys.stderr)

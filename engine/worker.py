@@ -166,15 +166,22 @@ class Worker:
             return Result(ctx.job, self._handler(request, ctx))
         except JobCancelled:
             return Cancelled(ctx.job)
+        except USER_ERRORS as exc:  # bad input: the message says it all
+            log.info("job %s: %s", ctx.job, exc)
+            return Failed(ctx.job, error_message(exc))
         except Exception as exc:  # a job's error is data for the GUI, never the thread's death
             log.exception("job %s failed", ctx.job)
             return Failed(ctx.job, error_message(exc))
 
 
+# Errors that describe bad input (CheckpointError, CatalogError, ImageFileError are ValueErrors).
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError)
+
+
 def error_message(exc: BaseException) -> str:
     """A one-line, readable message for the user."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, KeyError)) and text:
+    if isinstance(exc, USER_ERRORS) and text:
         return text.strip("'\"")
     if isinstance(exc, MemoryError):
         return "out of memory: try a smaller image or size"

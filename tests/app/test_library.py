@@ -66,6 +66,22 @@ def test_import_button_lists_and_selects_the_model(library, main_window, qtbot, 
     assert any(entry.name in start.models.item(i).text() for i in range(start.models.count()))
 
 
+def test_import_options_reach_the_engine(library, main_window, qtbot, choose_files, spade_checkpoint):
+    qtbot.keyClicks(library.options, "label_nc=8 contain_dontcare_label=True crop_size=160 aspect_ratio=1.6666666666666667")
+    import_with_button(library, qtbot, choose_files, spade_checkpoint)
+    entry = main_window.catalog.get(imported_ids(library)[0])
+    assert entry.hparams["label_nc"] == 8 and entry.hparams["output_hw"] == [96, 160]
+    assert entry.hparams["assumed"] == ["num_upsampling_layers"]  # normal vs more: not in the weights
+
+
+def test_malformed_import_options_are_reported(library, qtbot, choose_files, spade_checkpoint):
+    qtbot.keyClicks(library.options, "label_nc")
+    choose_files(spade_checkpoint)
+    qtbot.mouseClick(library.import_button, Qt.MouseButton.LeftButton)
+    assert library.message.property("role") == "error" and "NAME=VALUE" in library.message.text()
+    assert imported_ids(library) == []
+
+
 def test_dropping_a_file_imports_it(library, qtbot, spade_checkpoint):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(spade_checkpoint))])
