@@ -1,0 +1,76 @@
+"""Training configurations as plain dataclasses (torch-free, so the GUI builds its forms from them).
+
+Field metadata: "help" (one line for the form and --help), "group" (the form section), and
+optionally "choices". Defaults are the paper's unless the help says "ours".
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+
+def opt(default: Any, help: str, group: str = "Training", **extra: Any) -> Any:  # noqa: A002 (argparse's name)
+    return field(default=default, metadata={"help": help, "group": group, **extra})
+
+
+@dataclass
+class SpadeConfig:
+    # data
+    images: str = opt("", "folder of photos (official SPADE custom layout)", "Data")
+    labels: str = opt("", "folder of label maps, matched to photos by file name", "Data")
+    instances: str | None = opt(None, "optional folder of instance maps", "Data")
+    palette: str = opt("landscape", "label palette (resources/palettes name or a JSON file)", "Data")
+    label_nc: int | None = opt(None, "number of label ids (empty: from the palette)", "Data")
+    contain_dontcare_label: bool = opt(False, "label 255 means 'dontcare' (an extra input channel)", "Data")
+    no_instance: bool = opt(True, "do not use instance maps", "Data")
+    max_images: int | None = opt(None, "use at most this many pairs (empty: all)", "Data")
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network (the paper's defaults)
+    ngf: int = opt(64, "generator width", "Network")
+    ndf: int = opt(64, "discriminator width", "Network")
+    num_D: int = opt(2, "discriminator scales", "Network")
+    n_layers_D: int = opt(4, "layers per discriminator", "Network")
+    crop_size: int = opt(256, "training crop size (output width)", "Network")
+    aspect_ratio: float = opt(1.0, "width / height of the output", "Network")
+    num_upsampling_layers: str = opt("normal", "generator depth", "Network", choices=("normal", "more", "most"))
+    use_vae: bool = opt(False, "train an image encoder for style images (multimodal output)", "Network")
+    z_dim: int = opt(256, "style code size (with the encoder)", "Network")
+    # optimisation (the paper's defaults)
+    total_steps: int = opt(100_000, "training iterations; the learning rate decays linearly over the second half")
+    batch_size: int = opt(1, "images per step and process")
+    lr_G: float = opt(1e-4, "generator learning rate")
+    lr_D: float = opt(4e-4, "discriminator learning rate")
+    beta1: float = opt(0.0, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    lambda_feat: float = opt(10.0, "feature-matching loss weight")
+    lambda_vgg: float = opt(10.0, "VGG-19 perceptual loss weight (off when no VGG-19 weights are found)")
+    lambda_kld: float = opt(0.05, "KL weight of the image encoder")
+    lambda_l1: float = opt(0.0, "ours, not in the paper: pixel L1 to the real photo (for tiny models without VGG)")
+    vgg_weights: str | None = opt(None, "vgg19-dcbfe4f3.pth (empty: look in $TORCH_HOME/hub/checkpoints)")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+CONFIGS: dict[str, type] = {"spade": SpadeConfig}
+
+
+def describe(config_type: type) -> list[dict[str, Any]]:
+    """The fields of a config as plain data: name, type name, default, help, group, choices."""
+    return [{
+        "name": f.name,
+        "type": f.type if isinstance(f.type, str) else f.type.__name__,
+        "default": None if f.default is MISSING else f.default,
+        "help": f.metadata.get("help", ""),
+        "group": f.metadata.get("group", ""),
+        "choices": f.metadata.get("choices"),
+    } for f in fields(config_type)]
