@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-HIDDEN = 128  # hard-coded in the official code, so every released file has 128 here
+HIDDEN = 128  # hard-coded in the official code, so every released file has 128 here; ours may be narrower
 
 
 class SPADENorm(nn.Module):
@@ -16,12 +16,12 @@ class SPADENorm(nn.Module):
     the official SyncBatchNorm is exactly that in eval, and a trainer can convert it for DDP.
     """
 
-    def __init__(self, num_features: int, semantic_nc: int) -> None:
+    def __init__(self, num_features: int, semantic_nc: int, *, nhidden: int = HIDDEN) -> None:
         super().__init__()
         self.param_free_norm = nn.BatchNorm2d(num_features, affine=False, eps=1e-5)
-        self.mlp_shared = nn.Sequential(nn.Conv2d(semantic_nc, HIDDEN, 3, padding=1), nn.ReLU())
-        self.mlp_gamma = nn.Conv2d(HIDDEN, num_features, 3, padding=1)
-        self.mlp_beta = nn.Conv2d(HIDDEN, num_features, 3, padding=1)
+        self.mlp_shared = nn.Sequential(nn.Conv2d(semantic_nc, nhidden, 3, padding=1), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(nhidden, num_features, 3, padding=1)
+        self.mlp_beta = nn.Conv2d(nhidden, num_features, 3, padding=1)
 
     def forward(self, x: Tensor, seg: Tensor) -> Tensor:
         # legacy 'nearest' (source index floor(dst * in / out)), as the official code resamples the segmap

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from engine.layers.spade_norm import SPADENorm
+from engine.layers.spade_norm import HIDDEN, SPADENorm
 from engine.layers.spectral import SpectralNormConv2d
 
 METHOD = "spade"
@@ -42,7 +42,7 @@ _SIGNATURE = ("fc.weight", "head_0.conv_0.weight_orig", "head_0.norm_0.mlp_share
 class SPADEResBlock(nn.Module):
     """out = shortcut + conv_1(lrelu(norm_1(conv_0(lrelu(norm_0(x)))))); learned 1x1 shortcut when fin != fout."""
 
-    def __init__(self, fin: int, fout: int, semantic_nc: int) -> None:
+    def __init__(self, fin: int, fout: int, semantic_nc: int, *, nhidden: int = HIDDEN) -> None:
         super().__init__()
         fmiddle = min(fin, fout)
         # registration order = the official key order: conv_0, conv_1, conv_s, norm_0, norm_1, norm_s
@@ -51,10 +51,10 @@ class SPADEResBlock(nn.Module):
         self.learned_shortcut = fin != fout
         if self.learned_shortcut:
             self.conv_s = SpectralNormConv2d(fin, fout, 1, bias=False)
-        self.norm_0 = SPADENorm(fin, semantic_nc)
-        self.norm_1 = SPADENorm(fmiddle, semantic_nc)
+        self.norm_0 = SPADENorm(fin, semantic_nc, nhidden=nhidden)
+        self.norm_1 = SPADENorm(fmiddle, semantic_nc, nhidden=nhidden)
         if self.learned_shortcut:
-            self.norm_s = SPADENorm(fin, semantic_nc)
+            self.norm_s = SPADENorm(fin, semantic_nc, nhidden=nhidden)
 
     def forward(self, x: Tensor, seg: Tensor) -> Tensor:
         shortcut = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
@@ -74,6 +74,7 @@ class SPADEGenerator(nn.Module):
         num_upsampling_layers: str = "normal",
         z_dim: int | None = None,  # None: no VAE, fc is a 3x3 conv on the downsampled segmap
         latent_hw: tuple[int, int] | None = None,  # only with z_dim: the Linear fc fixes the grid
+        nhidden: int = HIDDEN,  # SPADE's hidden width: 128 in every official file; small models may use less
     ) -> None:
         super().__init__()
         if num_upsampling_layers not in NUM_UPS:
@@ -88,16 +89,16 @@ class SPADEGenerator(nn.Module):
             self.fc: nn.Module = nn.Conv2d(semantic_nc, nf, 3, padding=1)
         else:
             self.fc = nn.Linear(z_dim, nf * self.latent_hw[0] * self.latent_hw[1])
-        self.head_0 = SPADEResBlock(nf, nf, semantic_nc)
-        self.G_middle_0 = SPADEResBlock(nf, nf, semantic_nc)
-        self.G_middle_1 = SPADEResBlock(nf, nf, semantic_nc)
-        self.up_0 = SPADEResBlock(16 * ngf, 8 * ngf, semantic_nc)
-        self.up_1 = SPADEResBlock(8 * ngf, 4 * ngf, semantic_nc)
-        self.up_2 = SPADEResBlock(4 * ngf, 2 * ngf, semantic_nc)
-        self.up_3 = SPADEResBlock(2 * ngf, ngf, semantic_nc)
+        self.head_0 = SPADEResBlock(nf, nf, semantic_nc, nhidden=nhidden)
+        self.G_middle_0 = SPADEResBlock(nf, nf, semantic_nc, nhidden=nhidden)
+        self.G_middle_1 = SPADEResBlock(nf, nf, semantic_nc, nhidden=nhidden)
+        self.up_0 = SPADEResBlock(16 * ngf, 8 * ngf, semantic_nc, nhidden=nhidden)
+        self.up_1 = SPADEResBlock(8 * ngf, 4 * ngf, semantic_nc, nhidden=nhidden)
+        self.up_2 = SPADEResBlock(4 * ngf, 2 * ngf, semantic_nc, nhidden=nhidden)
+        self.up_3 = SPADEResBlock(2 * ngf, ngf, semantic_nc, nhidden=nhidden)
         final_nc = ngf
         if num_upsampling_layers == "most":
-            self.up_4 = SPADEResBlock(ngf, ngf // 2, semantic_nc)
+            self.up_4 = SPADEResBlock(ngf, ngf // 2, semantic_nc, nhidden=nhidden)
             final_nc = ngf // 2
         self.conv_img = nn.Conv2d(final_nc, 3, 3, padding=1)
 
@@ -215,6 +216,7 @@ def resolve_hparams(state_dict: Mapping[str, Tensor], options: Mapping[str, Any]
     use_vae = fc.ndim == 2
     z_dim = int(fc.shape[1]) if use_vae else None
     has_most = "up_4.conv_0.weight_orig" in state_dict
+    nhidden = int(state_dict["head_0.norm_0.mlp_shared.0.weight"].shape[0])
 
     opts = {k: v for k, v in options.items() if v is not None}
     if "netG" in opts and opts["netG"] != "spade":
@@ -236,7 +238,7 @@ def resolve_hparams(state_dict: Mapping[str, Tensor], options: Mapping[str, Any]
     if has_most:
         given["num_upsampling_layers"] = "most"
 
-    release = None if use_vae or has_most else RELEASED.get(semantic_nc)
+    release = None if use_vae or has_most or nhidden != HIDDEN else RELEASED.get(semantic_nc)
     if release is not None and any(release[k] != v for k, v in given.items()):
         release = None
     fields = dict(release or {}, **given)
@@ -266,7 +268,7 @@ def resolve_hparams(state_dict: Mapping[str, Tensor], options: Mapping[str, Any]
         "ngf": ngf, "semantic_nc": semantic_nc, "label_nc": label_nc, "contain_dontcare_label": dontcare,
         "no_instance": no_instance, "num_upsampling_layers": ups, "use_vae": use_vae, "z_dim": z_dim,
         "crop_size": crop, "aspect_ratio": aspect, "latent_hw": [sh, sw], "output_hw": [sh * 2**n, sw * 2**n],
-        "matched_release": release["name"] if release else None, "assumed": assumed,
+        "matched_release": release["name"] if release else None, "assumed": assumed, "nhidden": nhidden,
     }
 
 
@@ -300,7 +302,8 @@ def build(hparams: Mapping[str, Any]) -> SPADEGenerator:
     return SPADEGenerator(ngf=int(hparams["ngf"]), semantic_nc=int(hparams["semantic_nc"]),
                           num_upsampling_layers=hparams["num_upsampling_layers"],
                           z_dim=int(hparams["z_dim"]) if vae else None,
-                          latent_hw=tuple(hparams["latent_hw"]) if vae else None).eval()
+                          latent_hw=tuple(hparams["latent_hw"]) if vae else None,
+                          nhidden=int(hparams.get("nhidden", HIDDEN))).eval()
 
 
 def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> SPADEGenerator:
