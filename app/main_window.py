@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 
 from app.about import show_about
 from app.catalog_model import CatalogModel
@@ -14,11 +22,12 @@ from app.engine_bridge import EngineBridge
 from app.library_dialog import LibraryDialog
 from app.preferences_dialog import PreferencesDialog
 from app.start_page import StartPage
+from app.training.monitor import RunMonitor
+from app.training.process import runs_dir
+from app.training.setup_dialog import SetupDialog
 from engine.api import DeviceInfo, GetDeviceInfo
-
-# Training > ...: (menu title, opens that trainer's dialog given the main window). Trainers add
-# themselves here; until the first one exists the menu says so instead of offering fake actions.
-TRAINERS: tuple[tuple[str, Callable[[QWidget], None]], ...] = ()
+from trainers.events import EVENTS_FILE, RUN_FILE
+from trainers.registry import TRAINERS, TrainerInfo
 
 STATUS_MESSAGE_MS = 5000
 
@@ -103,13 +112,62 @@ class MainWindow(QMainWindow):
         models.addAction("&Import Checkpoint…", QKeySequence("Ctrl+I"), self.import_checkpoint)
 
         training = bar.addMenu("&Training")
-        for title, open_trainer in TRAINERS:
-            training.addAction(title, lambda *_, trainer=open_trainer: trainer(self))
-        if not TRAINERS:
-            training.addAction("No trainers yet").setEnabled(False)
+        for trainer in TRAINERS:
+            action = training.addAction(f"Train {trainer.title}…", lambda *_, t=trainer: self.train(t))
+            action.setStatusTip(trainer.description)
+        training.addSeparator()
+        training.addAction("&Open Run…", self._choose_run)
 
         help_ = bar.addMenu("&Help")
         help_.addAction("&About I2I Studio", self._about)
+
+    def train(self, trainer: TrainerInfo) -> SetupDialog:
+        """Open the setup dialog of `trainer`; a run it starts gets a monitor."""
+        dialog = SetupDialog(trainer, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.run_started.connect(self.open_run)
+        dialog.show()
+        return dialog
+
+    def open_run(self, run_dir: Path) -> RunMonitor:
+        """Show the monitor of a run folder in a dock (one per run; the run itself goes on regardless)."""
+        docks = [d for d in self.findChildren(QDockWidget) if isinstance(d.widget(), RunMonitor)]
+        for dock in docks:
+            if dock.widget().run_dir == run_dir.resolve():
+                dock.show()
+                dock.raise_()
+                return dock.widget()
+        monitor = RunMonitor(run_dir)
+        monitor.checkpoint_saved.connect(self._checkpoint_saved)
+        dock = QDockWidget(f"Training: {monitor.title}", self)
+        dock.setObjectName(f"run:{monitor.run_dir}")
+        dock.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dock.setWidget(monitor)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        if docks:
+            self.tabifyDockWidget(docks[-1], dock)
+        dock.show()
+        dock.raise_()
+        return monitor
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for monitor in self.findChildren(RunMonitor):
+            monitor.close()  # stop watching; the runs themselves go on
+        super().closeEvent(event)
+
+    def _choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open training run", str(runs_dir()))
+        if not folder:
+            return
+        if not any((Path(folder) / name).exists() for name in (EVENTS_FILE, RUN_FILE)):
+            QMessageBox.warning(self, "Open Run", f"{folder} is not a training run folder (no {EVENTS_FILE}).")
+            return
+        self.open_run(Path(folder))
+
+    def _checkpoint_saved(self, step: int, model_id: str) -> None:
+        self.catalog.refresh()
+        if model_id:
+            self._status(f"Training checkpoint at step {step} added to the Library as {model_id}.")
 
     def _show_device(self, info: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {info.name}")

@@ -1,6 +1,7 @@
 """`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
 
-from bench import spade_render
+from bench import spade_render, train_spade
 
 if __name__ == "__main__":
     spade_render.main()
+    train_spade.main()

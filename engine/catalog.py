@@ -55,6 +55,17 @@ class Catalog:
                 raise CatalogError(f"a model with id '{entry.id}' already exists")
             self._write(self._user() + (entry,))
 
+    def upsert(self, entry: ModelEntry) -> None:
+        """Add the entry, or replace the user's entry with its id in place (a training run refreshing its model)."""
+        with self._lock:
+            if any(e.id == entry.id for e in self._builtin()):
+                raise CatalogError(f"'{entry.id}' ships with the app and cannot be replaced")
+            user = self._user()
+            if any(e.id == entry.id for e in user):
+                self._write(tuple(entry if e.id == entry.id else e for e in user))
+            else:
+                self._write(user + (entry,))
+
     def remove(self, model_id: str) -> None:
         with self._lock:
             if any(e.id == model_id for e in self._builtin()):

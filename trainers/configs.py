@@ -6,8 +6,12 @@ optionally "choices". Defaults are the paper's unless the help says "ours".
 
 from __future__ import annotations
 
+import os
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+VGG19_FILE = "vgg19-dcbfe4f3.pth"  # torchvision's file name for the ImageNet VGG-19
 
 
 def opt(default: Any, help: str, group: str = "Training", **extra: Any) -> Any:  # noqa: A002 (argparse's name)
@@ -25,6 +29,9 @@ class SpadeConfig:
     contain_dontcare_label: bool = opt(False, "label 255 means 'dontcare' (an extra input channel)", "Data")
     no_instance: bool = opt(True, "do not use instance maps", "Data")
     max_images: int | None = opt(None, "use at most this many pairs (empty: all)", "Data")
+    ignore_unknown_ids: bool = opt(
+        False, "label ids outside the palette become dontcare instead of stopping (needs contain_dontcare_label)",
+        "Data")
     # run
     out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
     name: str = opt("", "run name (empty: the run folder's name)", "Run")
@@ -42,6 +49,8 @@ class SpadeConfig:
     num_upsampling_layers: str = opt("normal", "generator depth", "Network", choices=("normal", "more", "most"))
     use_vae: bool = opt(False, "train an image encoder for style images (multimodal output)", "Network")
     z_dim: int = opt(256, "style code size (with the encoder)", "Network")
+    nhidden: int = opt(128, "SPADE's hidden width (128 in the paper and every official file; ours: smaller for "
+                            "tiny models)", "Network")
     # optimisation (the paper's defaults)
     total_steps: int = opt(100_000, "training iterations; the learning rate decays linearly over the second half")
     batch_size: int = opt(1, "images per step and process")
@@ -62,6 +71,24 @@ class SpadeConfig:
 
 
 CONFIGS: dict[str, type] = {"spade": SpadeConfig}
+
+
+def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:
+    """The VGG-19 weights file: `explicit` if given, else torchvision's download in the torch hub cache.
+
+    The cache is looked up where torch.hub puts it: $TORCH_HOME, $XDG_CACHE_HOME/torch, ~/.cache/torch
+    (each + hub/checkpoints/vgg19-dcbfe4f3.pth). None when no file is found.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"VGG19 weights not found at {path} (torchvision's file is {VGG19_FILE})")
+        return path
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    for home in (os.environ.get("TORCH_HOME"), xdg and os.path.join(xdg, "torch"), Path.home() / ".cache" / "torch"):
+        if home and (candidate := Path(home).expanduser() / "hub" / "checkpoints" / VGG19_FILE).is_file():
+            return candidate
+    return None
 
 
 def describe(config_type: type) -> list[dict[str, Any]]:

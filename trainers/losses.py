@@ -6,7 +6,6 @@ being the patch logits. Weights (lambda_feat 10, lambda_vgg 10, lambda_kld 0.05)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -52,7 +51,6 @@ _VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 
 # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 are the outputs of features[1, 6, 11, 20, 29]
 _SLICE_ENDS = (2, 7, 12, 21, 30)
 VGG_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
-VGG19_FILE = "vgg19-dcbfe4f3.pth"
 
 
 class VGG19Features(nn.Module):
@@ -93,25 +91,6 @@ class VGG19Features(nn.Module):
         return outputs
 
 
-def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:
-    """The VGG19 weights file: `explicit` if given, else torchvision's download in the torch hub cache.
-
-    The cache is looked up where torch.hub puts it: $TORCH_HOME, $XDG_CACHE_HOME/torch, ~/.cache/torch
-    (each + hub/checkpoints/vgg19-dcbfe4f3.pth). None when no file is found.
-    """
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"VGG19 weights not found at {path} (torchvision's file is {VGG19_FILE})")
-        return path
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    homes = [os.environ.get("TORCH_HOME"), xdg and os.path.join(xdg, "torch"), Path.home() / ".cache" / "torch"]
-    for home in homes:
-        if home:
-            candidate = Path(home).expanduser() / "hub" / "checkpoints" / VGG19_FILE
-            if candidate.is_file():
-                return candidate
-    return None
 
 
 def load_vgg19(path: Path) -> VGG19Features:

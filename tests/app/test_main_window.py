@@ -25,11 +25,11 @@ def test_window_opens_with_menus_and_device(main_window, qtbot):
     assert main_window.device_label.isVisible()
 
 
-def test_training_menu_offers_no_fake_actions(main_window, menu_action):
-    action = menu_action(main_window, "Training", "No trainers yet")
+def test_training_menu_lists_the_registered_trainers(main_window, menu_action):
     training = next(a.menu() for a in main_window.menuBar().actions() if a.text() == "&Training")
-    assert training.actions() == [action]
-    assert not action.isEnabled()
+    entries = [("---" if a.isSeparator() else a.text().replace("&", "")) for a in training.actions()]
+    assert entries == ["Train SPADE…", "---", "Open Run…"]
+    assert all(a.isEnabled() for a in training.actions())
 
 
 def test_start_page_is_a_view_entry_and_full_screen_toggles(main_window, menu_action):

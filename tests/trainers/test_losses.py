@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from trainers.configs import VGG19_FILE, find_vgg19_weights
 from trainers.losses import (
-    VGG19_FILE,
     VGG19Features,
     VGGLoss,
     feature_matching_loss,
-    find_vgg19_weights,
     hinge_d_loss,
     hinge_g_loss,
     kld_loss,

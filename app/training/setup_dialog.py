@@ -1,0 +1,323 @@
+"""Training > Train <title>…: data folders, palette, a live dataset check, the trainer's options
+(generated from its config), devices, run name and folder; Start launches a detached trainer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.training.dataset_check import DatasetCheck
+from app.training.options_form import OptionsForm
+from app.training.palette_editor import PaletteEditor, user_palettes
+from app.training.process import CONFIG_FILE, Launch, runs_dir, start_run
+from engine import palettes
+from trainers.configs import CONFIGS, VGG19_FILE, describe, find_vgg19_weights
+from trainers.events import EVENTS_FILE
+from trainers.registry import TrainerInfo
+
+# Fields this dialog edits with its own widgets; the rest go to the generated options form.
+OWN_FIELDS = {"images", "labels", "instances", "no_instance", "palette", "out", "name", "device"}
+FIRST_TABS = ("Training", "Network", "Reporting")  # Data and Run are mostly edited on the left
+
+
+class FolderField(QWidget):
+    """A path line edit with a Browse… button."""
+
+    def __init__(self, caption: str, placeholder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText(placeholder)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(caption))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.line, 1)
+        layout.addWidget(browse)
+
+    def text(self) -> str:
+        return self.line.text().strip()
+
+    def _browse(self, caption: str) -> None:
+        start = self.text() or self.line.placeholderText()
+        if folder := QFileDialog.getExistingDirectory(self, caption, start):
+            self.line.setText(folder)
+
+
+class SetupDialog(QDialog):
+    run_started = Signal(Path)  # the run folder, once its trainer process has started
+
+    def __init__(self, trainer: TrainerInfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Train {trainer.title}")
+        self.resize(1180, 760)
+        self._trainer = trainer
+        self._specs = {s["name"]: s for s in describe(CONFIGS[trainer.method])}
+
+        intro = QLabel(trainer.description)
+        intro.setProperty("role", "muted")
+        self.images = FolderField("Folder of photos")
+        self.labels = FolderField("Folder of label maps")
+        self.instances = FolderField("Folder of instance maps", "optional")
+        self.palette = QComboBox()
+        self._fill_palettes()
+        edit_palette = QPushButton("Edit…")
+        edit_palette.setToolTip("Edit a copy of this palette (saved in your data folder)")
+        edit_palette.clicked.connect(self._edit_palette)
+        load_palette = QPushButton("Load JSON…")
+        load_palette.clicked.connect(self._load_palette)
+        palette_row = QHBoxLayout()
+        palette_row.addWidget(self.palette, 1)
+        palette_row.addWidget(edit_palette)
+        palette_row.addWidget(load_palette)
+        data = QFormLayout()
+        data.addRow("Photos", self.images)
+        data.addRow("Label maps", self.labels)
+        data.addRow("Instance maps", self.instances)
+        data.addRow("Palette", palette_row)
+        data_box = QGroupBox("Data (SPADE custom layout: photos and label maps matched by file name)")
+        data_box.setLayout(data)
+
+        self.check = DatasetCheck(trainer.method)
+        self.check.state_changed.connect(self._update_start)
+
+        self.run_name = QLineEdit()
+        self.run_folder = FolderField("Run folder")
+        self.device = QComboBox()
+        self.device.addItems([str(c) for c in self._specs["device"]["choices"]])
+        self.device.setCurrentText(str(self._specs["device"]["default"]))
+        self.gpus = QLineEdit()
+        self.gpus.setPlaceholderText("all visible")
+        self.gpus.setToolTip("CUDA device numbers for this run, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)")
+        self.device.currentTextChanged.connect(lambda device: self.gpus.setEnabled(device in ("auto", "cuda")))
+        self.processes = QSpinBox(minimum=1, maximum=64)
+        self.processes.setToolTip("More than one: one process per GPU through torch.distributed.run")
+        run = QFormLayout()
+        run.addRow("Run name", self.run_name)
+        run.addRow("Run folder", self.run_folder)
+        run.addRow("Device", self.device)
+        run.addRow("GPUs", self.gpus)
+        run.addRow("Processes", self.processes)
+        run_box = QGroupBox("Run")
+        run_box.setLayout(run)
+
+        self.options = OptionsForm(list(self._specs.values()), skip=OWN_FIELDS, first=FIRST_TABS)
+        self.vgg_note = QLabel()
+        self.vgg_note.setWordWrap(True)
+        if "vgg_weights" in self._specs:
+            self.options.add_note("vgg_weights", self.vgg_note)
+            self.options.changed.connect(self._show_vgg)
+            self._show_vgg()
+        self.options.changed.connect(self._data_changed)  # data options (label_nc…) change the check
+        self.options.changed.connect(self._update_start)
+        options_heading = QLabel("Options (paper defaults; changed values in bold)")
+        options_heading.setObjectName("heading")
+
+        reset = QPushButton("Reset to paper defaults")
+        reset.clicked.connect(self.options.reset_to_defaults)
+        self.blocker = QLabel()
+        self.blocker.setProperty("role", "muted")
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.reject)
+        self.start = QPushButton("Start")
+        self.start.setProperty("role", "primary")
+        self.start.clicked.connect(self.start_training)
+
+        left = QVBoxLayout()
+        left.addWidget(intro)
+        left.addWidget(data_box)
+        left.addWidget(self.check)
+        left.addWidget(run_box)
+        left.addStretch()
+        right = QVBoxLayout()
+        right.addWidget(options_heading)
+        right.addWidget(self.options, 1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 5)
+        columns.addLayout(right, 6)
+        buttons = QHBoxLayout()
+        buttons.addWidget(reset)
+        buttons.addStretch()
+        buttons.addWidget(self.blocker)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.start)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns, 1)
+        layout.addLayout(buttons)
+
+        for field in (self.images.line, self.labels.line, self.instances.line):
+            field.textChanged.connect(self._data_changed)
+        self.palette.currentIndexChanged.connect(self._data_changed)
+        for field in (self.run_name, self.run_folder.line):
+            field.textChanged.connect(self._update_start)
+        self._data_changed()
+
+    # --- intents ------------------------------------------------------------------------------
+
+    def run_dir(self) -> Path:
+        return Path(self.run_folder.text() or self.run_folder.line.placeholderText()).expanduser()
+
+    def config(self) -> dict[str, Any]:
+        """The config the trainer gets (its flat JSON). Raises ValueError for an invalid option."""
+        instances = self.instances.text()
+        own = {"images": self.images.text(), "labels": self.labels.text(), "instances": instances or None,
+               "no_instance": not instances, "palette": self.palette.currentData(),
+               "out": str(self.run_dir()), "name": self._name(), "device": self.device.currentText()}
+        return {**self.options.values(), **{k: v for k, v in own.items() if k in self._specs}}
+
+    def start_training(self) -> None:
+        self._update_start()
+        if not self.start.isEnabled():
+            return
+        try:
+            start_run(self.run_dir(), self.config(),
+                      Launch(self._trainer.method, self.processes.value(), self.gpus.text().strip()))
+        except (OSError, ValueError) as exc:
+            self._block(f"Could not start: {exc}", error=True)
+            return
+        self.run_started.emit(self.run_dir())
+        self.accept()
+
+    # --- palettes -----------------------------------------------------------------------------
+
+    def _fill_palettes(self) -> None:
+        for name in palettes.available():
+            self.palette.addItem(palettes.load(name).title, name)
+        for path in user_palettes():
+            self._add_palette(path, select=False)
+        self.palette.setCurrentIndex(max(self.palette.findData(self._specs["palette"]["default"]), 0))
+
+    def _add_palette(self, path: Path, *, select: bool = True) -> None:
+        """List a palette JSON file (once; the trainer gets its path). Raises nothing: bad files are skipped."""
+        try:
+            title = palettes.load(path).title
+        except ValueError:
+            return
+        index = self.palette.findData(str(path))
+        if index < 0:
+            self.palette.addItem(f"{title} ({path.name})", str(path))
+            index = self.palette.count() - 1
+        if select:
+            self.palette.setCurrentIndex(index)
+
+    def _edit_palette(self) -> None:
+        editor = PaletteEditor(palettes.load(self.palette.currentData()), self)
+        if editor.exec() == QDialog.DialogCode.Accepted and editor.saved_path:
+            self._add_palette(editor.saved_path)
+
+    def _load_palette(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load palette", "", "Palettes (*.json)")
+        if not path:
+            return
+        try:
+            palettes.load(path)
+        except ValueError as exc:
+            self._block(str(exc), error=True)
+            return
+        self._add_palette(Path(path))
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _data_changed(self) -> None:
+        self.run_name.setPlaceholderText(self._auto_name())
+        if not self.images.text() or not self.labels.text():
+            self.check.clear("Choose a photo folder and a label folder.")
+            return
+        try:
+            config = self.config()
+        except ValueError:
+            return  # _update_start names the invalid option
+        # The trainer's CLI takes every config field as a flag; the "Data" ones shape the check.
+        self.check.request([arg for name, spec in self._specs.items() if spec["group"] == "Data"
+                            for arg in _flag(name, config[name])])
+
+    def _auto_name(self) -> str:
+        images = Path(self.images.text())
+        dataset = images.parent.name or images.name or "run"
+        return f"{self._trainer.method}-{dataset}-{time.strftime('%Y%m%d-%H%M')}"
+
+    def _name(self) -> str:
+        return self.run_name.text().strip() or self.run_name.placeholderText()
+
+    def _update_start(self) -> None:
+        self.run_folder.line.setPlaceholderText(str(runs_dir() / self._name()))
+        run_dir = self.run_dir()
+        in_use = (run_dir / EVENTS_FILE).exists() or (run_dir / CONFIG_FILE).exists()
+        if self.check.pending:
+            self._block("Checking the dataset…")
+        elif not self.check.ok:
+            self._block("Start needs a dataset check without errors.")
+        elif errors := self.options.errors():
+            self._block(errors[0], error=True)
+        elif any(sep in self._name() for sep in "/\\"):
+            self._block("The run name is a folder name: no slashes.", error=True)
+        elif in_use:
+            self._block("That run folder holds a run: choose another name (Training > Open Run… resumes it).",
+                        error=True)
+        else:
+            self._block("")
+
+    def _block(self, reason: str, *, error: bool = False) -> None:
+        self.blocker.setText(reason)
+        self.blocker.setProperty("role", "error" if error else "muted")
+        self.blocker.style().unpolish(self.blocker)
+        self.blocker.style().polish(self.blocker)
+        self.start.setEnabled(not reason)
+
+    def _show_vgg(self) -> None:
+        """Say next to the option whether the perceptual loss will run: without the weights the
+        trainer turns it off, and otherwise only its log would tell."""
+        explicit = self.options.editor("vgg_weights").text().strip()
+        path = find_vgg19(explicit)
+        warn = not path
+        try:
+            off = float(self.options.editor("lambda_vgg").text()) == 0
+        except ValueError:
+            off = False  # not a number yet: the form reports it
+        if off:
+            text, colour, warn = "Perceptual (VGG) loss off: lambda_vgg is 0.", "", False
+        elif path:
+            text, colour = f"✓ VGG-19 weights found: {path}", "color: #6FCF73;"
+        elif explicit:
+            text, colour = f"✗ No file at {explicit}: the run will not start.", "color: #FF6B6B; font-weight: 600;"
+        else:
+            text = (f"⚠ VGG-19 weights ({VGG19_FILE}) not found in the torch hub cache: this run will train "
+                    "WITHOUT the perceptual (VGG) loss.")
+            colour = "color: #E8B14A; font-weight: 600;"
+        self.vgg_note.setText(text)
+        self.vgg_note.setStyleSheet(colour)
+        warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        self.options.setTabIcon(self.options.tab_of("vgg_weights"), warning if warn else QIcon())
+
+
+def _flag(name: str, value: Any) -> list[str]:
+    """A config value as trainer command-line arguments (bools are --name / --no-name)."""
+    if isinstance(value, bool):
+        return [f"--{name}" if value else f"--no-{name}"]
+    return [f"--{name}", "none" if value is None else str(value)]
+
+
+def find_vgg19(explicit: str | None) -> Path | None:
+    """The VGG-19 weights the trainer would use; None also for an explicit path that is missing."""
+    try:
+        return find_vgg19_weights(explicit or None)
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,144 @@
+"""The command line every method shares: `python -m trainers <method> [options] [--config F] [--resume]
+[--validate-only]`, exit 0 on success or stop, 2 with one `error: ...` line on bad input.
+
+The method supplies a `MethodCLI` (its config dataclass, train function, validation, and the options that
+may not change on resume); this module owns the process life: torchrun set-up, the event stream
+(rank 0 only), the stop flag, and turning failures into one line plus an "error" event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from trainers.common import (
+    StopFlag,
+    TrainError,
+    add_config_arguments,
+    check_resumable,
+    config_from_dict,
+    describe_os_error,
+    load_config_file,
+    no_emit,
+    prepare_run_dir,
+    read_run_json,
+)
+from trainers.distributed import setup_distributed, teardown_distributed
+from trainers.events import EventWriter
+
+TRACEBACK_FILE = "traceback.txt"
+
+
+@dataclass(frozen=True)
+class MethodCLI:
+    method: str
+    config_type: type
+    train: Callable[..., Path]  # train(cfg, *, emit, should_stop, resume) -> final checkpoint
+    validate: Callable[[Any], dict[str, Any]]  # the dataset summary printed by --validate-only
+    fixed_on_resume: tuple[str, ...]  # options that shape the saved state
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        self.exit(2, f"error: {message}\n")
+
+
+def run(spec: MethodCLI, argv: list[str]) -> int:
+    parser = OneLineParser(prog=f"python -m trainers {spec.method}",
+                     description=f"Train {spec.method}. Options map 1:1 to the config fields.")
+    add_config_arguments(parser, spec.config_type)
+    parser.add_argument("--config", type=Path, help="a JSON config (or a run.json); flags given here override it")
+    parser.add_argument("--resume", action="store_true", help="continue --out from its last complete checkpoint")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="check the dataset folders, print the summary as JSON and exit")
+    ns = parser.parse_args(argv)
+    given = {f.name: getattr(ns, f.name) for f in fields(spec.config_type) if hasattr(ns, f.name)}
+    try:
+        cfg = _config(spec, ns, given)
+        if ns.validate_only:
+            summary = spec.validate(cfg)
+            print(json.dumps(summary, indent=1))
+            return 2 if summary["errors"] else 0
+        if not cfg.out:
+            raise TrainError("--out RUN is required (the run folder)")
+        return _train(spec, cfg, resume=ns.resume)
+    except TrainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _config(spec: MethodCLI, ns: argparse.Namespace, given: dict[str, Any]) -> Any:
+    base = load_config_file(ns.config) if ns.config else {}
+    where = str(ns.config or "the command line")
+    if not ns.resume:
+        return config_from_dict(spec.config_type, {**base, **given}, where=where)
+    out = given.get("out") or base.get("out")
+    if not out:
+        raise TrainError("--resume needs --out RUN (the run folder to continue)")
+    saved = read_run_json(Path(out))
+    cfg = config_from_dict(spec.config_type, {**saved["config"], **base, **given, "out": str(out)}, where=where)
+    check_resumable(saved, method=spec.method, config=asdict(cfg), fixed=spec.fixed_on_resume)
+    return cfg
+
+
+def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
+    d = setup_distributed(cfg.device)
+    run_dir = prepare_run_dir(Path(cfg.out))
+    writer = EventWriter(run_dir, echo=_echo) if d.is_main else None
+    emit = writer or no_emit
+    code, message = 0, ""
+    try:
+        with StopFlag(run_dir) as stop:
+            spec.train(cfg, emit=emit, should_stop=stop, resume=resume)
+    except TrainError as exc:
+        code, message = 2, str(exc)
+    except KeyboardInterrupt:
+        code, message = 130, "interrupted (a second signal): the last complete checkpoint is kept"
+    except OSError as exc:
+        code, message = 2, describe_os_error(exc)
+    except Exception as exc:  # noqa: BLE001 (a bug or a device failure: one line here, the details in a file)
+        code, message = 1, _internal(exc, run_dir, d.rank)
+    finally:
+        teardown_distributed()
+    if code:
+        if d.is_main or code == 1:
+            print(f"error: {message}", file=sys.stderr)
+        emit("error", message=message)
+    if writer is not None:
+        writer.close()
+    return code
+
+
+def _internal(exc: Exception, run_dir: Path, rank: int) -> str:
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    if "out of memory" in text.lower():
+        return f"out of device memory: lower batch_size or crop_size ({text})"
+    name = TRACEBACK_FILE if rank == 0 else f"traceback.rank{rank}.txt"
+    try:
+        (run_dir / name).write_text(traceback.format_exc(), encoding="utf-8")
+        where = f" (details in {run_dir / name})"
+    except OSError:
+        where = ""
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+def _echo(event: dict[str, Any]) -> None:
+    """Events worth a line on the terminal (and in the GUI's log.txt)."""
+    kind = event["type"]
+    if kind == "log":
+        line = f"{event['level']}: {event['message']}"
+    elif kind == "checkpoint":
+        line = f"checkpoint step {event['step']}: {event['path']}"
+    elif kind == "done":
+        line = f"done at step {event['step']} ({event['reason']})"
+    else:
+        return
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
