@@ -6,13 +6,15 @@ always replaced atomically: a crash mid-write leaves the previous catalog intact
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.api import ModelEntry
-from engine.storage import RESOURCES, atomic_write_json, user_data_dir
+from engine.storage import RESOURCES, atomic_write_json, file_lock, user_data_dir
 
 BUILTIN_FILE = RESOURCES / "models.json"
 FORMAT_VERSION = 1
@@ -26,7 +28,7 @@ class Catalog:
     def __init__(self, user_file: Path | None = None, builtin_file: Path = BUILTIN_FILE) -> None:
         self.user_file = user_file or user_data_dir() / "models.json"
         self.builtin_file = builtin_file
-        self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()
 
     def entries(self) -> tuple[ModelEntry, ...]:
         """Built-in models first, then the user's in import order."""
@@ -50,14 +52,14 @@ class Catalog:
         return candidate
 
     def add(self, entry: ModelEntry) -> None:
-        with self._lock:
+        with self._locked():
             if any(e.id == entry.id for e in self.entries()):
                 raise CatalogError(f"a model with id '{entry.id}' already exists")
             self._write(self._user() + (entry,))
 
     def upsert(self, entry: ModelEntry) -> None:
         """Add the entry, or replace the user's entry with its id in place (a training run refreshing its model)."""
-        with self._lock:
+        with self._locked():
             if any(e.id == entry.id for e in self._builtin()):
                 raise CatalogError(f"'{entry.id}' ships with the app and cannot be replaced")
             user = self._user()
@@ -67,13 +69,19 @@ class Catalog:
                 self._write(user + (entry,))
 
     def remove(self, model_id: str) -> None:
-        with self._lock:
+        with self._locked():
             if any(e.id == model_id for e in self._builtin()):
                 raise CatalogError(f"'{model_id}' ships with the app and cannot be removed")
             user = self._user()
             if not any(e.id == model_id for e in user):
                 raise CatalogError(f"no model with id '{model_id}' in the catalog")
             self._write(tuple(e for e in user if e.id != model_id))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Read-modify-write under a lock shared with other threads and processes."""
+        with self._thread_lock, file_lock(self.user_file.with_name(self.user_file.name + ".lock")):
+            yield
 
     def resolve_source(self, entry: ModelEntry) -> Path:
         """Built-in sources are relative to resources/; imported ones are absolute paths."""

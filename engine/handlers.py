@@ -37,7 +37,8 @@ class Engine:
     def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
         self.catalog = catalog
         self.device = device
-        self._cache: OrderedDict[str, tuple[dict[str, Any], dict[str, torch.nn.Module]]] = OrderedDict()
+        # model id -> (sha256 of the file it was loaded from, hparams, networks)
+        self._cache: OrderedDict[str, tuple[str, dict[str, Any], dict[str, torch.nn.Module]]] = OrderedDict()
         self._cache_size = cache_size
         self._handlers: dict[type, Callable[[Any, JobContext], Any]] = {
             ListModels: lambda r, ctx: self.catalog.entries(),
@@ -103,10 +104,11 @@ class Engine:
 
     def loaded(self, model_id: str, ctx: JobContext | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
         """The model's hparams and eval-mode networks on the engine's device (cached)."""
-        if model_id in self._cache:
-            self._cache.move_to_end(model_id)
-            return self._cache[model_id]
         entry = self.catalog.get(model_id)
+        cached = self._cache.get(model_id)
+        if cached is not None and cached[0] == entry.sha256:  # a training run may have refreshed the file
+            self._cache.move_to_end(model_id)
+            return cached[1], cached[2]
         source = self.catalog.resolve_source(entry)
         if not source.is_file():
             raise FileNotFoundError(f"the file of model '{model_id}' is gone ({source}); import it again")
@@ -114,10 +116,11 @@ class Engine:
             ctx.progress(0.0, f"loading {entry.name or entry.id}")
         arch = registry.by_method(entry.method)
         nets = {role: net.to(self.device) for role, net in arch.load(read_checkpoint(source), entry.hparams).items()}
-        self._cache[model_id] = (entry.hparams, nets)
+        self._cache[model_id] = (entry.sha256, entry.hparams, nets)
+        self._cache.move_to_end(model_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return self._cache[model_id]
+        return entry.hparams, nets
 
 
 def _name_from_path(path: Path) -> str:

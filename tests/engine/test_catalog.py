@@ -54,3 +54,30 @@ def test_a_corrupt_catalog_is_reported_not_overwritten(tmp_path):
     with pytest.raises(CatalogError):
         catalog.add(entry("x"))
     assert (tmp_path / "models.json").read_text() == "{ broken"
+
+
+def test_edits_from_two_processes_are_not_lost(tmp_path):
+    """The GUI and a training process edit the same catalog: every add survives."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from engine.catalog import Catalog; "
+        "from tests.engine.test_catalog import entry\n"
+        "c = Catalog(Path(sys.argv[1]), Path(sys.argv[1]).with_name('none.json'))\n"
+        "for i in range(15): c.add(entry(f'{sys.argv[2]}-{i}'))\n"
+    )
+    user = tmp_path / "models.json"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(user), name]) for name in ("gui", "trainer")]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    ids = {e.id for e in Catalog(user, tmp_path / "none.json").entries()}
+    assert len(ids) == 30
+
+
+def test_a_stale_lock_from_a_killed_process_is_taken_over(tmp_path):
+    lock = tmp_path / "models.json.lock"
+    lock.write_text("12345")
+    os.utime(lock, (0, 0))  # very old
+    catalog = Catalog(tmp_path / "models.json", tmp_path / "none.json")
+    catalog.add(entry("after-crash"))
+    assert [e.id for e in catalog.entries()] == ["after-crash"] and not lock.exists()

@@ -58,3 +58,23 @@ def test_style_encoder_beside_the_generator_is_imported(tmp_path, engine):
     assert np.array_equal(a, a_again) and not np.allclose(a, b)
     assert not np.allclose(render(seed=1), render(seed=2))
     assert np.array_equal(render(seed=3), render(seed=3))
+
+
+def test_a_refreshed_model_file_is_reloaded(tmp_path, engine):
+    """A training run replaces its catalog entry's file: the engine must not keep the old weights."""
+    import dataclasses
+
+    from engine.storage import sha256_file
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = folder / "latest_net_G.pth"
+    torch.manual_seed(0)
+    torch.save(spade.SPADEGenerator(ngf=2, semantic_nc=4).state_dict(), path)
+    entry = engine.import_model(str(path), {"label_nc": 4, "crop_size": 64}, CTX)
+    labels = np.arange(64 * 64).reshape(64, 64) % 4
+    before = engine.render_labels(RenderLabels(entry.id, labels), CTX)
+    torch.save(spade.SPADEGenerator(ngf=2, semantic_nc=4).state_dict(), path)
+    engine.catalog.upsert(dataclasses.replace(entry, sha256=sha256_file(path)))
+    after = engine.render_labels(RenderLabels(entry.id, labels), CTX)
+    assert not np.allclose(before, after)
