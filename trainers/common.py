@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from engine.storage import atomic_write_bytes, atomic_write_json
-from trainers.events import RUN_FILE, STOP_FILE
+from trainers.events import LOCK_FILE, RUN_FILE, STOP_FILE
 
 
 class TrainError(Exception):
@@ -157,6 +157,36 @@ class StopFlag:
         if self.signalled:
             raise KeyboardInterrupt
         self.signalled = True
+
+
+class RunLock:
+    """One trainer per run folder: RUN/trainer.pid names the live process (a pid that is gone is
+    taken over). Stops a second Resume, from the GUI or a shell, from writing into a running run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_FILE
+
+    def acquire(self) -> None:
+        try:
+            pid = int(self.path.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid and pid != os.getpid() and _alive(pid):
+            raise TrainError(f"{self.path.parent} is being trained by process {pid}: stop it first")
+        self.path.write_text(str(os.getpid()))
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is not ours (or the platform cannot tell): assume alive
+    return True
 
 
 # --- progress on a terminal -------------------------------------------------------------------------------

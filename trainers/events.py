@@ -26,6 +26,7 @@ from typing import IO, Any
 EVENTS_FILE = "events.jsonl"
 RUN_FILE = "run.json"
 STOP_FILE = "STOP"  # created by the GUI (or a user) to ask a run to checkpoint and stop
+LOCK_FILE = "trainer.pid"  # the pid of the process training the run, while it runs
 
 
 class EventWriter:

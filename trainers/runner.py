@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from trainers.common import (
+    RunLock,
     StopFlag,
     TrainError,
     add_config_arguments,
@@ -90,6 +91,14 @@ def _config(spec: MethodCLI, ns: argparse.Namespace, given: dict[str, Any]) -> A
 def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
     d = setup_distributed(cfg.device)
     run_dir = prepare_run_dir(Path(cfg.out))
+    lock = RunLock(run_dir)
+    if d.is_main:
+        try:  # before the event writer: a refused second trainer must not write into the live run's stream
+            lock.acquire()
+        except TrainError as exc:
+            teardown_distributed()
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     writer = EventWriter(run_dir, echo=_echo) if d.is_main else None
     emit = writer or no_emit
     code, message = 0, ""
@@ -112,6 +121,7 @@ def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
         emit("error", message=message)
     if writer is not None:
         writer.close()
+        lock.release()
     return code
 
 

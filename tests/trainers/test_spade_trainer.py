@@ -450,3 +450,25 @@ def test_two_ddp_processes_write_one_consistent_checkpoint(landscapes, tmp_path)
     state = checkpointing.read_state(out / "checkpoints/step_0000003.state.safetensors")
     assert state["rng"]["torch_cpu"].shape[0] == 2 and state["step"] == 3
     assert json.loads((out / "run.json").read_text())["world_size"] == 2
+
+
+def test_a_second_trainer_on_a_live_run_is_refused(landscapes, tmp_path, capsys):
+    """A Resume from the GUI while a shell process still trains the run must not touch it."""
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / "trainer.pid").write_text(str(holder.pid))
+        code, _, err = cli_main(["spade", "--images", str(landscapes / "images"), "--labels",
+                                 str(landscapes / "labels"), "--out", str(out), "--total_steps", "1"], capsys)
+        assert code == 2 and f"being trained by process {holder.pid}" in err
+        assert not (out / EVENTS_FILE).exists()  # the live run's stream was not written to
+    finally:
+        holder.kill()
+        holder.wait()
+    # once that process is gone its pid file is stale and a new run may start
+    code, _, err = cli_main(["spade", "--images", str(landscapes / "images"), "--labels", str(landscapes / "labels"),
+                             "--out", str(out), "--total_steps", "1", "--ngf", "4", "--nhidden", "8", "--ndf", "4",
+                             "--n_layers_D", "2", "--crop_size", "32", "--batch_size", "2", "--lambda_vgg", "0"], capsys)
+    assert code == 0, err
+    assert not (out / "trainer.pid").exists()
