@@ -1,0 +1,270 @@
+"""The editable document: named layers, settings, and an undo history that stores only what changed.
+
+Plain Python + numpy (no Qt, no torch), observed through callbacks, so widgets, file formats and the
+engine bridge all work on one model. Later tools add their own layers (masks, brush layers) here.
+
+Undo works on 64x64 tiles: the first time an edit touches a tile, the tile's previous pixels are kept;
+committing the edit keeps the new pixels of those tiles too. A brush stroke therefore costs memory in
+proportion to the area it touched, never a copy of the whole image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+TILE = 64
+HISTORY_STEPS = 200
+HISTORY_BYTES = 512 * 1024 * 1024  # the oldest steps are dropped beyond this
+
+Rect = tuple[int, int, int, int]  # x, y, width, height in document pixels
+
+
+@dataclass
+class Layer:
+    name: str
+    kind: str  # "labels" (HxW integer ids), "rgb" (HxWx3 float32 in [0, 1]) or "mask" (HxW float32 in [0, 1])
+    data: np.ndarray
+    visible: bool = True
+    opacity: float = 1.0
+    editable: bool = True  # rendered layers (the photo) are replaced by the engine, not painted
+
+
+@dataclass(frozen=True)
+class Change:
+    """What observers are told: a layer's pixels in `rect` (None: all of it), its properties,
+    the layer list, a setting, or the history."""
+
+    what: str  # "pixels" | "layer" | "layers" | "setting" | "history"
+    name: str = ""  # layer or setting name
+    rect: Rect | None = None
+
+
+@dataclass
+class _Step:
+    description: str
+    layer: str
+    before: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    after: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.before.values()) + sum(a.nbytes for a in self.after.values())
+
+
+class Edit:
+    """One undoable change to one layer. Call `region(rect)` for a writable view before writing to
+    it; the document saves the tiles it covers on first touch. Obtained from Document.edit()."""
+
+    def __init__(self, document: Document, layer: str, description: str) -> None:
+        self._doc = document
+        self._layer = document.layer(layer)
+        self._step = _Step(description, layer)
+        self._dirty: Rect | None = None
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole layer, read-only: write through region()."""
+        view = self._layer.data.view()
+        view.flags.writeable = False
+        return view
+
+    def region(self, rect: Rect) -> np.ndarray:
+        """A writable view of `rect` (clipped to the layer); its tiles are saved for undo first."""
+        x, y, w, h = _clip(rect, self._layer.data.shape)
+        for key in _tiles((x, y, w, h)):
+            if key not in self._step.before:
+                self._step.before[key] = self._layer.data[_tile_slice(key, self._layer.data.shape)].copy()
+        self._dirty = _union(self._dirty, (x, y, w, h)) if w and h else self._dirty
+        return self._layer.data[y:y + h, x:x + w]
+
+    def changed(self, rect: Rect) -> None:
+        """Tell observers that pixels in `rect` changed (call after writing, e.g. per brush dab)."""
+        self._doc._notify(Change("pixels", self._layer.name, _clip(rect, self._layer.data.shape)))
+
+    def commit(self) -> None:
+        data = self._layer.data
+        for key, before in list(self._step.before.items()):
+            after = data[_tile_slice(key, data.shape)]
+            if np.array_equal(before, after):  # touched but unchanged: nothing to undo here
+                del self._step.before[key]
+            else:
+                self._step.after[key] = after.copy()
+        if self._step.before:
+            self._doc._push(self._step)
+
+
+class Document:
+    def __init__(self, height: int, width: int, *, settings: dict[str, Any] | None = None) -> None:
+        if height < 1 or width < 1:
+            raise ValueError(f"a document needs a size of at least 1x1, not {height}x{width}")
+        self.height, self.width = height, width
+        self._layers: dict[str, Layer] = {}
+        self.settings: dict[str, Any] = dict(settings or {})
+        self._undo: list[_Step] = []
+        self._redo: list[_Step] = []
+        self._observers: list[Callable[[Change], None]] = []
+        self.modified = False
+
+    # --- observation ---------------------------------------------------------------------------------
+
+    def subscribe(self, observer: Callable[[Change], None]) -> Callable[[], None]:
+        """Register `observer`; returns a function that unsubscribes it."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer) if observer in self._observers else None
+
+    def _notify(self, change: Change) -> None:
+        if change.what in ("pixels", "layer", "layers", "setting"):
+            self.modified = True
+        for observer in list(self._observers):
+            observer(change)
+
+    # --- layers ----------------------------------------------------------------------------------------
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Bottom to top."""
+        return tuple(self._layers.values())
+
+    def layer(self, name: str) -> Layer:
+        try:
+            return self._layers[name]
+        except KeyError:
+            raise KeyError(f"the document has no layer '{name}'") from None
+
+    def has_layer(self, name: str) -> bool:
+        return name in self._layers
+
+    def add_layer(self, layer: Layer) -> Layer:
+        if layer.name in self._layers:
+            raise ValueError(f"the document already has a layer '{layer.name}'")
+        if layer.data.shape[:2] != (self.height, self.width):
+            raise ValueError(f"layer '{layer.name}' is {layer.data.shape[1]}x{layer.data.shape[0]}, "
+                             f"the document {self.width}x{self.height}")
+        self._layers[layer.name] = layer
+        self._notify(Change("layers", layer.name))
+        return layer
+
+    def remove_layer(self, name: str) -> None:
+        self.layer(name)
+        del self._layers[name]
+        self._undo = [s for s in self._undo if s.layer != name]
+        self._redo = [s for s in self._redo if s.layer != name]
+        self._notify(Change("layers", name))
+        self._notify(Change("history"))
+
+    def set_layer_property(self, name: str, **values: Any) -> None:
+        """visible / opacity / editable: not part of the pixel history."""
+        layer = self.layer(name)
+        for key, value in values.items():
+            if key not in ("visible", "opacity", "editable"):
+                raise AttributeError(f"'{key}' is not a layer property")
+            setattr(layer, key, value)
+        self._notify(Change("layer", name))
+
+    def replace_pixels(self, name: str, data: np.ndarray) -> None:
+        """Replace a rendered layer's content (e.g. the engine's photo); not undoable by design,
+        since it is derived from the other layers."""
+        layer = self.layer(name)
+        if data.shape[:2] != (self.height, self.width):
+            raise ValueError(f"{name}: got {data.shape[1]}x{data.shape[0]}, need {self.width}x{self.height}")
+        layer.data = data
+        self._notify(Change("pixels", name))
+
+    # --- settings ----------------------------------------------------------------------------------------
+
+    def set_setting(self, key: str, value: Any) -> None:
+        if self.settings.get(key) != value:
+            self.settings[key] = value
+            self._notify(Change("setting", key))
+
+    # --- editing and history -------------------------------------------------------------------------
+
+    def edit(self, layer: str, description: str) -> Edit:
+        if not self.layer(layer).editable:
+            raise ValueError(f"layer '{layer}' is not editable")
+        return Edit(self, layer, description)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_text(self) -> str:
+        return self._undo[-1].description if self._undo else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self._redo[-1].description if self._redo else ""
+
+    def undo(self) -> None:
+        if self._undo:
+            step = self._undo.pop()
+            self._restore(step, step.before)
+            self._redo.append(step)
+            self._notify(Change("history"))
+
+    def redo(self) -> None:
+        if self._redo:
+            step = self._redo.pop()
+            self._restore(step, step.after)
+            self._undo.append(step)
+            self._notify(Change("history"))
+
+    def history_bytes(self) -> int:
+        return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
+
+    def _push(self, step: _Step) -> None:
+        self._undo.append(step)
+        self._redo.clear()
+        while len(self._undo) > HISTORY_STEPS or (len(self._undo) > 1 and self.history_bytes() > HISTORY_BYTES):
+            self._undo.pop(0)
+        self._notify(Change("history"))
+
+    def _restore(self, step: _Step, tiles: dict[tuple[int, int], np.ndarray]) -> None:
+        data = self.layer(step.layer).data
+        dirty: Rect | None = None
+        for key, pixels in tiles.items():
+            data[_tile_slice(key, data.shape)] = pixels
+            dirty = _union(dirty, _tile_rect(key, data.shape))
+        self._notify(Change("pixels", step.layer, dirty))
+
+
+def _clip(rect: Rect, shape: tuple[int, ...]) -> Rect:
+    x, y, w, h = rect
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(shape[1], x + w), min(shape[0], y + h)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def _tiles(rect: Rect) -> Iterator[tuple[int, int]]:
+    x, y, w, h = rect
+    if w <= 0 or h <= 0:
+        return
+    for ty in range(y // TILE, (y + h - 1) // TILE + 1):
+        for tx in range(x // TILE, (x + w - 1) // TILE + 1):
+            yield ty, tx
+
+
+def _tile_rect(key: tuple[int, int], shape: tuple[int, ...]) -> Rect:
+    return _clip((key[1] * TILE, key[0] * TILE, TILE, TILE), shape)
+
+
+def _tile_slice(key: tuple[int, int], shape: tuple[int, ...]) -> tuple[slice, slice]:
+    x, y, w, h = _tile_rect(key, shape)
+    return slice(y, y + h), slice(x, x + w)
+
+
+def _union(a: Rect | None, b: Rect) -> Rect:
+    if a is None:
+        return b
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return x0, y0, x1 - x0, y1 - y0
