@@ -28,7 +28,7 @@ from typing import Any, Literal, Self
 import numpy as np
 from PIL import Image
 
-from engine.storage import atomic_write_bytes, atomic_write_json
+from engine.storage import atomic_write_bytes, atomic_write_json, pid_alive
 from trainers.events import LOCK_FILE, RUN_FILE, STOP_FILE
 
 
@@ -171,7 +171,7 @@ class RunLock:
             pid = int(self.path.read_text().strip())
         except (OSError, ValueError):
             pid = None
-        if pid and pid != os.getpid() and _alive(pid):
+        if pid and pid != os.getpid() and pid_alive(pid):
             raise TrainError(f"{self.path.parent} is being trained by process {pid}: stop it first")
         self.path.write_text(str(os.getpid()))
 
@@ -179,14 +179,6 @@ class RunLock:
         self.path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but is not ours (or the platform cannot tell): assume alive
-    return True
 
 
 # --- progress on a terminal -------------------------------------------------------------------------------

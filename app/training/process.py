@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QProcess, QProcessEnvironment
 
 from app.engine_bridge import EngineBridge
+from engine.storage import pid_alive
 from trainers.events import RUN_FILE, STOP_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # `-m trainers` must import from here
@@ -121,34 +122,6 @@ def run_alive(run_dir: Path) -> bool | None:
     return pid_alive(pid) if isinstance(pid, int) and pid > 0 else None
 
 
-def pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a dead child nobody reaped yet still answers signal 0
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    # os.kill(pid, 0) would terminate the process on Windows; ask the kernel instead.
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    code = ctypes.c_ulong()
-    kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-    kernel32.CloseHandle(handle)
-    return code.value == 259  # STILL_ACTIVE
 
 
 # The detached process's first lines (`python -u -c`): output to RUN/log.txt, the environment, then
