@@ -18,6 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = REPO_ROOT / "resources"
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def user_data_dir() -> Path:
     """$I2I_STUDIO_DATA, else the platform's per-user data folder."""
     if env := os.environ.get(DATA_ENV):
@@ -64,6 +68,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; ours are ordinary user files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

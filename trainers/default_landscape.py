@@ -29,11 +29,11 @@ MODEL_ID = "spade-landscape-default"
 MODEL_FILE = Path("models") / "spade_landscape.safetensors"  # relative to resources/
 DATASET = {"count": 1500, "size": (256, 256), "seed": 0}
 TRAIN_ARGS = ["--name", "landscape-default", "--ngf", "16", "--nhidden", "32", "--crop_size", "128",
-              "--ndf", "32", "--total_steps", "6000", "--lambda_l1", "10", "--log_every", "50",
+              "--ndf", "32", "--total_steps", "3000", "--lambda_l1", "10", "--log_every", "50",
               "--sample_every", "500", "--checkpoint_every", "500", "--seed", "0"]
 LICENSE = "ours: trained by I2I Studio on procedurally generated scenes; free to use"
 NOTES = ("Embedded default (a small demonstration model, not the paper's quality): SPADE ngf 16, hidden 32, "
-         "trained 6000 steps at 128 px on 1500 procedurally generated landscapes (trainers/landscapes.py), "
+         "trained 3000 steps at 128 px on 1500 procedurally generated landscapes (trainers/landscapes.py), "
          "hinge GAN + feature matching + pixel L1 (ours), no VGG loss. Recipe: trainers/default_landscape.py.")
 
 

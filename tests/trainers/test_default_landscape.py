@@ -46,7 +46,7 @@ def shipped_engine() -> Engine:
 def test_the_shipped_model_paints_the_classes_it_is_given():
     engine = shipped_engine()
     labels = landscapes.starter_scene((256, 384))
-    image = engine.render_labels(RenderLabels(MODEL_ID, labels), CTX)
+    image = engine.render_labels(RenderLabels(MODEL_ID, labels, size=labels.shape), CTX)
     assert image.shape == (256, 384, 3)
 
     def mean(cls: int) -> np.ndarray:
