@@ -137,7 +137,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, capsys, official):
     assert "no such file" in _one_line_error(capsys, "models", "import", tmp_path / "missing.pth")
 
     code, out, _ = cli(capsys, "models", "list")
-    assert out.strip() == ""  # nothing half-imported
+    assert str(tmp_path) not in out  # nothing half-imported (only the models that ship are listed)
 
 
 class Exploit:
