@@ -20,6 +20,7 @@ from app.about import show_about
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
 from app.library_dialog import LibraryDialog
+from app.painter import PainterPage
 from app.preferences_dialog import PreferencesDialog
 from app.start_page import StartPage
 from app.training.monitor import RunMonitor
@@ -44,12 +45,16 @@ class MainWindow(QMainWindow):
         self.tools = QStackedWidget()
         self.setCentralWidget(self.tools)
         self._tool_group = QActionGroup(self)
+        self._page_actions: dict[QWidget, list[QAction]] = {}
+        self.tools.currentChanged.connect(self._show_page_actions)
         self._build_menus()
 
         start = StartPage(self.catalog)
         start.library_requested.connect(self.open_library)
         start.import_requested.connect(self.import_checkpoint)
         self.add_tool("Start Page", start)
+        self.painter = PainterPage(bridge, self.catalog)
+        self.add_tool("Painter", self.painter, current=True)
 
         self.device_label = QLabel("Device: starting…")
         self.statusBar().addPermanentWidget(self.device_label)
@@ -64,15 +69,30 @@ class MainWindow(QMainWindow):
                       on_failed=lambda message: self.device_label.setText("Device: unavailable"))
         self.catalog.refresh()
 
-    def add_tool(self, title: str, page: QWidget) -> None:
-        """Put a tool page in the central stack, with a View menu entry that shows it."""
+    def add_tool(self, title: str, page: QWidget, *, current: bool = False) -> None:
+        """Put a tool page in the central stack, with a View menu entry that shows it.
+
+        A page with `files.menu_actions()` adds its entries to the File and Edit menus; they are
+        shown (and their shortcuts live) only while the page is.
+        """
         self.tools.addWidget(page)
         action = QAction(title, self, checkable=True)
         action.triggered.connect(lambda: self.tools.setCurrentWidget(page))
         self._tool_group.addAction(action)
         self._view_menu.insertAction(self._view_tools_end, action)
-        if self.tools.count() == 1:
+        files = getattr(page, "files", None)
+        for menu_title, entries in (files.menu_actions() if files is not None else {}).items():
+            menu, owned = self._menus[menu_title], self._page_actions.setdefault(page, [])
+            first = menu.actions()[0]
+            for entry in entries:
+                owned.append(menu.insertSeparator(first) if entry is None else entry)
+                if entry is not None:
+                    menu.insertAction(first, entry)
+            owned.append(menu.insertSeparator(first))
+        if current or self.tools.count() == 1:
+            self.tools.setCurrentWidget(page)
             action.setChecked(True)
+        self._show_page_actions()
 
     def library(self) -> LibraryDialog:
         """The one library dialog (created on first use, kept so its busy state survives closing)."""
@@ -94,11 +114,12 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
 
         file = bar.addMenu("&File")
+        edit = bar.addMenu("&Edit")
+        self._menus = {"File": file, "Edit": edit}
         file.addAction("Open Data Folder", self._open_data_folder)
         file.addSeparator()
         file.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
 
-        edit = bar.addMenu("&Edit")
         edit.addAction("&Preferences…", QKeySequence.StandardKey.Preferences, self._open_preferences)
 
         self._view_menu = bar.addMenu("&View")
@@ -150,7 +171,15 @@ class MainWindow(QMainWindow):
         dock.raise_()
         return monitor
 
+    def _show_page_actions(self) -> None:
+        for page, actions in self._page_actions.items():
+            for action in actions:
+                action.setVisible(page is self.tools.currentWidget())
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not all(page.may_close() for page in self._page_actions if hasattr(page, "may_close")):
+            event.ignore()  # the user kept unsaved work
+            return
         for monitor in self.findChildren(RunMonitor):
             monitor.close()  # stop watching; the runs themselves go on
         super().closeEvent(event)

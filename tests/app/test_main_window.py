@@ -32,7 +32,9 @@ def test_training_menu_lists_the_registered_trainers(main_window, menu_action):
     assert all(a.isEnabled() for a in training.actions())
 
 
-def test_start_page_is_a_view_entry_and_full_screen_toggles(main_window, menu_action):
+def test_painter_is_the_first_page_and_full_screen_toggles(main_window, menu_action):
+    assert menu_action(main_window, "View", "Painter").isChecked()
+    menu_action(main_window, "View", "Start Page").trigger()
     assert menu_action(main_window, "View", "Start Page").isChecked()
     full_screen = menu_action(main_window, "View", "Full Screen")
     full_screen.trigger()

@@ -1,0 +1,220 @@
+"""The painter's render scheduler: label edits in, photos out, without ever making the GUI wait.
+
+During a stroke at most one low-resolution preview is in flight; when it returns and the labels changed
+meanwhile, the next one goes out, so previews keep pace with the engine instead of queueing up. The preview
+resolution adapts to how long previews take, so a big model on a slow machine still follows the brush. When the
+stroke ends a full-resolution render goes to its own slot and the preview is cancelled (superseded).
+Edits outside a stroke (fill, undo, open) ask for a full render on the next turn of the event loop, so
+a burst of changes costs one request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.document import Change, Document
+from app.engine_bridge import EngineBridge
+from engine.api import ModelEntry, RenderLabels
+
+LABELS, PHOTO, STYLE = "labels", "photo", "style"  # the painter's layers; the seed is the "seed" setting
+PREVIEW_SLOT = "painter-preview"
+FULL_SLOT = "painter-render"
+PREVIEW_SCALE = 0.5  # the first preview of a session; then it adapts to the model's speed
+MIN_PREVIEW_SCALE = 0.125
+PREVIEW_BUDGET_S = 0.3  # a slower preview halves the next one's resolution; a much faster one doubles it
+# SPADE doubles its latent grid once per upsampling layer (engine/models/spade.py NUM_UPS).
+_UPSAMPLINGS = {"normal": 5, "more": 6, "most": 7}
+
+Size = tuple[int, int]
+
+
+def size_multiple(entry: ModelEntry) -> int:
+    """Output sides must be multiples of this (1 when the model states no rule)."""
+    ups = entry.hparams.get("num_upsampling_layers")
+    return 2 ** _UPSAMPLINGS[ups] if ups in _UPSAMPLINGS else 1
+
+
+def fixed_size(entry: ModelEntry) -> Size | None:
+    """The one size a model with a VAE latent can produce, else None."""
+    if entry.hparams.get("use_vae") and entry.hparams.get("output_hw"):
+        h, w = entry.hparams["output_hw"]
+        return int(h), int(w)
+    return None
+
+
+def valid_size(entry: ModelEntry, size: Size) -> Size:
+    """The size nearest to `size` that the model can render."""
+    if (fixed := fixed_size(entry)) is not None:
+        return fixed
+    m = size_multiple(entry)
+    return tuple(max(m, round(side / m) * m) for side in size)  # type: ignore[return-value]
+
+
+def resize_rgb(image: np.ndarray, size: Size) -> np.ndarray:
+    """Bilinear resize of an HxWx3 float image to `size` (H, W), kept in float (runs on the GUI thread
+    for every preview, hence OpenCV: a few ms where Pillow takes tens at 1024 px)."""
+    if image.shape[:2] == tuple(size):
+        return image
+    resized = cv2.resize(np.ascontiguousarray(image, dtype=np.float32), (size[1], size[0]),
+                         interpolation=cv2.INTER_LINEAR if size[0] >= image.shape[0] else cv2.INTER_AREA)
+    return np.clip(resized, 0.0, 1.0)
+
+
+class RenderScheduler(QObject):
+    """Observes a document's label layer and the canvas strokes; keeps its photo layer rendered."""
+
+    rendered = Signal(str, object)  # "preview" | "full", the image written into the photo layer
+    failed = Signal(str)  # one line for the page's status
+    busy_changed = Signal(bool)
+
+    def __init__(self, bridge: EngineBridge, *, labels: str = LABELS, photo: str = PHOTO, style: str = STYLE,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._labels, self._photo, self._style = labels, photo, style
+        self._doc: Document | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._entry: ModelEntry | None = None
+        self._in_stroke = False
+        self._preview_in_flight = False
+        self._preview_dirty = False
+        self._full_in_flight = False
+        self._was_busy = False
+        self.preview_scale = PREVIEW_SCALE
+        self._preview_sent = 0.0
+        self._full_timer = QTimer(self, singleShot=True, interval=0)
+        self._full_timer.timeout.connect(self.render_full)
+
+    @property
+    def busy(self) -> bool:
+        return self._preview_in_flight or self._full_in_flight
+
+    def set_document(self, doc: Document | None) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        self._doc, self._unsubscribe = doc, (doc.subscribe(self._on_change) if doc else None)
+        self._in_stroke = False
+        self._cancel(PREVIEW_SLOT, FULL_SLOT)  # results for the previous document must not land here
+        self._request_full()
+
+    def set_model(self, entry: ModelEntry | None) -> None:
+        self._entry = entry
+        self.preview_scale = PREVIEW_SCALE  # another model, another speed
+        self._cancel(PREVIEW_SLOT, FULL_SLOT)
+        self._request_full()
+
+    # --- canvas intents --------------------------------------------------------------------------------
+
+    def stroke_started(self) -> None:
+        self._in_stroke = True
+        self._full_timer.stop()
+        self._cancel(FULL_SLOT)  # an older full render landing mid-stroke would paint over newer previews
+
+    def stroke_finished(self) -> None:
+        self._in_stroke = False
+        self._preview_dirty = False
+        self._cancel(PREVIEW_SLOT)  # the full render supersedes any preview still on its way
+        self.render_full()
+
+    # --- requests ----------------------------------------------------------------------------------------
+
+    def render_full(self) -> None:
+        self._full_timer.stop()
+        if (request := self._request(full=True)) is None:
+            return
+        self._full_in_flight = True
+        self._update_busy()
+        self._bridge.submit(request, slot=FULL_SLOT, on_result=lambda image: self._arrived("full", image),
+                            on_failed=lambda message: self._failed("full", message))
+
+    def _request_full(self) -> None:
+        if not self._in_stroke:
+            self._full_timer.start()
+
+    def _submit_preview(self) -> None:
+        if (request := self._request(full=False)) is None:
+            return
+        self._preview_dirty = False
+        self._preview_in_flight = True
+        self._preview_sent = time.perf_counter()
+        self._update_busy()
+        self._bridge.submit(request, slot=PREVIEW_SLOT, on_result=lambda image: self._arrived("preview", image),
+                            on_failed=lambda message: self._failed("preview", message))
+
+    def _request(self, *, full: bool) -> RenderLabels | None:
+        if self._doc is None or self._entry is None or not self._doc.has_layer(self._labels):
+            return None
+        shape = (self._doc.height, self._doc.width)
+        scale = 1.0 if full else self.preview_scale
+        wanted = (round(shape[0] * scale), round(shape[1] * scale))
+        style = None
+        if self._entry.hparams.get("use_vae") and self._doc.has_layer(self._style):
+            style = self._doc.layer(self._style).data
+        seed = self._doc.settings.get("seed")
+        # a copy: the engine reads the labels on its own thread while the user keeps painting
+        return RenderLabels(self._entry.id, self._doc.layer(self._labels).data.copy(),
+                            size=valid_size(self._entry, wanted), style=style,
+                            seed=int(seed) if isinstance(seed, int) else None)
+
+    # --- results -----------------------------------------------------------------------------------------
+
+    def _arrived(self, kind: str, image: np.ndarray) -> None:
+        self._settled(kind)
+        if kind == "preview":
+            self._adapt_preview(time.perf_counter() - self._preview_sent)
+        doc = self._doc
+        if doc is not None and doc.has_layer(self._photo):
+            image = resize_rgb(np.asarray(image, dtype=np.float32), (doc.height, doc.width))
+            modified = doc.modified  # the photo is derived from the labels: rendering is no edit
+            doc.replace_pixels(self._photo, image)
+            doc.modified = modified
+            self.rendered.emit(kind, image)
+        if kind == "preview" and self._in_stroke and self._preview_dirty:
+            self._submit_preview()  # the labels changed while this one rendered
+
+    def _failed(self, kind: str, message: str) -> None:
+        self._settled(kind)
+        self.failed.emit(message)
+
+    def _settled(self, kind: str) -> None:
+        if kind == "preview":
+            self._preview_in_flight = False
+        else:
+            self._full_in_flight = False
+        self._update_busy()
+
+    def _adapt_preview(self, seconds: float) -> None:
+        if seconds > PREVIEW_BUDGET_S:
+            self.preview_scale = max(MIN_PREVIEW_SCALE, self.preview_scale / 2)
+        elif seconds < PREVIEW_BUDGET_S / 4:
+            self.preview_scale = min(PREVIEW_SCALE, self.preview_scale * 2)
+
+    def _cancel(self, *slots: str) -> None:
+        for slot in slots:
+            self._bridge.cancel(slot)
+        self._preview_in_flight &= PREVIEW_SLOT not in slots
+        self._full_in_flight &= FULL_SLOT not in slots
+        self._update_busy()
+
+    def _update_busy(self) -> None:
+        if self.busy != self._was_busy:
+            self._was_busy = self.busy
+            self.busy_changed.emit(self.busy)
+
+    def _on_change(self, change: Change) -> None:
+        style_changed = change.name == self._style and change.what in ("pixels", "layers")
+        if style_changed or change == Change("setting", "seed") or change == Change("layers", self._labels):
+            self._request_full()
+        elif change.what != "pixels" or change.name != self._labels:
+            return
+        elif self._in_stroke:
+            self._preview_dirty = True
+            if not self._preview_in_flight:
+                self._submit_preview()
+        else:
+            self._request_full()
