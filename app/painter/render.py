@@ -27,16 +27,13 @@ FULL_SLOT = "painter-render"
 PREVIEW_SCALE = 0.5  # the first preview of a session; then it adapts to the model's speed
 MIN_PREVIEW_SCALE = 0.125
 PREVIEW_BUDGET_S = 0.3  # a slower preview halves the next one's resolution; a much faster one doubles it
-# SPADE doubles its latent grid once per upsampling layer (engine/models/spade.py NUM_UPS).
-_UPSAMPLINGS = {"normal": 5, "more": 6, "most": 7}
 
 Size = tuple[int, int]
 
 
 def size_multiple(entry: ModelEntry) -> int:
     """Output sides must be multiples of this (1 when the model states no rule)."""
-    ups = entry.hparams.get("num_upsampling_layers")
-    return 2 ** _UPSAMPLINGS[ups] if ups in _UPSAMPLINGS else 1
+    return int(entry.hparams.get("size_multiple", 1))  # stated by the engine's architecture
 
 
 def fixed_size(entry: ModelEntry) -> Size | None:

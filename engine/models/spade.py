@@ -269,6 +269,7 @@ def resolve_hparams(state_dict: Mapping[str, Tensor], options: Mapping[str, Any]
         "no_instance": no_instance, "num_upsampling_layers": ups, "use_vae": use_vae, "z_dim": z_dim,
         "crop_size": crop, "aspect_ratio": aspect, "latent_hw": [sh, sw], "output_hw": [sh * 2**n, sw * 2**n],
         "matched_release": release["name"] if release else None, "assumed": assumed, "nhidden": nhidden,
+        "size_multiple": 2**n,  # output sides must be multiples of this: tools read it, not SPADE's depth
     }
 
 
