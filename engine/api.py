@@ -134,7 +134,126 @@ class RenderLabels:
     seed: int | None = None
 
 
-Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels]
+# --- StructureTexture models (Swapping Autoencoder) -----------------------------------------------
+# The GUI holds the codes (small numpy arrays) and edits them with engine.codes; the engine only
+# embeds photos and generates from codes, so a slider move never reruns the encoder.
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """A photo in a StructureTexture model's code space.
+
+    structure: (C, h, w) float32, one code per cell of `cell` x `cell` pixels, covering the photo
+    padded up to whole cells; texture: (D,) float32. Both are L2-normalised as the encoder gives them.
+    size: the photo's (H, W).
+    """
+
+    structure: np.ndarray
+    texture: np.ndarray
+    size: tuple[int, int]
+    cell: int
+
+
+@dataclass(frozen=True, eq=False)
+class EncodeImage:
+    """Embed a photo (HxWx3 float32 in [0, 1]) with a StructureTexture model. Result value: Embedding.
+
+    Photos whose sides are not multiples of the model's cell are padded (reflect) and the padding is
+    cropped off again on decode. Too small a photo fails with a message naming the minimum size.
+    """
+
+    model_id: str
+    image: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class DecodeCodes:
+    """Generate from codes. Result value: DecodedPatch.
+
+    size: the photo's (H, W), as in the Embedding. region: structure-code cells (top, left, bottom,
+    right), end exclusive, to regenerate; the engine adds the generator's receptive-field margin itself,
+    so the patch equals the same pixels of a full decode. None: the whole photo. scale < 1: a quick
+    preview generated from a proportionally resized structure code, returned at full `size` (ignores
+    region). noise_seed: the generator's per-pixel noise is drawn once per (seed, code size), so
+    repeated decodes of one photo agree.
+    """
+
+    model_id: str
+    structure: np.ndarray
+    texture: np.ndarray
+    size: tuple[int, int]
+    region: tuple[int, int, int, int] | None = None
+    scale: float = 1.0
+    noise_seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedPatch:
+    """image: hxwx3 float32 in [0, 1], to be placed at pixel (top, left) of the photo."""
+
+    image: np.ndarray
+    top: int
+    left: int
+
+
+@dataclass(frozen=True, eq=False)
+class CodeStats:
+    """Editing directions of a StructureTexture model, computed from photos and stored with the model.
+
+    texture_components (k, D) and structure_components (k, C): unit principal directions, strongest
+    first; *_std: the spread of the codes along each (one slider unit = one standard deviation).
+    attributes: named texture directions (mean of group B minus mean of group A).
+    """
+
+    texture_mean: np.ndarray
+    texture_components: np.ndarray
+    texture_std: np.ndarray
+    structure_mean: np.ndarray
+    structure_components: np.ndarray
+    structure_std: np.ndarray
+    attributes: tuple[tuple[str, np.ndarray], ...] = ()
+    source: str = ""  # where they came from, for the user: "shipped with the model", "24 photos in ..."
+    count: int = 0  # photos used
+
+
+@dataclass(frozen=True)
+class GetCodeStats:
+    """Result value: CodeStats, or None when the model has none yet."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class ComputeCodeStats:
+    """Embed photos (files or folders of them) and store their principal directions with the model,
+    replacing earlier ones but keeping attributes. Result value: CodeStats. At least
+    engine.codes.MIN_STATS_PHOTOS readable photos are needed."""
+
+    model_id: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AddAttribute:
+    """Name the texture direction from group A to group B (e.g. summer -> snow); stored with the model,
+    replacing one of the same name. Result value: CodeStats."""
+
+    model_id: str
+    name: str
+    group_a: tuple[str, ...]
+    group_b: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveAttribute:
+    """Result value: CodeStats."""
+
+    model_id: str
+    name: str
+
+
+Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,
+                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute]
 
 
 # --- events ---------------------------------------------------------------------------------------
