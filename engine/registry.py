@@ -14,7 +14,7 @@ import torch
 
 from engine.api import Task
 from engine.checkpoints import Checkpoint, CheckpointError, StateDict
-from engine.models import spade
+from engine.models import sae, spade
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,23 @@ SPADE = Architecture(
     load=_load_spade,
 )
 
-ARCHITECTURES: tuple[Architecture, ...] = (SPADE,)
+
+def _load_sae(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
+    return sae.load(ckpt.state_dict, hparams)
+
+
+SAE = Architecture(
+    method=sae.METHOD,
+    title="Swapping Autoencoder",
+    task=Task.STRUCTURE_TEXTURE,
+    license_note=sae.LICENSE_NOTE,
+    detect=sae.detect,
+    resolve_hparams=sae.resolve_hparams,
+    size_rule=sae.size_rule,
+    load=_load_sae,
+)
+
+ARCHITECTURES: tuple[Architecture, ...] = (SPADE, SAE)
 
 
 def detect(state_dict: StateDict) -> Architecture:
