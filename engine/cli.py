@@ -1,4 +1,4 @@
-"""The headless command line: `python main.py models ...` and `python main.py render ...`.
+"""The headless command line: `python main.py models ...`, `render ...`, `swap ...` and `stats ...`.
 
 It drives the same Engine handlers as the GUI, synchronously. Every user error ends as one line
 on stderr and exit status 2; nothing prints a traceback for a bad input.
@@ -9,15 +9,31 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from engine.api import JobRef, ModelEntry, RenderLabels, parse_import_options
+import numpy as np
+
+from engine.api import (
+    AddAttribute,
+    CodeStats,
+    ComputeCodeStats,
+    DecodeCodes,
+    Embedding,
+    EncodeImage,
+    JobRef,
+    ModelEntry,
+    RemoveAttribute,
+    RenderLabels,
+    parse_import_options,
+)
 from engine.catalog import Catalog
+from engine.code_stats import resize_short_side
+from engine.codes import MIN_STATS_PHOTOS, blend_texture
 from engine.device import CHOICES, pick_device
 from engine.handlers import Engine
 from engine.imageio import read_label_map, read_rgb, write_rgb
 from engine.worker import USER_ERRORS, JobContext, error_message
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +65,31 @@ def build_parser() -> argparse.ArgumentParser:
     spade.add_argument("--style", help="style image (models with an image encoder)")
     spade.add_argument("--seed", type=int, help="random style seed (models with a style code)")
     spade.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, .webp)")
+
+    swap = commands.add_parser(
+        "swap", help="Swapping Autoencoder: the layout of one photo with the texture of another")
+    swap.add_argument("--model", required=True, help="model id of a StructureTexture model (see 'models list')")
+    swap.add_argument("--structure", required=True, nargs="+", action="extend", metavar="PHOTO",
+                      help="photo(s) whose layout is kept; with several, --out is a folder")
+    swap.add_argument("--texture", required=True, metavar="PHOTO",
+                      help="photo whose texture is taken (any size: it is resized so its short side matches the "
+                           "structure photo's, as the official evaluation does)")
+    swap.add_argument("--alpha", type=float, default=1.0,
+                      help="0 keeps the structure photo's own texture, 1 takes the texture photo's (default 1)")
+    swap.add_argument("--seed", type=int, default=0, help="seed of the generator's per-pixel noise (default 0)")
+    swap.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the structure photos)")
+
+    stats = commands.add_parser(
+        "stats", help="editing directions of a StructureTexture model: show, compute from photos, name attributes")
+    stats.add_argument("--model", required=True, help="model id (see 'models list')")
+    stats.add_argument("paths", nargs="*", metavar="PATH",
+                       help=f"photos or folders to compute the principal directions from (at least {MIN_STATS_PHOTOS})")
+    stats.add_argument("--attribute", metavar="NAME", help="add or replace the texture direction from group A to B")
+    stats.add_argument("--group-a", nargs="+", action="extend", default=[], metavar="PATH",
+                       help="photos or folders of group A (e.g. summer)")
+    stats.add_argument("--group-b", nargs="+", action="extend", default=[], metavar="PATH",
+                       help="photos or folders of group B (e.g. snow)")
+    stats.add_argument("--remove-attribute", metavar="NAME", help="forget a named attribute")
     return parser
 
 
@@ -114,6 +155,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         if entry.notes:
             print(f"note: {entry.notes}", file=sys.stderr)
         return 0
+    if args.command == "swap":
+        for path in swap(engine, ctx, args):
+            print(path)
+        return 0
+    if args.command == "stats":
+        result = stats(engine, ctx, args)
+        print(format_stats(result) if result else
+              f"no editing statistics yet; compute them with: main.py stats --model {args.model} PHOTOS...")
+        return 0
     request = RenderLabels(
         model_id=args.model, labels=read_label_map(args.labels),
         instances=read_label_map(args.instances) if args.instances else None, size=args.size,
@@ -121,3 +171,75 @@ def _dispatch(args: argparse.Namespace) -> int:
     write_rgb(args.out, engine.render_labels(request, ctx))
     print(args.out)
     return 0
+
+
+def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
+    """Each structure photo decoded with its texture code blended towards the texture photo's; the outputs."""
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    engine.structure_texture_entry(args.model)  # a wrong model is named as such, not blamed on a photo
+    texture_photo = read_rgb(args.texture)
+    targets = _swap_targets([Path(p) for p in args.structure], Path(args.out))
+    textures: dict[int, np.ndarray] = {}  # texture code per short side (the texture photo is resized to match)
+    for source, target in targets:
+        own = _embed(engine, ctx, args.model, source, read_rgb(source))
+        short = min(own.size)
+        if short not in textures:
+            textures[short] = _embed(engine, ctx, args.model, Path(args.texture),
+                                     resize_short_side(texture_photo, short)).texture
+        texture = blend_texture(own.texture, textures[short], args.alpha)
+        patch = engine.decode_codes(
+            DecodeCodes(args.model, own.structure, texture, own.size, noise_seed=args.seed), ctx)
+        write_rgb(target, patch.image)
+    return [target for _, target in targets]
+
+
+def _swap_targets(sources: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(structure photo, output file) pairs; several photos or an existing folder make `out` a folder."""
+    if len(sources) == 1 and not out.is_dir():
+        return [(sources[0], out)]
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: with several --structure photos, --out must be a folder")
+    targets = [(source, out / f"{source.stem}.png") for source in sources]
+    names = [target.name for _, target in targets]
+    if clash := next((name for name in names if names.count(name) > 1), None):
+        raise ValueError(f"two structure photos would both be written to {out / clash}; rename one")
+    out.mkdir(parents=True, exist_ok=True)
+    return targets
+
+
+def _embed(engine: Engine, ctx: JobContext, model_id: str, path: Path, image: np.ndarray) -> Embedding:
+    try:
+        return engine.encode_image(EncodeImage(model_id, image), ctx)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {error_message(exc)}") from None
+
+
+def stats(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> CodeStats | None:
+    """Compute, add an attribute, remove one, or (with none of these) show the model's statistics."""
+    actions = [bool(args.paths), args.attribute is not None, args.remove_attribute is not None]
+    if sum(actions) > 1:
+        raise ValueError("give one of: PATHs to compute statistics, --attribute, --remove-attribute")
+    if (args.group_a or args.group_b) and args.attribute is None:
+        raise ValueError("--group-a and --group-b need --attribute NAME")
+    if args.paths:
+        return engine.compute_code_stats(ComputeCodeStats(args.model, tuple(args.paths)), ctx)
+    if args.attribute is not None:
+        if not args.group_a or not args.group_b:
+            raise ValueError("--attribute needs photos for both --group-a and --group-b")
+        request = AddAttribute(args.model, args.attribute, tuple(args.group_a), tuple(args.group_b))
+        return engine.add_attribute(request, ctx)
+    if args.remove_attribute is not None:
+        return engine.remove_attribute(RemoveAttribute(args.model, args.remove_attribute), ctx)
+    return engine.code_stats(args.model)
+
+
+def format_stats(stats: CodeStats) -> str:
+    def spread(std: np.ndarray) -> str:
+        return f"{len(std)} (std {std[0]:.4f} .. {std[-1]:.4f})" if len(std) else "none"
+
+    names = ", ".join(name for name, _ in stats.attributes) or "none"
+    return "\n".join([f"source:     {stats.source}", f"photos:     {stats.count}",
+                      f"texture:    {spread(stats.texture_std)} directions of {stats.texture_mean.shape[0]}",
+                      f"structure:  {spread(stats.structure_std)} directions of {stats.structure_mean.shape[0]}",
+                      f"attributes: {names}"])

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from engine import palettes, registry
+from engine import code_stats, palettes, registry
 from engine.api import (
+    AddAttribute,
+    CodeStats,
+    ComputeCodeStats,
+    DecodeCodes,
+    DecodedPatch,
     DeviceInfo,
+    Embedding,
+    EncodeImage,
+    GetCodeStats,
     GetDeviceInfo,
     ImportModel,
     ListModels,
     ModelEntry,
+    RemoveAttribute,
     RemoveModel,
     RenderLabels,
     Request,
+    Task,
 )
 from engine.catalog import Catalog
-from engine.checkpoints import Checkpoint, read_checkpoint
+from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint
 from engine.device import describe
-from engine.models import spade
+from engine.models import sae, spade
 from engine.storage import sha256_file
 from engine.worker import JobContext
 
@@ -46,7 +58,15 @@ class Engine:
             ImportModel: lambda r, ctx: self.import_model(r.path, r.options, ctx),
             RemoveModel: self.remove_model,
             RenderLabels: self.render_labels,
+            EncodeImage: self.encode_image,
+            DecodeCodes: self.decode_codes,
+            GetCodeStats: lambda r, ctx: self.code_stats(r.model_id),
+            ComputeCodeStats: self.compute_code_stats,
+            AddAttribute: self.add_attribute,
+            RemoveAttribute: self.remove_attribute,
         }
+        # model id -> (sha256 of its file, the statistics that file ships or None): read once per file
+        self._shipped_stats: dict[str, tuple[str, CodeStats | None]] = {}
 
     def __call__(self, request: Request, ctx: JobContext) -> Any:
         handler = self._handlers.get(type(request))
@@ -92,6 +112,7 @@ class Engine:
     def remove_model(self, request: RemoveModel, ctx: JobContext) -> str:
         self.catalog.remove(request.model_id)
         self._cache.pop(request.model_id, None)
+        self._shipped_stats.pop(request.model_id, None)
         return request.model_id
 
     def render_labels(self, request: RenderLabels, ctx: JobContext):
@@ -101,6 +122,93 @@ class Engine:
             nets["netG"], hparams, request.labels, instances=request.instances, size=request.size,
             style=request.style, seed=request.seed, encoder=nets.get("netE"), device=self.device,
         )
+
+    # --- StructureTexture models (Swapping Autoencoder) ------------------------------------------------
+
+    def encode_image(self, request: EncodeImage, ctx: JobContext) -> Embedding:
+        hparams, encoder = self._encoder(request.model_id, ctx)
+        size = _image_size(request.image)
+        ctx.check()
+        ctx.progress(0.5, "embedding the photo")
+        structure, texture = sae.encode(encoder, request.image, device=self.device)
+        return Embedding(structure, texture, size=size, cell=int(hparams["size_multiple"]))
+
+    def decode_codes(self, request: DecodeCodes, ctx: JobContext) -> DecodedPatch:
+        hparams, nets = self._structure_texture(request.model_id, ctx)
+        if not (np.isfinite(request.structure).all() and np.isfinite(request.texture).all()):
+            raise ValueError("the codes contain NaN or infinite values")
+        ctx.check()
+        ctx.progress(0.5, "generating")
+        # the model checks the codes' shapes against its hparams, the size and the region
+        image, top, left = sae.decode(
+            nets["netG"], hparams, request.structure, request.texture, tuple(request.size), region=request.region,
+            scale=request.scale, noise_seed=request.noise_seed, device=self.device)
+        return DecodedPatch(image, int(top), int(left))
+
+    def code_stats(self, model_id: str) -> CodeStats | None:
+        """The model's editing statistics: the user's if valid for its file, else those it ships, else None."""
+        entry = self.structure_texture_entry(model_id)
+        return code_stats.load(entry, self._shipped_stats_of(entry))
+
+    def compute_code_stats(self, request: ComputeCodeStats, ctx: JobContext) -> CodeStats:
+        entry, encode, min_size = self._photo_encoder(request.model_id, ctx)
+        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
+        stats = code_stats.compute(request.paths, encode, ctx, min_size=min_size,
+                                   attributes=current.attributes if current else ())
+        code_stats.save(entry, stats)
+        return stats
+
+    def add_attribute(self, request: AddAttribute, ctx: JobContext) -> CodeStats:
+        name = code_stats.check_attribute_name(request.name)
+        entry, encode, min_size = self._photo_encoder(request.model_id, ctx)
+        direction, codes = code_stats.attribute_direction(request.group_a, request.group_b, encode, ctx,
+                                                          min_size=min_size)
+        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
+        stats = code_stats.with_attribute(current or code_stats.without_directions(codes), name, direction)
+        code_stats.save(entry, stats)
+        return stats
+
+    def remove_attribute(self, request: RemoveAttribute, ctx: JobContext) -> CodeStats:
+        entry = self.structure_texture_entry(request.model_id)
+        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
+        if current is None:
+            raise ValueError(f"model '{entry.id}' has no attributes")
+        stats = code_stats.without_attribute(current, request.name.strip())
+        code_stats.save(entry, stats)
+        return stats
+
+    def structure_texture_entry(self, model_id: str) -> ModelEntry:
+        """The catalog entry, refused unless the model works on structure and texture codes."""
+        entry = self.catalog.get(model_id)
+        if entry.task != Task.STRUCTURE_TEXTURE.value:
+            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); structure and texture "
+                             "codes need a StructureTexture model such as a Swapping Autoencoder")
+        return entry
+
+    def _structure_texture(self, model_id: str, ctx: JobContext) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
+        self.structure_texture_entry(model_id)
+        return self.loaded(model_id, ctx)
+
+    def _encoder(self, model_id: str, ctx: JobContext) -> tuple[dict[str, Any], torch.nn.Module]:
+        hparams, nets = self._structure_texture(model_id, ctx)
+        if "netE" not in nets:
+            raise ValueError(f"model '{model_id}' has no encoder (a generator-only file), so it cannot embed photos")
+        return hparams, nets["netE"]
+
+    def _photo_encoder(self, model_id: str, ctx: JobContext) -> tuple[ModelEntry, code_stats.Encode, int]:
+        hparams, encoder = self._encoder(model_id, ctx)
+        return (self.catalog.get(model_id), lambda image: sae.encode(encoder, image, device=self.device),
+                int(hparams["min_size"]))
+
+    def _shipped_stats_of(self, entry: ModelEntry) -> CodeStats | None:
+        cached = self._shipped_stats.get(entry.id)
+        if cached is None or cached[0] != entry.sha256:
+            source = self.catalog.resolve_source(entry)
+            if not source.is_file():
+                raise FileNotFoundError(f"the file of model '{entry.id}' is gone ({source}); import it again")
+            cached = (entry.sha256, code_stats.shipped(read_checkpoint(source)))
+            self._shipped_stats[entry.id] = cached
+        return cached[1]
 
     def loaded(self, model_id: str, ctx: JobContext | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
         """The model's hparams and eval-mode networks on the engine's device (cached)."""
@@ -115,12 +223,23 @@ class Engine:
         if ctx:
             ctx.progress(0.0, f"loading {entry.name or entry.id}")
         arch = registry.by_method(entry.method)
-        nets = {role: net.to(self.device) for role, net in arch.load(read_checkpoint(source), entry.hparams).items()}
+        ckpt = read_checkpoint(source)
+        nets = {role: net.to(self.device) for role, net in arch.load(ckpt, entry.hparams).items()}
+        if arch.task is Task.STRUCTURE_TEXTURE:  # the file is read anyway: keep its statistics too
+            with contextlib.suppress(CheckpointError):  # broken statistics must not stop decoding; GetCodeStats says why
+                self._shipped_stats[model_id] = (entry.sha256, code_stats.shipped(ckpt))
         self._cache[model_id] = (entry.sha256, entry.hparams, nets)
         self._cache.move_to_end(model_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return entry.hparams, nets
+
+
+def _image_size(image: np.ndarray) -> tuple[int, int]:
+    shape = np.shape(image)
+    if len(shape) != 3 or shape[2] != 3:
+        raise ValueError(f"a photo must be an HxWx3 RGB array, got shape {shape}")
+    return int(shape[0]), int(shape[1])
 
 
 def _name_from_path(path: Path) -> str:
@@ -149,7 +268,7 @@ def _notes(hparams: dict[str, Any], ckpt: Checkpoint) -> str:
     notes = []
     if assumed := hparams.get("assumed"):
         notes.append("assumed (not in the file; re-import with options to change): " + ", ".join(assumed))
-    if ckpt.options:
+    if ckpt.options and not ckpt.metadata:  # our own files carry their hparams, not an opt.txt
         notes.append(f"options read from {ckpt.path.parent / 'opt.txt'}")
     if "netE" in ckpt.parts:
         notes.append("includes an image encoder (style images)")

@@ -479,8 +479,8 @@ def _check_codes(hparams: Mapping[str, Any], structure: np.ndarray, texture: np.
     height, width = int(size[0]), int(size[1])
     cells = (-(-height // m), -(-width // m))
     if height < 1 or width < 1 or structure.shape[1:] != cells:
-        raise ValueError(f"a {width}x{height} photo has {cells[0]}x{cells[1]} cells of {m} px, but the structure "
-                         f"code has {structure.shape[1]}x{structure.shape[2]}")
+        raise ValueError(f"a photo of {height}x{width} px (HxW) has {cells[0]}x{cells[1]} cells of {m} px, but the "
+                         f"structure code has {structure.shape[1]}x{structure.shape[2]}")
     return height, width
 
 
