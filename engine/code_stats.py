@@ -20,7 +20,7 @@ import torch
 
 from engine.api import CodeStats, ModelEntry
 from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint, write_checkpoint
-from engine.codes import MIN_STATS_PHOTOS
+from engine.codes import ATTRIBUTE_NAME_LIMIT, MIN_STATS_PHOTOS, PHOTO_SUFFIXES
 from engine.imageio import read_rgb
 from engine.storage import user_data_dir
 from engine.worker import JobContext
@@ -32,11 +32,9 @@ ATTRIBUTE_PREFIX = "attribute."
 SHIPPED = "shipped with the model"
 USER_DIR = "code_stats"
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 MAX_SHORT_SIDE = 256  # photos are embedded at most this large: directions barely change, encoding is much faster
 MAX_COMPONENTS = 16
 MAX_STRUCTURE_CELLS = 200_000  # cells sampled for the structure directions (a fixed seed keeps them repeatable)
-NAME_LIMIT = 40
 
 Encode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # image HxWx3 in [0, 1] -> (structure, texture)
 
@@ -130,7 +128,7 @@ def gather(paths: Sequence[str | Path]) -> list[Path]:
     for given in paths:
         path = Path(given).expanduser()
         if path.is_dir():
-            photos = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            photos = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
             found.update(dict.fromkeys(sorted(photos)))
         elif path.is_file():
             found[path] = None
@@ -265,8 +263,8 @@ def check_attribute_name(name: str) -> str:
         raise ValueError("an attribute needs a name")
     if not name.isprintable():
         raise ValueError("an attribute name must be printable text (no control characters or line breaks)")
-    if len(name) > NAME_LIMIT:
-        raise ValueError(f"an attribute name may have at most {NAME_LIMIT} characters ('{name[:NAME_LIMIT]}...')")
+    if len(name) > ATTRIBUTE_NAME_LIMIT:
+        raise ValueError(f"an attribute name may have at most {ATTRIBUTE_NAME_LIMIT} characters ('{name[:ATTRIBUTE_NAME_LIMIT]}...')")
     return name
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from engine.api import CodeStats
 
 MIN_STATS_PHOTOS = 8  # fewer photos than this give principal directions that are mostly noise
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})  # photos in a folder
+ATTRIBUTE_NAME_LIMIT = 40  # characters: an attribute's name is a slider label
 EPS = 1e-8
 
 

@@ -1,0 +1,386 @@
+"""Texture-code edits of a Swapping Autoencoder photo: global principal-component sliders (GANSpace-style
+gains), named attribute sliders, and the statistics they come from (computed from photos, stored with
+the model). The panel owns only the slider values and the model's CodeStats; the page applies the
+edits to the texture code (engine.codes.shift_texture) and records them in the document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine_bridge import EngineBridge
+from app.sae.direction_sliders import DirectionSliders
+from app.sae.stats_dialogs import PHOTO_FILTER, NewAttributeDialog
+from engine.api import (
+    AddAttribute,
+    CodeStats,
+    ComputeCodeStats,
+    GetCodeStats,
+    JobRef,
+    RemoveAttribute,
+    Request,
+)
+from engine.codes import MIN_STATS_PHOTOS
+
+STATS_SLOT = "sae-stats"  # reading a model's statistics
+EDIT_SLOT = "sae-stats-edit"  # computing or changing them (one at a time: the buttons wait)
+MAX_GLOBAL = 8  # principal components offered as sliders
+PC_LIMIT = 3.0  # standard deviations
+ATTRIBUTE_LIMIT = 2.0  # whole mean differences
+
+NO_MODEL = "Choose a Swapping Autoencoder model first."
+LOADING = "Reading the model's editing directions…"
+NO_STATS = (f"This model has no editing directions yet. Compute them from a folder of at least {MIN_STATS_PHOTOS} "
+            "photos like the ones you edit (below); they are stored with the model.")
+NO_ATTRIBUTES = "No attributes yet. Make one from two groups of photos, e.g. summer and snow."
+
+
+@dataclass(frozen=True)
+class TextureEdits:
+    """Slider values of one photo. gains[i]: standard deviations along texture component i; attributes:
+    (name, amount), 1 = the whole mean difference. Canonical: no trailing zero gains, no zero amounts,
+    so TextureEdits() means "no edit"."""
+
+    gains: tuple[float, ...] = ()
+    attributes: tuple[tuple[str, float], ...] = ()
+
+    def attribute_amounts(self) -> dict[str, float]:
+        """The attributes as engine.codes.shift_texture takes them."""
+        return dict(self.attributes)
+
+
+def canonical(gains: Sequence[float], attributes: Sequence[tuple[str, float]]) -> TextureEdits:
+    gains = [float(g) for g in gains]
+    while gains and not gains[-1]:
+        gains.pop()
+    return TextureEdits(tuple(gains), tuple((str(n), float(a)) for n, a in attributes if a))
+
+
+def variance_shares(stats: CodeStats) -> list[float] | None:
+    """Each texture component's share of the codes' total variance, or None when it cannot be told.
+
+    Texture codes are unit vectors, so their total variance is E|x - mean|^2 = 1 - |mean|^2, times
+    n / (n - 1) for the sample estimate the engine's std uses.
+    """
+    total = 1.0 - float(np.dot(stats.texture_mean, stats.texture_mean))
+    variances = np.square(np.asarray(stats.texture_std, np.float64))
+    if total <= 1e-6 or not len(variances):
+        return None
+    if stats.count > 1:
+        total *= stats.count / (stats.count - 1)
+    shares = variances / total
+    return shares.tolist() if shares.sum() <= 1.0 + 1e-3 else None
+
+
+def pc_labels(stats: CodeStats) -> tuple[list[str], list[str]]:
+    """Slider labels ("PC 1 · 23%") and tooltips for the strongest texture components."""
+    n = min(MAX_GLOBAL, len(stats.texture_std))
+    shares = variance_shares(stats)
+    labels, tips = [], []
+    for i in range(n):
+        labels.append(f"PC {i + 1} · {_percent(shares[i])}" if shares else f"PC {i + 1}")
+        explained = f", {shares[i]:.1%} of the variation of their textures" if shares else ""
+        tips.append(f"Texture principal component {i + 1} of the photos the directions came from{explained}. "
+                    "One unit is one standard deviation of those photos along it.")
+    return labels, tips
+
+
+def _percent(share: float) -> str:
+    """Whole percent, one decimal below 10% (small components differ by fractions)."""
+    return f"{share:.0%}" if share >= 0.095 else f"{share:.1%}"
+
+
+@dataclass(frozen=True)
+class _Job:
+    ref: JobRef
+    model: str
+    doing: str  # "Computing the directions…"
+    fail: str  # "Could not compute the directions"
+    done: Callable[[CodeStats], str]
+
+
+def _repolish(widget: QWidget, role: str) -> None:
+    """Change a themed role property and make the style sheet see it."""
+    widget.setProperty("role", role)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class TextureEditsPanel(QWidget):
+    edits_changed = Signal(object, bool)  # TextureEdits, final
+    stats_changed = Signal(object)  # CodeStats | None
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._model_id: str | None = None
+        self._stats: CodeStats | None = None
+        self._loading = False
+        self._edits = TextureEdits()
+        self._job: _Job | None = None  # the running statistics edit
+
+        self.global_sliders = DirectionSliders(limit=PC_LIMIT, unit="σ")
+        self.global_sliders.values_changed.connect(self._sliders_moved)
+        global_box = QGroupBox("Global")
+        QVBoxLayout(global_box).addWidget(self.global_sliders)
+
+        self.attribute_sliders = DirectionSliders(limit=ATTRIBUTE_LIMIT, unit="", removable=True)
+        self.attribute_sliders.values_changed.connect(self._sliders_moved)
+        self.attribute_sliders.remove_requested.connect(self._confirm_remove)
+        self.new_attribute = QPushButton("New attribute…")
+        self.new_attribute.setToolTip("Name the texture direction between two groups of photos")
+        self.new_attribute.clicked.connect(self._ask_attribute)
+        attribute_box = QGroupBox("Attributes")
+        box = QVBoxLayout(attribute_box)
+        box.addWidget(self.attribute_sliders)
+        self.attribute_sliders.footer.insertWidget(0, self.new_attribute)
+
+        self.source_label = QLabel(wordWrap=True)
+        self.source_label.setProperty("role", "muted")
+        self.compute = QPushButton("Compute directions from photos…")
+        self.compute.setToolTip(f"Embed a folder of photos (at least {MIN_STATS_PHOTOS}) and store their principal "
+                                "texture and structure directions with the model (attributes are kept)")
+        menu = QMenu(self.compute)
+        menu.addAction("A folder of photos…", self._choose_folder)
+        menu.addAction("Photo files…", self._choose_files)
+        self.compute.setMenu(menu)
+        self.progress = QProgressBar(textVisible=False)
+        self.progress.setMaximumHeight(8)
+        self.progress_text = QLabel(wordWrap=True)
+        self.progress_text.setProperty("role", "muted")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self._cancel_job)
+        self.message = QLabel(wordWrap=True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        job_row = QHBoxLayout()
+        job_row.addWidget(self.progress, 1)
+        job_row.addWidget(self.cancel)
+        stats_box = QGroupBox("Statistics")
+        box = QVBoxLayout(stats_box)
+        box.addWidget(self.source_label)
+        box.addWidget(self.compute)
+        box.addLayout(job_row)
+        box.addWidget(self.progress_text)
+        box.addWidget(self.message)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)  # room for the first group box's title
+        layout.addWidget(global_box)
+        layout.addWidget(attribute_box)
+        layout.addWidget(stats_box)
+        layout.addStretch()
+        bridge.progress.connect(self._job_progress)
+        self._show_stats()
+        self._show_job(None)
+
+    # --- what the page uses -------------------------------------------------------------------------
+
+    def set_model(self, model_id: str | None) -> None:
+        """Show `model_id`'s directions (read anew from the engine). The slider values are kept for the
+        directions the model has; the others are dropped (edits_changed says so once they are known)."""
+        changed = model_id != self._model_id
+        self._model_id = model_id
+        if changed:
+            self._show_message("")
+        if model_id is None:
+            self._bridge.cancel(STATS_SLOT)
+            self._apply_stats(None)
+            return
+        self._loading = True
+        if changed:
+            self._stats = None
+            self.global_sliders.set_directions([])
+            self.attribute_sliders.set_directions([])
+            self.stats_changed.emit(None)
+        self._show_stats()
+        self._bridge.submit(GetCodeStats(model_id), slot=STATS_SLOT,
+                            on_result=lambda stats, m=model_id: self._stats_read(m, stats),
+                            on_failed=lambda text, m=model_id: self._stats_unreadable(m, text))
+
+    def stats(self) -> CodeStats | None:
+        return self._stats
+
+    def edits(self) -> TextureEdits:
+        return self._edits
+
+    def set_edits(self, edits: TextureEdits) -> None:
+        """Show `edits` without announcing them. Directions the model lacks are dropped (kept until its
+        statistics are read, so a page may set a document's edits right after set_model)."""
+        edits = canonical(edits.gains, edits.attributes)
+        self._edits = edits if self._loading else self._fit(edits)
+        self._show_values()
+
+    def compute_from(self, paths: Sequence[str]) -> None:
+        """Compute the model's principal directions from photo files and folders (progress, cancel)."""
+        if self._model_id and paths:
+            self._start(ComputeCodeStats(self._model_id, tuple(str(p) for p in paths)), "Computing the directions…",
+                        "Could not compute the directions",
+                        lambda stats: f"Computed the directions from {stats.count} photos.")
+
+    def add_attribute(self, name: str, group_a: Sequence[str], group_b: Sequence[str]) -> None:
+        if self._model_id:
+            self._start(AddAttribute(self._model_id, name, tuple(map(str, group_a)), tuple(map(str, group_b))),
+                        f"Adding the attribute '{name}'…", f"Could not add the attribute '{name}'",
+                        lambda _stats: f"Added the attribute '{name}'.")
+
+    def remove_attribute(self, name: str) -> None:
+        if self._model_id:
+            self._start(RemoveAttribute(self._model_id, name), f"Removing the attribute '{name}'…",
+                        f"Could not remove the attribute '{name}'", lambda _stats: f"Removed the attribute '{name}'.")
+
+    def attribute_names(self) -> list[str]:
+        return [name for name, _ in self._stats.attributes] if self._stats else []
+
+    # --- statistics -------------------------------------------------------------------------------
+
+    def _stats_read(self, model_id: str, stats: CodeStats | None) -> None:
+        if model_id == self._model_id:
+            self._apply_stats(stats)
+
+    def _stats_unreadable(self, model_id: str, text: str) -> None:
+        if model_id == self._model_id:
+            self._apply_stats(None)
+            self._show_message(f"Could not read the model's directions: {text}", error=True)
+
+    def _apply_stats(self, stats: CodeStats | None) -> None:
+        """New statistics: rebuild the sliders, keeping the values of directions that still exist."""
+        self._loading = False
+        self._stats = stats
+        labels, tips = pc_labels(stats) if stats else ([], [])
+        self.global_sliders.set_directions(labels, tips)
+        names = self.attribute_names()
+        self.attribute_sliders.set_directions(names, [f"Texture direction '{n}': 1 adds the whole difference "
+                                                      "between its two groups' mean textures" for n in names])
+        kept = self._fit(self._edits)
+        changed = kept != self._edits
+        self._edits = kept
+        self._show_values()
+        self._show_stats()
+        self.stats_changed.emit(stats)
+        if changed:
+            self.edits_changed.emit(kept, True)
+
+    def _fit(self, edits: TextureEdits) -> TextureEdits:
+        amounts = edits.attribute_amounts()
+        return canonical(edits.gains[:self.global_sliders.count()],
+                         [(n, amounts[n]) for n in self.attribute_names() if n in amounts])
+
+    def _show_values(self) -> None:
+        self.global_sliders.set_values(self._edits.gains)
+        amounts = self._edits.attribute_amounts()
+        self.attribute_sliders.set_values([amounts.get(n, 0.0) for n in self.attribute_names()])
+
+    def _show_stats(self) -> None:
+        stats, busy = self._stats, self._job is not None
+        ready = bool(self._model_id) and not self._loading
+        hint = NO_MODEL if not self._model_id else LOADING if self._loading else ""
+        self.global_sliders.set_hint(hint or NO_STATS)
+        self.attribute_sliders.set_hint(hint or NO_ATTRIBUTES)
+        if stats:
+            photos = f" ({stats.count} photos)" if stats.count and str(stats.count) not in stats.source else ""
+            self.source_label.setText(f"Directions: {stats.source or 'stored with the model'}{photos}.")
+        else:
+            self.source_label.setText("No directions stored with this model." if ready else "")
+        self.source_label.setVisible(bool(self.source_label.text()))
+        self.compute.setEnabled(ready and not busy)
+        _repolish(self.compute, "primary" if ready and not self.global_sliders.count() else "")
+        self.new_attribute.setEnabled(ready and not busy)  # a model without directions takes attributes too
+        self.attribute_sliders.setEnabled(not busy)
+
+    # --- jobs that change the statistics --------------------------------------------------------------
+
+    def _start(self, request: Request, doing: str, fail: str, done: Callable[[CodeStats], str]) -> None:
+        ref = self._bridge.submit(request, slot=EDIT_SLOT, on_result=self._job_done, on_failed=self._job_failed)
+        self._job = _Job(ref, self._model_id or "", doing, fail, done)
+        self._show_message("")
+        self._show_job(doing)
+
+    def _job_progress(self, ref: JobRef, fraction: float, text: str) -> None:
+        if self._job and ref == self._job.ref:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+            if text:
+                self.progress_text.setText(text[:1].upper() + text[1:])
+
+    def _job_done(self, stats: CodeStats) -> None:
+        job = self._job
+        self._show_job(None)
+        if job.model == self._model_id:
+            self._apply_stats(stats)
+            self._show_message(job.done(stats))
+        else:
+            self._show_message(f"{job.model}: {job.done(stats)}")
+
+    def _job_failed(self, text: str) -> None:
+        job = self._job
+        self._show_job(None)
+        self._show_message(f"{job.fail}: {text}", error=True)
+
+    def _cancel_job(self) -> None:
+        self._bridge.cancel(EDIT_SLOT)
+        doing = self._job.doing if self._job else ""
+        self._show_job(None)
+        self._show_message(f"Cancelled: {doing[:1].lower()}{doing[1:]}")
+
+    def _show_job(self, doing: str | None) -> None:
+        if doing is None:
+            self._job = None
+        else:
+            self.progress.setRange(0, 0)  # busy until the engine reports a fraction
+            self.progress_text.setText(doing)
+        for widget in (self.progress, self.progress_text, self.cancel):
+            widget.setVisible(doing is not None)
+        self._show_stats()
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        _repolish(self.message, "error" if error else "muted")
+
+    # --- user actions ---------------------------------------------------------------------------------
+
+    def _sliders_moved(self, _values: Any, final: bool) -> None:
+        names = self.attribute_names()
+        self._edits = canonical(self.global_sliders.values(), list(zip(names, self.attribute_sliders.values())))
+        self.edits_changed.emit(self._edits, final)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Compute directions from a folder of photos")
+        if folder:
+            self.compute_from([folder])
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Compute directions from photos", "", PHOTO_FILTER)
+        self.compute_from(paths)
+
+    def _ask_attribute(self) -> None:
+        dialog = NewAttributeDialog(self.attribute_names(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.add_attribute(dialog.attribute_name(), dialog.group_a.paths(), dialog.group_b.paths())
+
+    def _confirm_remove(self, row: int) -> None:
+        name = self.attribute_names()[row]
+        answer = QMessageBox.question(
+            self, "Remove attribute",
+            f"Remove the attribute '{name}' from {self._model_id}? It is deleted from the model's file; "
+            "photos that use it lose that edit.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove_attribute(name)
