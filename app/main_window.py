@@ -22,6 +22,7 @@ from app.engine_bridge import EngineBridge
 from app.library_dialog import LibraryDialog
 from app.painter import PainterPage
 from app.preferences_dialog import PreferencesDialog
+from app.sae.page import SwapPage
 from app.start_page import StartPage
 from app.training.monitor import RunMonitor
 from app.training.process import runs_dir
@@ -55,6 +56,8 @@ class MainWindow(QMainWindow):
         self.add_tool("Start Page", start)
         self.painter = PainterPage(bridge, self.catalog)
         self.add_tool("Painter", self.painter, current=True)
+        self.swap = SwapPage(bridge, self.catalog)
+        self.add_tool("Swap && Edit", self.swap)
 
         self.device_label = QLabel("Device: starting…")
         self.statusBar().addPermanentWidget(self.device_label)
@@ -82,8 +85,10 @@ class MainWindow(QMainWindow):
         self._view_menu.insertAction(self._view_tools_end, action)
         files = getattr(page, "files", None)
         for menu_title, entries in (files.menu_actions() if files is not None else {}).items():
-            menu, owned = self._menus[menu_title], self._page_actions.setdefault(page, [])
-            first = menu.actions()[0]
+            menu = self._menus[menu_title]
+            pages_own = {a for actions in self._page_actions.values() for a in actions}
+            first = next(a for a in menu.actions() if a not in pages_own)  # after earlier pages' entries
+            owned = self._page_actions.setdefault(page, [])
             for entry in entries:
                 owned.append(menu.insertSeparator(first) if entry is None else entry)
                 if entry is not None:

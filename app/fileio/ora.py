@@ -8,6 +8,10 @@ palette, so other programs show colours while we read the ids back exactly.
 Layers from other programs (RGBA, offsets, groups) come in as non-editable "rgb" layers. The document
 has no alpha or offsets, so their original PNG and attributes are kept beside it and written back
 unchanged as long as the layer still shows the pixels they were loaded into.
+
+Tools with state beyond layers and settings (the Swap & Edit page: embeddings, edit layers) attach it as
+extra members under i2i-studio/ with `set_extras`; they are written with the document and read back
+(`extras`), and kept through a save by a tool that does not know them.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from engine.palettes import Palette
 from engine.storage import atomic_write_bytes
 
 MIMETYPE = "image/openraster"
-META = "i2i-studio/document.json"
+OWN_FOLDER = "i2i-studio/"
+META = OWN_FOLDER + "document.json"
 FORMAT_VERSION = 1
 THUMBNAIL_SIDE = 256
 _MAX_TEXT = 16 * 1024 * 1024  # stack.xml and our json: refuse a zip bomb before inflating it
+_MAX_EXTRAS = 1024 * 1024 * 1024  # all extra members together, likewise
 _OWN_ATTRS = ("name", "src", "x", "y", "opacity", "visibility")
 _MODES = {"labels": ("P", "L"), "rgb": ("RGB",), "mask": ("L",)}  # how we write each layer kind
 
@@ -60,6 +66,20 @@ class _Foreign:
 
 
 _FOREIGN: WeakKeyDictionary[Document, dict[str, _Foreign]] = WeakKeyDictionary()
+_EXTRAS: WeakKeyDictionary[Document, dict[str, bytes]] = WeakKeyDictionary()
+
+
+def set_extras(doc: Document, members: dict[str, bytes]) -> None:
+    """Members (names under i2i-studio/, not document.json) to write with `doc`, replacing earlier ones."""
+    for name in members:
+        if not name.startswith(OWN_FOLDER) or name == META or name.endswith("/"):
+            raise ValueError(f"an extra member must be a file under {OWN_FOLDER} other than {META}, not {name!r}")
+    _EXTRAS[doc] = dict(members)
+
+
+def extras(doc: Document) -> dict[str, bytes]:
+    """The extra members `doc` was loaded with or given by `set_extras` (empty when none)."""
+    return dict(_EXTRAS.get(doc, {}))
 
 
 def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None) -> None:
@@ -113,6 +133,8 @@ def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None)
         zf.writestr("Thumbnails/thumbnail.png", _png(thumbnail), compress_type=zipfile.ZIP_STORED)
         zf.writestr("mergedimage.png", _png(merged), compress_type=zipfile.ZIP_STORED)
         zf.writestr(META, meta, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in _EXTRAS.get(doc, {}).items():
+            zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
     try:
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as exc:
@@ -200,6 +222,8 @@ class _Reader:
             _FOREIGN[doc] = foreign
             self.notes.append(f"{_count(len(foreign), 'layer')} from another program kept as image layers "
                               "(not editable here; saved back unchanged)")
+        if members := self._extras():
+            _EXTRAS[doc] = members
         if any(e.grouped for e in entries):
             self.notes.append("layer groups were flattened into single layers")
         if renamed:
@@ -235,6 +259,13 @@ class _Reader:
         if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
             self.notes.append("the file was saved by a newer I2I Studio; some settings may be ignored")
         return meta
+
+    def _extras(self) -> dict[str, bytes]:
+        infos = [i for i in self.zf.infolist() if i.filename.startswith(OWN_FOLDER) and i.filename != META
+                 and not i.is_dir()]
+        if sum(i.file_size for i in infos) > _MAX_EXTRAS:
+            raise self.fail("the I2I Studio data in the file is implausibly large")
+        return {i.filename: self.zf.read(i) for i in infos}
 
     def _ours(self, e: _Entry, meta: dict[str, Any] | None, width: int, height: int) -> Layer | None:
         """Our own layer, when the metadata and the pixels agree; a layer named like ours but without

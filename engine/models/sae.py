@@ -260,6 +260,8 @@ def _hparams(*, spatial_code_ch: int, global_code_ch: int, encoder_channels: Seq
         "size_multiple": 2**sp,  # one structure-code cell is size_multiple x size_multiple pixels
         # the smallest photo side the encoder takes; the generator alone decodes any whole number of cells
         "min_size": min_size(sp, num_downsampling_gl) if has_encoder else 2**sp,
+        # cells around a changed structure code whose pixels can change: tools grow dirty regions by it
+        "receptive_margin": HEAD_REACH_CELLS * len(head_channels) + UPSAMPLING_REACH_CELLS,
     }
 
 
@@ -503,8 +505,8 @@ def decode(generator: SAEGenerator, hparams: Mapping[str, Any], structure: np.nd
     if not 0 < scale <= 1:
         raise ValueError(f"scale must be in (0, 1], got {scale}")
     device = torch.device(device)
-    sp = torch.from_numpy(structure)[None].to(device)
-    gl = torch.from_numpy(texture)[None].to(device)
+    sp = torch.tensor(structure)[None].to(device)  # a copy: callers may pass read-only arrays
+    gl = torch.tensor(texture)[None].to(device)
     with torch.inference_mode():
         if scale < 1:
             return _decode_preview(generator, hparams, sp, gl, (height, width), scale, noise_seed), 0, 0
@@ -525,7 +527,7 @@ def decode(generator: SAEGenerator, hparams: Mapping[str, Any], structure: np.nd
 
 def margin_cells(hparams: Mapping[str, Any]) -> int:
     """RECEPTIVE_MARGIN generalised to any number of head blocks."""
-    return HEAD_REACH_CELLS * len(hparams["head_channels"]) + UPSAMPLING_REACH_CELLS
+    return int(hparams["receptive_margin"])
 
 
 def _check_region(region: Sequence[int] | None, code_hw: tuple[int, int]) -> tuple[int, int, int, int]:

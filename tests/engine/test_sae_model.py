@@ -246,11 +246,11 @@ def test_region_decode_equals_full_decode(region_setup: tuple, region: tuple) ->
     assert np.abs(patch - full[top:bottom, left:right]).max() <= TOL
 
 
-def test_a_smaller_margin_would_show(region_setup: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_smaller_margin_would_show(region_setup: tuple) -> None:
     """The equality above is a real check: two cells less margin changes the middle patch."""
     hp, generator, structure, texture, size, full = region_setup
-    monkeypatch.setattr(sae, "UPSAMPLING_REACH_CELLS", sae.UPSAMPLING_REACH_CELLS - 2)
-    patch, top, left = sae.decode(generator, hp, structure, texture, size, region=(9, 9, 11, 12), noise_seed=7)
+    smaller = {**hp, "receptive_margin": hp["receptive_margin"] - 2}
+    patch, top, left = sae.decode(generator, smaller, structure, texture, size, region=(9, 9, 11, 12), noise_seed=7)
     assert np.abs(patch - full[top:top + patch.shape[0], left:left + patch.shape[1]]).max() > 1e-3
 
 

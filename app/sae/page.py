@@ -1,0 +1,364 @@
+"""Swap & Edit: a photo in a Swapping Autoencoder's code space, edited non-destructively.
+
+The page wires parts that each do one thing: the session holds the model, project and document and embeds
+photos; the decode scheduler keeps the result generated from the project's codes; the tools, the layer
+list and (through EditBinding) the panels turn user actions into project edits (app/sae/edits.py) and
+show the project's values; SwapFiles owns the File and Edit actions. The page itself only decides which
+model and project are current, and routes dropped files and status messages.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import CanvasView
+from app.catalog_model import CatalogModel
+from app.document import Document
+from app.engine_bridge import EngineBridge
+from app.sae import edits
+from app.sae.binding import EditBinding
+from app.sae.decoder import RESULT, DecodeScheduler
+from app.sae.drops import FileDrop
+from app.sae.files import SwapFiles
+from app.sae.layers_panel import LayersPanel
+from app.sae.photos import Photo
+from app.sae.region_panel import RegionPanel
+from app.sae.session import MASK, PHOTO, SwapSession
+from app.sae.stack import Reference, SwapProject
+from app.sae.swap_panel import SwapPanel
+from app.sae.texture_panel import TextureEditsPanel
+from app.sae.tools import CloneTool, RegionTool
+from app.tools import Tool, ToolSettings
+from engine.api import ModelEntry, Task
+
+LEFT_WIDTH, RIGHT_WIDTH = 250, 320
+MAX_BRUSH_CELLS = 64
+EMPTY = ("Open a photo to edit it: File > Open Photo… (Ctrl+O), or drop one here.\n\n"
+         "It is embedded once into structure and texture codes; every edit then only regenerates the image.")
+NO_MODEL = ("No Swapping Autoencoder in the Library yet: import one (Models > Import Checkpoint…) "
+            "or train one (Training menu).")
+DROP_TIP = "Drop a photo on the image to swap to its texture (Ctrl+drop opens it as the photo instead)"
+
+
+class SwapPage(QWidget):
+    def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.session = SwapSession(bridge, self)
+        self.scheduler = DecodeScheduler(bridge, self)
+        self.brush = ToolSettings(brush_size=2)  # diameter in structure-code cells
+
+        self.canvas = CanvasView(layers=[PHOTO, RESULT, MASK])
+        self.placeholder = QLabel(EMPTY, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setProperty("role", "muted")
+        self.views = QStackedWidget()
+        self.views.addWidget(self.placeholder)
+        self.views.addWidget(self.canvas)
+        self.drops = FileDrop(self)
+        self.drops.install(self.placeholder, self.canvas)
+        self.drops.dropped.connect(self._dropped)
+
+        self.swap_panel = SwapPanel()
+        self.layers_panel = LayersPanel()
+        self.region_panel = RegionPanel()
+        self.texture_panel = TextureEditsPanel(bridge)
+        self.binding = EditBinding(self.session, self.swap_panel.blend, self.region_panel, self.texture_panel, self)
+        self.model_picker = QComboBox(minimumContentsLength=20)
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_picker.activated.connect(lambda _: self._model_picked())
+        self.notice = QLabel(wordWrap=True)
+        self.notice.setProperty("role", "error")
+        self.notice.hide()
+        self.cursor_label = QLabel("")
+        self.photo_label = QLabel("")  # the photo and the size it is worked at, while it is open
+        self.photo_label.setProperty("role", "muted")
+        self.status_label = QLabel("")
+        self.busy_bar = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
+        self.busy_bar.hide()
+
+        self.tools: dict[str, Tool | None] = {}
+        self.tool_actions = QActionGroup(self)
+        self._build_layout(self._build_toolbar())
+        self._connect()
+        self.files = SwapFiles(self)
+        catalog.changed.connect(self._catalog_changed)
+        self._catalog_changed()
+        self._project_changed()
+
+    # --- layout ------------------------------------------------------------------------------------------
+
+    def _build_toolbar(self) -> QToolBar:
+        bar = QToolBar("Swap & Edit tools")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addAction("Open Photo…", lambda: self.files.choose_photo()).setToolTip("Open a photo to edit (Ctrl+O)")
+        bar.addSeparator()
+        clone = CloneTool(lambda: self.session.project, self.brush, self.show_status)
+        region = RegionTool(lambda: self.session.project, self.brush, self.show_status,
+                            self.region_panel.threshold_value)
+        for key, name, tool, tip in (
+                ("V", "View", None, "Look, zoom and pan; no edits (V)"),
+                ("C", "Clone", clone, "Clone brush (C): Alt-click sets the source, painting copies its structure"),
+                ("M", "Region", region, "Region (M): click to select similar structure; Shift/Alt-drag adds/removes")):
+            self.tools[key] = tool
+            action = QAction(name, self, checkable=True, shortcut=QKeySequence(key))
+            action.setToolTip(tip)
+            action.triggered.connect(lambda *_, t=tool: self.canvas.set_tool(t))
+            self.tool_actions.addAction(action)
+            bar.addAction(action)
+        self.tool_actions.actions()[0].setChecked(True)
+        self.brush_size = QSpinBox(minimum=1, maximum=MAX_BRUSH_CELLS, suffix=" cells", keyboardTracking=False)
+        self.brush_size.setToolTip("Brush diameter in structure-code cells ([ smaller, ] larger)")
+        self.brush_size.setValue(self.brush.brush_size)
+        self.brush_size.valueChanged.connect(self.brush.set_brush_size)
+        self.brush.changed.connect(lambda: self.brush_size.setValue(self.brush.brush_size))
+        bar.addWidget(QLabel(" Brush "))
+        bar.addWidget(self.brush_size)
+        bar.addSeparator()
+        self.before_after = QAction("Original", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_Backslash))
+        self.before_after.setToolTip("Show the original photo instead of the result (\\)")
+        self.before_after.toggled.connect(self._show_original)
+        bar.addAction(self.before_after)
+        bar.addSeparator()
+        bar.addAction("Fit", self.canvas.zoom_fit).setToolTip("Fit the image in the view (Ctrl+0)")
+        bar.addAction("−", self.canvas.zoom_out).setToolTip("Zoom out (Ctrl+-)")
+        bar.addAction("+", self.canvas.zoom_in).setToolTip("Zoom in (Ctrl+=)")
+        self.zoom_label = QLabel()
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
+        bar.addWidget(self.zoom_label)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addWidget(QLabel("Model "))
+        bar.addWidget(self.model_picker)
+        return bar
+
+    def _build_layout(self, toolbar: QToolBar) -> None:
+        left = QWidget()
+        left.setFixedWidth(LEFT_WIDTH)
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.swap_panel, 1)
+        column.addWidget(self.layers_panel, 1)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 4, 0)
+        column.addWidget(self.region_panel)
+        column.addWidget(self.texture_panel)
+        column.addStretch()
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        scroll.setFixedWidth(RIGHT_WIDTH)
+        middle = QHBoxLayout()
+        middle.addWidget(left)
+        middle.addWidget(self.views, 1)
+        middle.addWidget(scroll)
+        self.cursor_label.setFixedWidth(LEFT_WIDTH + 40)
+        status = QHBoxLayout()
+        status.addWidget(self.cursor_label)
+        status.addWidget(self.photo_label)
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.busy_bar)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 4)
+        layout.addWidget(toolbar)
+        layout.addWidget(self.notice)
+        layout.addLayout(middle, 1)
+        layout.addLayout(status)
+
+    def _connect(self) -> None:
+        session = self.session
+        session.project_changed.connect(self._project_changed)
+        session.status.connect(lambda text, error: self.show_status(text, error=error))
+        session.encoding.connect(self._encoding)
+        session.progress.connect(self._progress)
+        self.scheduler.decoded.connect(self._decoded)
+        self.scheduler.failed.connect(lambda message: self.show_status(f"Generating failed: {message}", error=True))
+        self.scheduler.busy_changed.connect(lambda busy: busy and self.show_status("Generating…"))
+        self.canvas.cursor_moved.connect(self._cursor)
+        self.swap_panel.shelf.chosen.connect(self.use_reference)
+        self.swap_panel.shelf.failed.connect(lambda message: self.show_status(message, error=True))
+
+    # --- projects ----------------------------------------------------------------------------------------
+
+    @property
+    def project(self) -> SwapProject | None:
+        return self.session.project
+
+    @property
+    def document(self) -> Document | None:
+        return self.session.document
+
+    def show_project(self, project: SwapProject, doc: Document, name: str) -> list[str]:
+        """Show a project read from a file; returns notes for the user (a model the Library lacks)."""
+        self.session.photo_name, self.session.photo_note = name, ""
+        self.session.set_project(project, doc)
+        entry = self.catalog.get(project.model_id)
+        if entry is None:
+            return [f"its model '{project.model_id}' is not in the Library: the saved result is shown, and "
+                    + "editing needs that model"]
+        if entry != self.session.entry:
+            self.set_model(entry, reembed=False)
+        return []
+
+    def _project_changed(self) -> None:
+        project, doc = self.project, self.document
+        self.canvas.set_document(doc)
+        self.views.setCurrentWidget(self.canvas if doc is not None else self.placeholder)
+        self.canvas.setToolTip(DROP_TIP if doc is not None else "")
+        self.layers_panel.set_project(project)
+        self.scheduler.set_target(project, doc, self._decoding_model())
+        self.before_after.setChecked(False)
+        self.photo_label.setText(self._photo_text())
+        self.tools["C"].source = self.tools["C"].offset = None  # a clone source belongs to its photo
+        self._sync_notice()
+        self.binding.project_changed()
+        self.files.project_changed()
+
+    def _sync_notice(self) -> None:
+        """What keeps the page from working: no model at all, or the project's model missing."""
+        project = self.project
+        if self.session.entry is None:
+            text = NO_MODEL
+        elif project is not None and self.catalog.get(project.model_id) is None:
+            text = (f"This project was made with the model '{project.model_id}', which is not in the Library: "
+                    "the saved result is shown, but edits cannot be generated until it is imported again.")
+        else:
+            text = ""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _photo_text(self) -> str:
+        doc = self.document
+        if doc is None:
+            return ""
+        size = self.session.photo_note or f"{doc.width}x{doc.height}"
+        return f"{self.session.photo_name} ({size})  ·"
+
+    def _decoding_model(self) -> ModelEntry | None:
+        """The model that can generate the project: the one that made its codes, if it is the current one."""
+        entry, project = self.session.entry, self.project
+        return entry if entry is not None and project is not None and project.model_id == entry.id else None
+
+    # --- models ------------------------------------------------------------------------------------------
+
+    def models(self) -> list[ModelEntry]:
+        return [e for e in self.catalog.entries if e.task == Task.STRUCTURE_TEXTURE.value]
+
+    def set_model(self, entry: ModelEntry | None, *, reembed: bool = True) -> None:
+        """Switch model. The codes belong to the model that made them: an open photo is embedded anew
+        (reembed) after asking about unsaved edits, which do not carry over."""
+        project, doc = self.project, self.document
+        switching = reembed and project is not None and entry is not None and entry.id != project.model_id
+        if switching and not self.files.confirm_discard():
+            current = self.session.entry
+            self.model_picker.setCurrentIndex(self.model_picker.findData(current.id if current else None))
+            return
+        self.session.set_model(entry)
+        self.model_picker.setCurrentIndex(self.model_picker.findData(entry.id if entry else None))
+        self.texture_panel.set_model(entry.id if entry else None)
+        self._sync_notice()
+        if switching:
+            image = doc.layer(PHOTO).data
+            self.files.embed(Photo(image, self.session.photo_name or "photo", image.shape[:2]))
+        elif project is not None:
+            self.scheduler.set_target(project, doc, self._decoding_model())
+
+    def _catalog_changed(self) -> None:
+        models = self.models()
+        self.model_picker.clear()
+        for e in models:
+            self.model_picker.addItem(e.name or e.id, e.id)
+            self.model_picker.setItemData(self.model_picker.count() - 1, f"{e.id}\n{e.size_rule}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        wanted = self.project.model_id if self.project else None
+        current = self.catalog.get(self.session.entry.id) if self.session.entry else None
+        current = self.catalog.get(wanted) if wanted else current
+        current = current or (models[0] if models else None)
+        if current != self.session.entry:
+            self.set_model(current, reembed=False)
+        else:
+            self.model_picker.setCurrentIndex(self.model_picker.findData(current.id if current else None))
+            self._sync_notice()
+
+    def _model_picked(self) -> None:
+        entry = self.catalog.get(self.model_picker.currentData())
+        if entry is not None and entry != self.session.entry:
+            self.set_model(entry)
+
+    # --- edits -------------------------------------------------------------------------------------------
+
+    def use_reference(self, path: str) -> None:
+        """Swap the photo's texture to the reference photo at `path` (embedded, or from the cache)."""
+        if self.project is None:
+            self.show_status("Open a photo first; then a reference gives it its texture", error=True)
+            return
+        self.session.embed_reference(path, self._apply_reference)
+
+    def _apply_reference(self, reference: Reference) -> None:
+        if self.project is not None:
+            edits.apply_reference(self.project, reference)
+
+    def _dropped(self, paths: list[str], modifiers) -> None:
+        if self.project is None or modifiers & Qt.KeyboardModifier.ControlModifier:
+            self.files.open_photo_file(paths[0])
+            return
+        added = self.swap_panel.shelf.add_paths(paths[:1])
+        if added:
+            self.use_reference(added[0])
+
+    def _show_original(self, original: bool) -> None:
+        doc = self.document
+        if doc is not None:
+            doc.set_layer_property(RESULT, visible=not original)
+            self.show_status("Showing the original photo (\\ to go back)" if original else "Showing the result")
+
+    # --- feedback ----------------------------------------------------------------------------------------
+
+    def show_status(self, text: str, *, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.status_label.setProperty("role", "error" if error else "muted")
+        self.status_label.style().polish(self.status_label)
+
+    def _decoded(self, kind: str) -> None:
+        text = {"preview": "Preview (reduced resolution)", "region": "Regenerated the edited cells",
+                "full": "Generated at full resolution"}[kind]
+        self.show_status(text)
+
+    def _encoding(self, busy: bool) -> None:
+        self.busy_bar.setRange(0, 0)  # busy until the engine says how far it is
+        self.busy_bar.setVisible(busy)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.busy_bar.setRange(0, 1000)
+        self.busy_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+
+    def _cursor(self, x: int, y: int) -> None:
+        project = self.project
+        if x < 0 or project is None:
+            self.cursor_label.setText("")
+            return
+        cell = project.embedding.cell
+        self.cursor_label.setText(f"{x}, {y}   cell {x // cell}, {y // cell}")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.canvas.setFocus()
+        super().showEvent(event)
+
+    def may_close(self) -> bool:
+        return self.files.confirm_discard()

@@ -1,0 +1,154 @@
+"""The Swap & Edit page's current work: the model, the project (codes and edit layers) and the document
+that shows it (photo, result, mask overlay); and the two things that need the encoder: embedding the
+photo once, and embedding reference photos for their texture codes (cached per model and file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app.document import Document, Layer
+from app.engine_bridge import EngineBridge
+from app.sae.decoder import RESULT
+from app.sae.photos import Photo, open_photo, reference_image, thumbnail
+from app.sae.stack import Reference, SwapProject
+from engine.api import EncodeImage, JobRef, ModelEntry
+from engine.imageio import ImageFileError
+
+PHOTO, MASK = "photo", "mask"
+ENCODE_SLOT = "sae-encode"
+REFERENCE_SLOT = "sae-reference"
+TOOL_SETTING = "swap-and-edit"
+MASK_OPACITY = 0.6  # the region tint stays light enough to judge the result under it  # the document setting "tool" of our projects
+
+
+def swap_document(photo: np.ndarray, model_id: str, result: np.ndarray | None = None) -> Document:
+    """The document of a project: the photo, the result on top (the photo until it is generated) and the
+    region mask overlay (hidden until a region is selected)."""
+    h, w = photo.shape[:2]
+    doc = Document(h, w, settings={"model_id": model_id, "tool": TOOL_SETTING})
+    doc.add_layer(Layer(PHOTO, "rgb", np.ascontiguousarray(photo, np.float32), editable=False))
+    doc.add_layer(Layer(RESULT, "rgb", np.array(photo if result is None else result, np.float32), editable=False))
+    add_mask_layer(doc)
+    doc.modified = False
+    return doc
+
+
+def add_mask_layer(doc: Document) -> None:
+    if not doc.has_layer(MASK):
+        doc.add_layer(Layer(MASK, "mask", np.zeros((doc.height, doc.width), np.float32), visible=False,
+                            opacity=MASK_OPACITY, editable=False))
+
+
+class SwapSession(QObject):
+    project_changed = Signal()  # another project (or none) with its document
+    status = Signal(str, bool)  # one line for the user, is it an error
+    encoding = Signal(bool)  # an embedding (photo or reference) is in progress
+    progress = Signal(float, str)  # of the embedding in progress
+
+    def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.entry: ModelEntry | None = None
+        self.project: SwapProject | None = None
+        self.document: Document | None = None
+        self.photo_name = ""
+        self.photo_note = ""  # what the user must know about the size the photo is worked at
+        self._jobs: dict[str, int] = {}  # slot -> the job whose result is awaited
+        self._references: dict[tuple, np.ndarray] = {}  # (model, file, mtime, size) -> texture code
+        bridge.progress.connect(self._progress)
+
+    @property
+    def min_size(self) -> int:
+        return int(self.entry.hparams.get("min_size", 1)) if self.entry else 1
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def set_model(self, entry: ModelEntry | None) -> None:
+        self.entry = entry
+
+    # --- the photo -----------------------------------------------------------------------------------
+
+    def read_photo(self, path: str | Path) -> Photo:
+        """Read and size a photo for the current model; ValueError (one line) when it cannot be used."""
+        if self.entry is None:
+            raise ValueError("Choose a Swapping Autoencoder model first (Models > Library…)")
+        return open_photo(path, self.min_size)
+
+    def embed(self, photo: Photo, on_done: Callable[[], None] | None = None) -> None:
+        """Embed `photo` with the current model; a new project replaces the current one when it arrives."""
+        entry = self.entry
+        h, w = photo.image.shape[:2]
+        size = photo.note or f"{w}x{h}"
+        self.status.emit(f"Embedding {photo.name} ({size})…", False)
+
+        def arrived(embedding) -> None:
+            self.photo_name, self.photo_note = photo.name, photo.note
+            self.set_project(SwapProject(entry.id, embedding), swap_document(photo.image, entry.id))
+            self.status.emit(f"Embedded {photo.name} ({size}): generating the reconstruction…", False)
+            if on_done:
+                on_done()
+
+        self._submit(EncodeImage(entry.id, photo.image), ENCODE_SLOT, arrived,
+                     lambda message: self.status.emit(f"Cannot embed {photo.name}: {message}", True))
+
+    def set_project(self, project: SwapProject | None, document: Document | None) -> None:
+        self.project, self.document = project, document
+        self.project_changed.emit()
+
+    # --- references ----------------------------------------------------------------------------------
+
+    def embed_reference(self, path: str | Path, on_done: Callable[[Reference], None]) -> None:
+        """Embed a reference photo and hand its texture code over as a Reference (cached per model and file)."""
+        path = Path(path)
+        if self.entry is None:
+            self.status.emit("Choose a Swapping Autoencoder model first", True)
+            return
+        try:
+            image = reference_image(path, self.min_size)
+            key = (self.entry.id, str(path.resolve()), path.stat().st_mtime_ns, image.shape)
+        except (ImageFileError, ValueError, OSError) as exc:
+            self.status.emit(f"Reference: {exc}", True)
+            return
+        thumb = thumbnail(image)
+        if key in self._references:
+            on_done(Reference("ref", path.name, self._references[key], thumb))
+            return
+        self.status.emit(f"Embedding the reference {path.name}…", False)
+        model_id = self.entry.id
+
+        def arrived(embedding) -> None:
+            self._references[key] = embedding.texture
+            if self.project is not None and self.project.model_id == model_id:  # not another model's by now
+                self.status.emit(f"Texture of {path.name} applied", False)
+                on_done(Reference("ref", path.name, embedding.texture, thumb))
+
+        self._submit(EncodeImage(self.entry.id, image), REFERENCE_SLOT, arrived,
+                     lambda message: self.status.emit(f"Reference {path.name}: {message}", True))
+
+    # --- jobs ----------------------------------------------------------------------------------------
+
+    def _submit(self, request: EncodeImage, slot: str, on_result, on_failed) -> None:
+        ref: list[JobRef] = []  # the job, known once submitted (its callbacks run later, on this thread)
+
+        def settle(callback, value) -> None:
+            if ref and self._jobs.get(slot) == ref[0].id:
+                del self._jobs[slot]
+            if not self._jobs:
+                self.encoding.emit(False)
+            callback(value)
+
+        ref.append(self.bridge.submit(request, slot=slot, on_result=lambda v: settle(on_result, v),
+                                      on_failed=lambda m: settle(on_failed, m)))
+        self._jobs[slot] = ref[0].id  # a superseded job of the slot never reports back
+        self.encoding.emit(True)
+
+    def _progress(self, job: JobRef, fraction: float, message: str) -> None:
+        if job.id in self._jobs.values():
+            self.progress.emit(fraction, message)

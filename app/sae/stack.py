@@ -1,0 +1,383 @@
+"""The Swap & Edit project: a photo's embedding plus a stack of non-destructive edit layers, with undo.
+
+Plain Python + numpy (no Qt, no torch), observed through callbacks. Layers and references are frozen
+values whose arrays are read-only, so an undo step is just the previous (layers, references) pair: a
+snapshot costs no copies.
+
+The final codes are a pure function of the embedding and the visible layers:
+- structure: clone and region layers applied bottom to top;
+- texture: the swap layers' blends bottom to top, then the shifts of the texture-edit layers.
+Region and texture-edit layers store the displacement their sliders made (computed with the model's
+editing statistics at the time), so a saved project gives the same codes without those statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from engine import codes
+from engine.api import CodeStats, Embedding
+
+HISTORY_STEPS = 200
+SWAP, TEXTURE, CLONE, REGION = "swap", "texture", "clone", "region"
+KIND_TITLES = {SWAP: "Texture swap", TEXTURE: "Global edits", CLONE: "Clone", REGION: "Region"}
+
+
+def frozen(array: np.ndarray, dtype: type) -> np.ndarray:
+    """A read-only contiguous copy: layers share arrays across undo snapshots, nobody may write them."""
+    out = np.array(array, dtype=dtype, copy=True, order="C")
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """A reference photo as the project keeps it: its texture code and a thumbnail (hxwx3 uint8)."""
+
+    id: str
+    name: str
+    texture: np.ndarray
+    thumbnail: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "texture", frozen(self.texture, np.float32))
+        object.__setattr__(self, "thumbnail", frozen(self.thumbnail, np.uint8))
+
+
+@dataclass(frozen=True, eq=False)
+class SwapLayer:
+    """Blend the texture code towards a reference's: alpha 0 keeps the photo's, 1 is a full swap."""
+
+    id: str
+    name: str
+    reference: str  # Reference.id
+    alpha: float = 1.0
+    visible: bool = True
+    kind: ClassVar[str] = SWAP
+
+
+@dataclass(frozen=True, eq=False)
+class TextureLayer:
+    """Global edits: gains along the texture principal directions and named attribute amounts.
+    `offset` (D,) is what they add to the texture code."""
+
+    id: str
+    name: str
+    offset: np.ndarray
+    gains: tuple[float, ...] = ()
+    attributes: tuple[tuple[str, float], ...] = ()
+    visible: bool = True
+    kind: ClassVar[str] = TEXTURE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offset", frozen(self.offset, np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class CloneLayer:
+    """Cells (h, w bool) that take the structure codes in `codes` (C, h, w; only cells marked count)."""
+
+    id: str
+    name: str
+    cells: np.ndarray
+    codes: np.ndarray
+    visible: bool = True
+    kind: ClassVar[str] = CLONE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", frozen(self.cells, bool))
+        object.__setattr__(self, "codes", frozen(self.codes, np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class RegionLayer:
+    """A mask grown from `seed` (a cell) at `threshold`, plus brushed-in `added` and brushed-out `removed`
+    cells; `weights` (h, w) is the result. Its structure codes move by `step` (C,) per unit of weight."""
+
+    id: str
+    name: str
+    seed: tuple[int, int]
+    threshold: float
+    added: np.ndarray
+    removed: np.ndarray
+    weights: np.ndarray
+    step: np.ndarray
+    gains: tuple[float, ...] = ()
+    visible: bool = True
+    kind: ClassVar[str] = REGION
+
+    def __post_init__(self) -> None:
+        for name in ("added", "removed"):
+            object.__setattr__(self, name, frozen(getattr(self, name), bool))
+        object.__setattr__(self, "weights", frozen(self.weights, np.float32))
+        object.__setattr__(self, "step", frozen(self.step, np.float32))
+
+
+EditLayer = SwapLayer | TextureLayer | CloneLayer | RegionLayer
+
+
+def region_weights(structure: np.ndarray, seed: tuple[int, int], threshold: float, added: np.ndarray,
+                   removed: np.ndarray) -> np.ndarray:
+    """The cells similar to the seed's code (grown through similar neighbours), plus added, minus removed."""
+    grown = codes.similarity_mask(structure, seed, threshold)
+    return ((grown | added) & ~removed).astype(np.float32)
+
+
+def structure_step(stats: CodeStats, gains: Sequence[float]) -> np.ndarray:
+    """What the region sliders add per unit of weight: engine.codes.move_structure on a single cell."""
+    channels = stats.structure_components.shape[1]
+    return codes.move_structure(np.zeros((channels, 1, 1), np.float32), np.ones((1, 1), np.float32), stats,
+                                gains)[:, 0, 0]
+
+
+def texture_offset(stats: CodeStats, gains: Sequence[float], attributes: Mapping[str, float]) -> np.ndarray:
+    """What the global sliders add to the texture code: engine.codes.shift_texture of a zero code."""
+    return codes.shift_texture(np.zeros(stats.texture_components.shape[1], np.float32), stats, gains, attributes)
+
+
+def compose_structure(base: np.ndarray, layers: Sequence[EditLayer]) -> np.ndarray:
+    structure = base
+    for layer in layers:
+        if not layer.visible:
+            continue
+        if isinstance(layer, CloneLayer):
+            structure = np.where(layer.cells[None], layer.codes, structure)
+        elif isinstance(layer, RegionLayer) and layer.gains and any(layer.gains):
+            structure = structure + layer.step[:, None, None] * layer.weights[None]
+    return np.asarray(structure, np.float32)
+
+
+def compose_texture(own: np.ndarray, layers: Sequence[EditLayer], references: Mapping[str, Reference]) -> np.ndarray:
+    texture = own
+    for layer in layers:
+        if layer.visible and isinstance(layer, SwapLayer) and layer.reference in references:
+            texture = codes.blend_texture(texture, references[layer.reference].texture, layer.alpha)
+    for layer in layers:
+        if layer.visible and isinstance(layer, TextureLayer):
+            texture = texture + layer.offset
+    return np.asarray(texture, np.float32)
+
+
+@dataclass(frozen=True)
+class State:
+    layers: tuple[EditLayer, ...] = ()
+    references: Mapping[str, Reference] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectChange:
+    """What observers are told: "layers" (the stack, hence maybe the codes; `final` False while a drag or
+    stroke goes on), "selection", or "history" (undo availability, after every final change)."""
+
+    what: str
+    final: bool = True
+
+
+class SwapProject:
+    def __init__(self, model_id: str, embedding: Embedding, *, noise_seed: int = 0,
+                 layers: Sequence[EditLayer] = (), references: Mapping[str, Reference] | None = None) -> None:
+        self.model_id = model_id
+        self.embedding = Embedding(frozen(embedding.structure, np.float32), frozen(embedding.texture, np.float32),
+                                   tuple(embedding.size), int(embedding.cell))
+        self.noise_seed = noise_seed
+        self._state = State(tuple(layers), dict(references or {}))
+        self._undo: list[tuple[str, State]] = []  # (description, the state before it)
+        self._redo: list[tuple[str, State]] = []  # (description, the state after it)
+        self._drag_base: State | None = None  # the state before the current drag, pushed when it settles
+        self._selected: str | None = None
+        self._observers: list[Callable[[ProjectChange], None]] = []
+        self._cache: tuple[State, np.ndarray, np.ndarray] | None = None
+        self.modified = False
+
+    # --- observation ---------------------------------------------------------------------------------
+
+    def subscribe(self, observer: Callable[[ProjectChange], None]) -> Callable[[], None]:
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer) if observer in self._observers else None
+
+    def _notify(self, change: ProjectChange) -> None:
+        for observer in list(self._observers):
+            observer(change)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    @property
+    def layers(self) -> tuple[EditLayer, ...]:
+        """Bottom to top."""
+        return self._state.layers
+
+    @property
+    def references(self) -> Mapping[str, Reference]:
+        return self._state.references
+
+    @property
+    def code_shape(self) -> tuple[int, int]:
+        return self.embedding.structure.shape[1:]  # type: ignore[return-value]
+
+    def layer(self, layer_id: str) -> EditLayer:
+        for layer in self.layers:
+            if layer.id == layer_id:
+                return layer
+        raise KeyError(f"the project has no layer '{layer_id}'")
+
+    def index(self, layer_id: str) -> int:
+        return [la.id for la in self.layers].index(layer_id)
+
+    def top(self, kind: str) -> EditLayer | None:
+        """The topmost layer of `kind`, or None."""
+        return next((la for la in reversed(self.layers) if la.kind == kind), None)
+
+    def new_id(self, prefix: str) -> str:
+        taken = {la.id for la in self.layers} | set(self.references)
+        n = 1
+        while f"{prefix}{n}" in taken:
+            n += 1
+        return f"{prefix}{n}"
+
+    def new_name(self, kind: str) -> str:
+        title = KIND_TITLES[kind]
+        names = {la.name for la in self.layers}
+        n = 1
+        while f"{title} {n}" in names:
+            n += 1
+        return f"{title} {n}"
+
+    def final_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(structure (C, h, w), texture (D,)) of the embedding with every visible layer applied."""
+        state = self._state
+        if self._cache is None or self._cache[0] is not state:
+            structure = compose_structure(self.embedding.structure, state.layers)
+            texture = compose_texture(self.embedding.texture, state.layers, state.references)
+            self._cache = (state, structure, texture)
+        return self._cache[1], self._cache[2]
+
+    def structure_below(self, layer_id: str) -> np.ndarray:
+        """The structure code as the layers under `layer_id` leave it (what a region layer grows on)."""
+        return compose_structure(self.embedding.structure, self.layers[:self.index(layer_id)])
+
+    # --- selection (not part of the history) -------------------------------------------------------------
+
+    @property
+    def selected(self) -> EditLayer | None:
+        return next((la for la in self.layers if la.id == self._selected), None)
+
+    def select(self, layer_id: str | None) -> None:
+        if layer_id != self._selected:
+            self._selected = layer_id
+            self._notify(ProjectChange("selection"))
+
+    # --- edits -------------------------------------------------------------------------------------------
+
+    def add_layer(self, layer: EditLayer, description: str = "", *, reference: Reference | None = None,
+                  select: bool = True, final: bool = True) -> None:
+        """Put `layer` on top (and select it). final False: it begins a drag or stroke (see update_layer)."""
+        if any(la.id == layer.id for la in self.layers):
+            raise ValueError(f"the project already has a layer '{layer.id}'")
+        references = self._with_reference(reference)
+        self._apply(State(self.layers + (layer,), references), description or f"Add {layer.name}", final=final)
+        if select:
+            self.select(layer.id)
+
+    def update_layer(self, layer: EditLayer, description: str, *, final: bool = True,
+                     reference: Reference | None = None) -> None:
+        """Replace the layer with layer.id. final False: part of a drag or stroke, one undo step when a
+        final update (or `settle`) ends it."""
+        i = self.index(layer.id)
+        layers = self.layers[:i] + (layer,) + self.layers[i + 1:]
+        self._apply(State(layers, self._with_reference(reference)), description, final=final)
+
+    def settle(self, description: str) -> None:
+        """End a drag with the state as it is (a stroke whose last move was already applied)."""
+        if self._drag_base is not None:
+            self._apply(self._state, description)
+
+    @property
+    def dragging(self) -> bool:
+        return self._drag_base is not None
+
+    def remove_layer(self, layer_id: str) -> None:
+        layer = self.layer(layer_id)
+        layers = tuple(la for la in self.layers if la.id != layer_id)
+        used = {la.reference for la in layers if isinstance(la, SwapLayer)}
+        references = {k: v for k, v in self.references.items() if k in used}
+        self._apply(State(layers, references), f"Delete {layer.name}")
+        if self._selected == layer_id:
+            self.select(None)
+
+    def move_layer(self, layer_id: str, delta: int) -> None:
+        """Move up (delta > 0, towards the top) or down the stack."""
+        i = self.index(layer_id)
+        j = min(max(i + delta, 0), len(self.layers) - 1)
+        if i == j:
+            return
+        layers = list(self.layers)
+        layers.insert(j, layers.pop(i))
+        self._apply(State(tuple(layers), self.references), f"Move {layers[j].name}")
+
+    def set_visible(self, layer_id: str, visible: bool) -> None:
+        layer = self.layer(layer_id)
+        if layer.visible != visible:
+            self.update_layer(dataclasses.replace(layer, visible=visible),
+                              f"{'Show' if visible else 'Hide'} {layer.name}")
+
+    def _with_reference(self, reference: Reference | None) -> Mapping[str, Reference]:
+        if reference is None:
+            return self.references
+        return {**self.references, reference.id: reference}
+
+    def _apply(self, state: State, description: str, *, final: bool = True) -> None:
+        if not final:
+            if self._drag_base is None:
+                self._drag_base = self._state
+        else:
+            before = self._drag_base or self._state
+            self._drag_base = None
+            self._undo.append((description, before))
+            del self._undo[:-HISTORY_STEPS]
+            self._redo.clear()
+        self._state = state
+        self.modified = True
+        self._notify(ProjectChange("layers", final))
+        if final:
+            self._notify(ProjectChange("history"))
+
+    # --- history -------------------------------------------------------------------------------------
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_text(self) -> str:
+        return self._undo[-1][0] if self._undo else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self._redo[-1][0] if self._redo else ""
+
+    def undo(self) -> None:
+        self._travel(self._undo, self._redo)
+
+    def redo(self) -> None:
+        self._travel(self._redo, self._undo)
+
+    def _travel(self, source: list[tuple[str, State]], target: list[tuple[str, State]]) -> None:
+        if not source or self._drag_base is not None:
+            return
+        description, state = source.pop()
+        target.append((description, self._state))
+        self._state = state
+        self.modified = True
+        self._notify(ProjectChange("layers"))
+        if self.selected is None and self._selected is not None:
+            self.select(None)
+        self._notify(ProjectChange("history"))

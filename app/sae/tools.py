@@ -1,0 +1,217 @@
+"""Tools that edit the structure code, one code cell at a time: the clone stamp and the region picker.
+
+They work like the painter's tools (the canvas feeds them mouse events in document pixels) but edit the
+SwapProject instead of a document layer: a stroke is a drag of the project (final False per move) and one
+undo step when the button is released. The brush size is a diameter in cells, and the outline drawn on
+the image is the exact set of cells a dab would touch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath
+
+from app.sae import edits
+from app.sae.stack import CloneLayer, RegionLayer, SwapProject
+from app.tools.base import Tool, clip_mask, snap, swept_disc
+from app.tools.settings import ToolSettings
+
+ProjectSource = Callable[[], SwapProject | None]
+Message = Callable[[str], None]
+CROSS = 6.0  # half-size of the clone source marker, in document pixels at zoom 1
+ALT = Qt.KeyboardModifier.AltModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+class CellTool(Tool):
+    """Shared by the cell tools: the project, cell geometry, footprints and their outline."""
+
+    def __init__(self, project: ProjectSource, settings: ToolSettings, message: Message) -> None:
+        super().__init__(None, "", settings)
+        self._project = project
+        self._message = message
+        self._stroking = False
+        self._last: QPointF | None = None  # the latest dab, in cells
+
+    @property
+    def project(self) -> SwapProject | None:
+        return self._project()
+
+    @property
+    def active(self) -> bool:
+        return self._stroking
+
+    def cell_point(self, pos: QPointF) -> QPointF:
+        cell = self.project.embedding.cell
+        return QPointF(pos.x() / cell, pos.y() / cell)
+
+    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
+        """(y, x) of the cell under `pos`, or None outside the code."""
+        p = self.cell_point(pos)
+        y, x = math.floor(p.y()), math.floor(p.x())
+        h, w = self.project.code_shape
+        return (y, x) if 0 <= y < h and 0 <= x < w else None
+
+    def footprint(self, a: QPointF, b: QPointF) -> np.ndarray:
+        """Cells (h, w bool) within brush_size/2 of the segment a-b (both in cells)."""
+        d = self.settings.brush_size
+        mask = np.zeros(self.project.code_shape, bool)
+        x, y, disc = swept_disc(snap(a, d), snap(b, d), d)
+        clipped = clip_mask(mask.shape, x, y, disc)
+        if clipped is not None:
+            x0, y0, part = clipped
+            mask[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] |= part
+        return mask
+
+    def outline(self, pos: QPointF) -> QPainterPath | None:
+        if self.project is None:
+            return None
+        here = self.cell_point(pos)
+        return cells_outline(self.footprint(here, here), self.project.embedding.cell)
+
+    def release(self, pos: QPointF) -> None:
+        if self._stroking:
+            self._stroking = False
+            self.finish(pos)
+
+    def finish(self, pos: QPointF) -> None:
+        """The stroke ended (button released, or the view changed tool)."""
+
+
+class CloneTool(CellTool):
+    """Alt-click sets the source; painting copies the structure code from the source, at the offset between
+    the source and where the first stroke after it began (an aligned clone stamp)."""
+
+    name = "Clone"
+    shortcut = "C"
+
+    def __init__(self, project: ProjectSource, settings: ToolSettings, message: Message) -> None:
+        super().__init__(project, settings, message)
+        self.source: tuple[int, int] | None = None
+        self.offset: tuple[int, int] | None = None
+        self._code: np.ndarray | None = None  # the structure as the stroke began
+        self._layer: CloneLayer | None = None
+
+    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> bool:
+        project = self.project
+        if project is None or self._stroking:
+            return False
+        cell = self.cell_at(pos)
+        if modifiers & ALT:
+            if cell is not None:
+                self.source, self.offset = cell, None
+                self._message(f"Clone source set at cell {cell[1]}, {cell[0]}: now paint where it should go")
+            return False
+        if self.source is None:
+            self._message("Alt-click the photo to choose where the clone brush copies from")
+            return False
+        if cell is None:
+            return False
+        if self.offset is None:
+            self.offset = (self.source[0] - cell[0], self.source[1] - cell[1])
+        self._code, _ = project.final_codes()
+        self._layer = edits.clone_target(project)
+        self._stroking = True
+        self._last = self.cell_point(pos)
+        self._dab(self._last, self._last)
+        return True
+
+    def move(self, pos: QPointF, buttons: Qt.MouseButton) -> None:
+        if self._stroking:
+            here = self.cell_point(pos)
+            self._dab(self._last, here)
+            self._last = here
+
+    def finish(self, pos: QPointF) -> None:
+        project = self.project
+        if project is not None and project.dragging:
+            project.settle("Clone")
+        self._code = self._layer = None
+
+    def _dab(self, a: QPointF, b: QPointF) -> None:
+        self._layer = edits.clone_cells(self.project, self._layer, self._code, self.footprint(a, b), self.offset)
+
+    def outline(self, pos: QPointF) -> QPainterPath | None:
+        path = super().outline(pos)
+        if path is None or self.source is None:
+            return path
+        cell = self.project.embedding.cell
+        if self.offset is None:  # where the copying starts from
+            centre = QPointF((self.source[1] + 0.5) * cell, (self.source[0] + 0.5) * cell)
+        else:  # the source under the brush, as it moves
+            centre = pos + QPointF(self.offset[1] * cell, self.offset[0] * cell)
+        path.moveTo(centre - QPointF(CROSS, 0))
+        path.lineTo(centre + QPointF(CROSS, 0))
+        path.moveTo(centre - QPointF(0, CROSS))
+        path.lineTo(centre + QPointF(0, CROSS))
+        return path
+
+
+class RegionTool(CellTool):
+    """Click: a region grows from the cell's structure code (threshold in the side panel).
+    Shift-drag adds cells to the selected region, Alt- or Ctrl-drag takes cells out."""
+
+    name = "Region"
+    shortcut = "M"
+
+    def __init__(self, project: ProjectSource, settings: ToolSettings, message: Message,
+                 threshold: Callable[[], float]) -> None:
+        super().__init__(project, settings, message)
+        self._threshold = threshold
+        self._add = True
+        self._layer: RegionLayer | None = None
+        self._structure: np.ndarray | None = None
+
+    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> bool:
+        project = self.project
+        if project is None or self._stroking:
+            return False
+        cell = self.cell_at(pos)
+        if not modifiers & (SHIFT | ALT | CTRL):
+            if cell is not None:
+                edits.start_region(project, cell, self._threshold())
+            return False
+        layer = project.selected
+        if not isinstance(layer, RegionLayer):
+            self._message("Click the photo to pick a region first; then Shift-drag adds to it, Alt-drag removes")
+            return False
+        self._layer, self._add = layer, bool(modifiers & SHIFT)
+        self._structure = project.structure_below(layer.id)
+        self._stroking = True
+        self._last = self.cell_point(pos)
+        self._dab(self._last, self._last)
+        return True
+
+    def move(self, pos: QPointF, buttons: Qt.MouseButton) -> None:
+        if self._stroking:
+            here = self.cell_point(pos)
+            self._dab(self._last, here)
+            self._last = here
+
+    def finish(self, pos: QPointF) -> None:
+        project = self.project
+        if project is not None and project.dragging:
+            project.settle("Add to region" if self._add else "Remove from region")
+        self._layer = self._structure = None
+
+    def _dab(self, a: QPointF, b: QPointF) -> None:
+        self._layer = edits.brush_region(self.project, self._layer, self.footprint(a, b), add=self._add,
+                                         structure=self._structure)
+
+
+def cells_outline(cells: np.ndarray, cell: int) -> QPainterPath:
+    """The outline of a set of cells, in document pixels (one rectangle per run of cells, merged)."""
+    path = QPainterPath()
+    for y in range(cells.shape[0]):
+        row = cells[y]
+        if not row.any():
+            continue
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            path.addRect(QRectF(start * cell, y * cell, (stop - start) * cell, cell))
+    return path.simplified()

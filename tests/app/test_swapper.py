@@ -1,0 +1,626 @@
+"""Swap & Edit as a user drives it, with a tiny random Swapping Autoencoder running in the real engine:
+open a photo, swap textures, clone, pick and move regions, global sliders, layers, files, bad input.
+The project model and its file format are tested without Qt first."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.document import Document, Layer
+from app.fileio.ora import extras, load_ora, save_ora, set_extras
+from app.main_window import MainWindow
+from app.sae import edits
+from app.sae import files as swap_files
+from app.sae.decoder import RESULT, reach_cells
+from app.sae.page import SwapPage
+from app.sae.session import MASK, PHOTO
+from app.sae.stack import CloneLayer, Reference, RegionLayer, SwapLayer, SwapProject, TextureLayer
+from app.sae.state_io import ProjectFormatError, project_from_members, project_members
+from app.sae.swap_panel import SHELF_KEY
+from engine import codes
+from engine.api import CodeStats, DecodeCodes, Embedding, EncodeImage
+from engine.catalog import Catalog
+from engine.handlers import Engine
+from tests.sae_fixtures import write_tiny_sae
+
+WAIT = 30_000
+CELL = 8  # the tiny model's cell
+WALLPAPER = Path("/usr/share/wallpapers/Autumn/contents/images/640x480.jpg")
+WALLPAPER_REFERENCE = Path("/usr/share/wallpapers/BytheWater/contents/images/640x480.jpg")
+
+
+class _Ctx:
+    """The job context the engine's handlers take, for direct (GUI-free) decodes in the checks."""
+
+    def check(self) -> None:
+        pass
+
+    def progress(self, *args) -> None:
+        pass
+
+
+# --- the project model, without Qt ---------------------------------------------------------------------
+
+
+def _embedding(seed: int = 0, shape: tuple[int, int, int] = (4, 6, 8), dim: int = 5) -> Embedding:
+    rng = np.random.default_rng(seed)
+    structure = codes.normalize(rng.normal(size=shape).astype(np.float32))
+    texture = codes.normalize(rng.normal(size=dim).astype(np.float32))
+    return Embedding(structure, texture, (shape[1] * 8 - 3, shape[2] * 8), 8)
+
+
+def _stats(channels: int = 4, dim: int = 5) -> CodeStats:
+    eye_t, eye_s = np.eye(dim, dtype=np.float32), np.eye(channels, dtype=np.float32)
+    return CodeStats(np.zeros(dim, np.float32), eye_t[:3], np.array([0.5, 0.3, 0.1], np.float32),
+                     np.zeros(channels, np.float32), eye_s[:2], np.array([0.4, 0.2], np.float32),
+                     attributes=(("snow", np.full(dim, 0.1, np.float32)),))
+
+
+def _reference(project: SwapProject, seed: int = 1) -> Reference:
+    texture = codes.normalize(np.random.default_rng(seed).normal(size=project.embedding.texture.shape).astype(np.float32))
+    return Reference("r", f"ref{seed}.png", texture, np.zeros((4, 6, 3), np.uint8))
+
+
+def test_final_codes_follow_the_visible_layers_in_order_and_every_change_is_undoable() -> None:
+    project = SwapProject("m", _embedding())
+    emb, stats = project.embedding, _stats()
+    changes = []
+    project.subscribe(changes.append)
+    ref = _reference(project)
+    edits.apply_reference(project, ref)
+    edits.set_blend(project, 0.25, final=False)
+    edits.set_blend(project, 0.5, final=False)
+    edits.set_blend(project, 0.5)  # a drag: one undo step for all three
+    edits.set_texture_edits(project, stats, (1.0, -2.0), {"snow": 0.5})
+    structure, texture = project.final_codes()
+    expected = codes.shift_texture(codes.blend_texture(emb.texture, project.references["ref1"].texture, 0.5), stats,
+                                   (1.0, -2.0), {"snow": 0.5})
+    assert np.allclose(texture, expected, atol=1e-6) and np.array_equal(structure, emb.structure)
+    assert [c.final for c in changes if c.what == "layers"] == [True, False, False, True, True]
+
+    cells = np.zeros((6, 8), bool)
+    cells[1:3, 2:4] = True
+    clone = edits.clone_cells(project, None, emb.structure, cells, (2, 3))
+    project.settle("Clone")
+    region = edits.start_region(project, (5, 0), 0.9)
+    region = edits.set_region_gains(project, region, stats, (1.5,))
+    structure, _ = project.final_codes()
+    cloned = codes.clone_structure(emb.structure, emb.structure, cells, (2, 3))
+    moved = codes.move_structure(cloned, region.weights, stats, (1.5,))
+    assert np.allclose(structure, moved, atol=1e-6)
+    assert [la.kind for la in project.layers] == ["swap", "texture", "clone", "region"]
+
+    project.move_layer(region.id, -1)  # the region now moves the codes before the clone overwrites cells
+    structure, _ = project.final_codes()
+    assert np.allclose(structure, np.where(clone.cells[None], clone.codes,
+                                           codes.move_structure(emb.structure, region.weights, stats, (1.5,))),
+                       atol=1e-6)
+    project.set_visible(clone.id, False)
+    project.set_visible(project.layers[0].id, False)
+    structure, texture = project.final_codes()
+    assert np.allclose(structure, codes.move_structure(emb.structure, region.weights, stats, (1.5,)), atol=1e-6)
+    assert np.allclose(texture, codes.shift_texture(emb.texture, stats, (1.0, -2.0), {"snow": 0.5}), atol=1e-6)
+
+    steps = 0
+    while project.can_undo:
+        project.undo()
+        steps += 1
+    assert steps == 9 and project.layers == () and np.array_equal(project.final_codes()[1], emb.texture)
+    while project.can_redo:
+        project.redo()
+    assert np.allclose(project.final_codes()[0], structure) and np.allclose(project.final_codes()[1], texture)
+    project.remove_layer(project.layers[0].id)  # the swap layer goes, and its reference with it
+    assert not project.references and project.undo_text == "Delete Texture swap 1"
+    project.undo()
+    assert "ref1" in project.references
+
+
+def test_a_region_grows_as_the_threshold_falls_and_keeps_brushed_cells() -> None:
+    project = SwapProject("m", _embedding(3, (4, 10, 12)))
+    region = edits.start_region(project, (5, 6), 0.95)
+    sizes = []
+    for threshold in (0.95, 0.6, 0.2, -1.0):
+        region = edits.set_threshold(project, region, threshold)
+        sizes.append(int(region.weights.sum()))
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] == 120
+    region = edits.set_threshold(project, region, 0.95)
+    far = np.zeros((10, 12), bool)
+    far[0, 0] = True
+    region = edits.brush_region(project, region, far, add=True)
+    assert region.weights[0, 0] == 1
+    region = edits.brush_region(project, region, far, add=False)
+    assert region.weights[0, 0] == 0 and edits.set_threshold(project, region, -1.0).weights[0, 0] == 0
+
+
+def test_project_members_round_trip_and_refuse_damage() -> None:
+    project = SwapProject("m", _embedding(), noise_seed=7)
+    stats = _stats()
+    edits.apply_reference(project, _reference(project))
+    edits.set_texture_edits(project, stats, (0.5,), {"snow": 1.0})
+    edits.clone_cells(project, None, project.embedding.structure, np.eye(6, 8, dtype=bool), (0, 1))
+    project.settle("Clone")
+    region = edits.start_region(project, (2, 2), 0.5)
+    edits.set_region_gains(project, region, stats, (0.0, 2.0))
+    members = project_members(project)
+    again = project_from_members(members, "p.ora")
+    assert again.model_id == "m" and again.noise_seed == 7
+    assert [(a.kind, a.name, a.visible) for a in again.layers] == [(b.kind, b.name, b.visible) for b in project.layers]
+    for a, b in zip(again.final_codes(), project.final_codes()):
+        assert np.array_equal(a, b)
+    assert np.array_equal(again.references["ref1"].thumbnail, project.references["ref1"].thumbnail)
+
+    broken = dict(members)
+    broken["i2i-studio/sae/clone1_cells.npy"] = b"not an array"
+    with pytest.raises(ProjectFormatError, match="clone1_cells.npy is damaged"):
+        project_from_members(broken, "p.ora")
+    broken = dict(members)
+    del broken["i2i-studio/sae/embedding_structure.npy"]
+    with pytest.raises(ProjectFormatError, match="missing"):
+        project_from_members(broken, "p.ora")
+    with pytest.raises(ProjectFormatError, match="no Swap & Edit state"):
+        project_from_members({}, "p.ora")
+
+
+def test_ora_keeps_extra_members_through_a_save_by_a_tool_that_does_not_know_them(tmp_path: Path) -> None:
+    doc = Document(20, 30)
+    doc.add_layer(Layer("photo", "rgb", np.random.default_rng(0).random((20, 30, 3), np.float32)))
+    set_extras(doc, {"i2i-studio/sae/state.json": b"{}", "i2i-studio/sae/a.npy": b"\x00" * 10})
+    save_ora(tmp_path / "a.ora", doc)
+    loaded = load_ora(tmp_path / "a.ora").document
+    assert extras(loaded) == {"i2i-studio/sae/state.json": b"{}", "i2i-studio/sae/a.npy": b"\x00" * 10}
+    save_ora(tmp_path / "b.ora", loaded)  # e.g. the painter saving it again
+    with zipfile.ZipFile(tmp_path / "b.ora") as zf:
+        assert zf.read("i2i-studio/sae/a.npy") == b"\x00" * 10
+    with pytest.raises(ValueError, match="under i2i-studio/"):
+        set_extras(doc, {"data/x.png": b""})
+
+
+# --- the page, as a user drives it ---------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def dialogs(monkeypatch) -> dict:
+    """Message boxes answer from `dialogs["answer"]` and are recorded instead of blocking."""
+    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
+
+    def fake(kind):
+        def show(parent, title, text, *args, **kwargs):
+            record["shown"].append((kind, title, text))
+            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
+        return show
+
+    for kind in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    return record
+
+
+def write_photo(path: Path, size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Path:
+    """A photo-like image: smooth colour fields, a few shapes and some grain, so codes vary across it."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
+    image = np.stack([np.sin(6 * xs + seed) * 0.5 + 0.5, ys, np.cos(5 * (xs + ys) + 2 * seed) * 0.5 + 0.5], -1)
+    for _ in range(4):
+        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        image[y0:y0 + h // 4, x0:x0 + w // 4] = rng.random(3)
+    image = np.clip(image + rng.normal(0, 0.03, image.shape), 0, 1)
+    rgb = (image * 255).astype(np.uint8)
+    if mode == "RGBA":
+        Image.fromarray(rgb).convert("RGBA").save(path)
+    elif mode == "L":
+        Image.fromarray(rgb).convert("L").save(path)
+    elif mode == "I;16":
+        Image.fromarray((image[..., 0] * 65535).astype(np.uint16)).save(path)
+    else:
+        Image.fromarray(rgb).save(path)
+    return path
+
+
+def view_action(window: MainWindow) -> QAction:
+    for top in window.menuBar().actions():
+        if top.text().replace("&", "") == "View":
+            return next(a for a in top.menu().actions() if a.text() == "Swap && Edit")
+    raise LookupError("no View > Swap & Edit")
+
+
+def menu(window: MainWindow, title: str, text: str) -> QAction:
+    for top in window.menuBar().actions():
+        if top.text().replace("&", "") == title:
+            for action in top.menu().actions():
+                if action.text().replace("&", "").startswith(text) and action.isVisible():
+                    return action
+    raise LookupError(f"no visible {title} > {text}")
+
+
+def choose_file(monkeypatch, path: Path | str) -> None:
+    for name in ("getOpenFileName", "getSaveFileName"):
+        monkeypatch.setattr(swap_files.QFileDialog, name, lambda *a, **k: (str(path), ""))
+
+
+@pytest.fixture
+def page(main_window, qtbot) -> SwapPage:
+    view_action(main_window).trigger()
+    assert main_window.tools.currentWidget() is main_window.swap
+    return main_window.swap
+
+
+@pytest.fixture
+def tiny(main_window, page, qtbot, tmp_path):
+    """The tiny random SAE, imported through the Library like a user's checkpoint, chosen on the page."""
+    path = write_tiny_sae(tmp_path / "models" / "tiny_sae.safetensors")
+    done: list = []
+    main_window.catalog.import_checkpoint(str(path), done.append)
+    qtbot.waitUntil(lambda: bool(done) and page.session.entry is not None, timeout=WAIT)
+    assert page.session.entry.id == done[0].id and not page.notice.isVisible()
+    return done[0]
+
+
+def wait_decoded(qtbot, page: SwapPage, kind: str = "full") -> None:
+    qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == kind).wait()
+
+
+def wait_idle(qtbot, page: SwapPage) -> None:
+    """Until everything asked of the engine has come back (a stroke sends several requests in turn)."""
+    qtbot.waitUntil(lambda: not page.scheduler.busy and not page.session.busy, timeout=WAIT)
+
+
+def open_photo(qtbot, page: SwapPage, path: Path) -> SwapProject:
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        assert page.files.open_photo_file(path)
+    return page.project
+
+
+def full_decode(entry, structure: np.ndarray, texture: np.ndarray, size, noise_seed: int = 0) -> np.ndarray:
+    request = DecodeCodes(entry.id, structure.copy(), texture.copy(), size, noise_seed=noise_seed)
+    return Engine(Catalog(), torch.device("cpu"))(request, _Ctx()).image
+
+
+def drop(widget, paths: list[Path], modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    where = QPoint(30, 30)
+    how = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, modifiers)
+    enter = QDragEnterEvent(where, *how)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(where), *how))
+
+
+def screen(view, x: float, y: float) -> QPoint:
+    origin = view.map_to_document(QPointF(0, 0))
+    return QPoint(round((x + 0.5 - origin.x()) * view.zoom), round((y + 0.5 - origin.y()) * view.zoom))
+
+
+def cell_pos(view, cy: int, cx: int) -> QPoint:
+    return screen(view, cx * CELL + CELL / 2 - 0.5, cy * CELL + CELL / 2 - 0.5)
+
+
+def stroke(qtbot, view, cells: list[tuple[int, int]], modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, modifiers, cell_pos(view, *cells[0]))
+    for c in cells[1:]:
+        qtbot.mouseMove(view, cell_pos(view, *c))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, modifiers, cell_pos(view, *cells[-1]))
+
+
+def test_open_photo_embeds_it_once_and_the_toggle_shows_the_original(main_window, page, tiny, qtbot, monkeypatch,
+                                                                    tmp_path):
+    assert not page.views.currentWidget() is page.canvas  # the empty state says what to do
+    requests: list = []
+    real = page.session.bridge.submit
+    monkeypatch.setattr(page.session.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
+    choose_file(monkeypatch, write_photo(tmp_path / "photo.png", (192, 256)))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        menu(main_window, "File", "Open Photo").trigger()
+    project, doc = page.project, page.document
+    assert project.embedding.structure.shape == (8, 24, 32) and project.embedding.size == (192, 256)
+    assert sum(isinstance(r, EncodeImage) for r in requests) == 1
+    result = doc.layer(RESULT).data
+    expected = full_decode(tiny, project.embedding.structure, project.embedding.texture, (192, 256))
+    assert np.abs(result - expected).max() < 1e-5 and np.abs(result - doc.layer(PHOTO).data).mean() > 0.01
+    assert page.views.currentWidget() is page.canvas and "full resolution" in page.status_label.text()
+
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Backslash)
+    assert page.before_after.isChecked() and not doc.layer(RESULT).visible and doc.layer(PHOTO).visible
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Backslash)
+    assert doc.layer(RESULT).visible and not project.modified  # looking is no edit
+
+
+def test_a_dropped_reference_swaps_the_texture_and_blend_zero_gives_the_reconstruction(page, tiny, qtbot, tmp_path):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (128, 128)))
+    reconstruction = page.document.layer(RESULT).data.copy()
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        drop(page.canvas, [write_photo(tmp_path / "forest.png", (100, 140), seed=9)])
+    swap = project.layers[-1]
+    assert isinstance(swap, SwapLayer) and swap.alpha == 1.0 and project.references[swap.reference].name == "forest.png"
+    structure, texture = project.final_codes()
+    assert np.array_equal(structure, project.embedding.structure)
+    assert np.abs(texture - project.embedding.texture).max() > 0.05
+    assert np.abs(page.document.layer(RESULT).data - reconstruction).max() > 0.02
+    shelf = page.swap_panel.shelf
+    assert shelf.paths()[0].endswith("forest.png")  # and remembered on the shelf, across sessions
+    assert QSettings().value(SHELF_KEY, [], list) == shelf.paths()
+    shelf.list.setCurrentRow(0)
+    qtbot.mouseClick(shelf.remove, Qt.MouseButton.LeftButton)
+    assert not shelf.paths() and QSettings().value(SHELF_KEY, [], list) == []
+    assert page.swap_panel.blend.slider.isEnabled()
+
+    page.swap_panel.blend.slider.setValue(0)
+    wait_decoded(qtbot, page)
+    assert np.array_equal(project.final_codes()[1], project.embedding.texture)
+    assert np.abs(page.document.layer(RESULT).data - reconstruction).max() < 1e-6
+
+    page.swap_panel.blend.slider.setSliderDown(True)  # a drag: reduced-resolution previews, then one full decode
+    page.swap_panel.blend.slider.setValue(60)
+    wait_decoded(qtbot, page, "preview")
+    assert page.scheduler.requests[-1].scale == 0.5
+    page.swap_panel.blend.slider.setSliderDown(False)
+    wait_decoded(qtbot, page)
+    assert page.scheduler.requests[-1].scale == 1.0 and project.layers[-1].alpha == 0.6
+    assert project.undo_text == "Blend texture"
+
+
+def test_clone_stroke_changes_only_the_target_cells_and_undo_restores(main_window, page, tiny, qtbot, tmp_path):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (256, 256), seed=2))
+    emb = project.embedding
+    before = page.document.layer(RESULT).data.copy()
+    qtbot.keyClick(page.canvas, Qt.Key.Key_C)
+    assert page.canvas.tool is page.tools["C"]
+    page.brush_size.setValue(2)
+    stroke(qtbot, page.canvas, [(20, 20)])  # no source yet: nothing happens, the status says what to do
+    assert not project.layers and "Alt-click" in page.status_label.text()
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, cell_pos(page.canvas, 4, 6))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "region"):
+        stroke(qtbot, page.canvas, [(20, 20), (20, 22), (20, 24)])
+    wait_idle(qtbot, page)
+    layer = project.layers[-1]
+    assert isinstance(layer, CloneLayer) and project.undo_text == "Clone" and project.selected is layer
+    structure, texture = project.final_codes()
+    changed = np.any(structure != emb.structure, axis=0)
+    assert changed.any() and not (changed & ~layer.cells).any()  # nothing outside the stroke
+    ys, xs = np.nonzero(layer.cells)
+    assert ys.min() >= 19 and ys.max() <= 21 and xs.min() >= 19 and xs.max() <= 25
+    assert np.array_equal(structure[:, ys, xs], emb.structure[:, ys - 16, xs - 14])  # from the source offset
+    assert np.array_equal(texture, emb.texture)
+
+    regions = [r.region for r in page.scheduler.requests if r.structure.shape == structure.shape][1:]
+    assert regions and all(r is not None and r != (0, 0, 32, 32) for r in regions)  # only the stroke's cells
+    result = page.document.layer(RESULT).data
+    top, left, bottom, right = codes.changed_cells(emb.structure, structure)
+    reach = reach_cells(tiny.hparams)
+    outside = np.ones((256, 256), bool)
+    outside[(top - reach) * CELL:(bottom + reach) * CELL, (left - reach) * CELL:(right + reach) * CELL] = False
+    assert np.array_equal(result[outside], before[outside])  # pixels beyond the generator's reach are untouched
+    assert np.abs(result - full_decode(tiny, structure, texture, (256, 256))).max() < 1e-4  # = a full decode
+
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT):
+        menu(main_window, "Edit", "Undo Clone").trigger()
+    assert not project.layers and np.array_equal(project.final_codes()[0], emb.structure)
+    assert np.abs(page.document.layer(RESULT).data - before).max() < 1e-5
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert isinstance(project.layers[-1], CloneLayer)
+
+    page.brush_size.setValue(3)
+    box = page.tools["M"].outline(QPointF(100, 100)).boundingRect()  # the brush outline is drawn in whole cells
+    assert (box.left(), box.top(), box.width(), box.height()) == (88, 88, 3 * CELL, 3 * CELL)
+    clone = page.tools["C"].outline(QPointF(100, 100)).boundingRect()  # plus a cross where it copies from
+    assert clone.left() < 100 - 14 * CELL and clone.top() < 100 - 16 * CELL
+
+
+def test_region_mask_grows_as_the_threshold_lowers_and_follows_the_brush(page, tiny, qtbot, tmp_path):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (128, 192), seed=3))
+    qtbot.keyClick(page.canvas, Qt.Key.Key_M)
+    page.region_panel.threshold.setValue(95)
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, pos=cell_pos(page.canvas, 8, 12))
+    region = project.selected
+    assert isinstance(region, RegionLayer) and region.seed == (8, 12) and region.weights[8, 12] == 1
+    mask = page.document.layer(MASK)
+    assert mask.visible and mask.data[8 * CELL:9 * CELL, 12 * CELL:13 * CELL].min() == 1.0
+    sizes = []
+    for value in (95, 70, 40, 0):
+        page.region_panel.threshold.setValue(value)
+        sizes.append(int(project.selected.weights.sum()))
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    assert int(mask.data.sum()) == sizes[-1] * CELL * CELL
+    page.region_panel.threshold.setValue(95)
+
+    weights = project.selected.weights
+    y, x = next((y, x) for y, x in np.argwhere(weights == 0) if x + 3 < weights.shape[1] and not weights[y, x:x + 4].any())
+    page.brush_size.setValue(1)
+    stroke(qtbot, page.canvas, [(y, x), (y, x + 3)], Qt.KeyboardModifier.ShiftModifier)
+    assert project.selected.weights[y, x:x + 4].all() and project.selected.weights.sum() == weights.sum() + 4
+    assert project.undo_text == "Add to region"
+    stroke(qtbot, page.canvas, [(y, x), (y, x + 1)], Qt.KeyboardModifier.AltModifier)
+    assert not project.selected.weights[y, x:x + 2].any() and project.selected.weights[y, x + 2:x + 4].all()
+    stroke(qtbot, page.canvas, [(8, 12)], Qt.KeyboardModifier.AltModifier)  # even the seed can go
+    assert project.selected.weights[8, 12] == 0 and int(mask.data.sum()) == project.selected.weights.sum() * CELL**2
+    page.layers_panel.list.setCurrentRow(-1)
+    project.select(None)
+    assert not mask.visible
+
+
+def test_sliders_change_only_the_codes_they_should(page, tiny, qtbot, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        write_photo(folder / f"p{i}.png", (64, 72), seed=10 + i)
+    with qtbot.waitSignal(page.texture_panel.stats_changed, timeout=WAIT, check_params_cb=lambda s: s is not None):
+        page.texture_panel.compute_from([str(folder)])
+    assert page.binding.stats is not None and page.region_panel.sliders.count() > 0
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (128, 128), seed=4))
+    emb = project.embedding
+    before = page.document.layer(RESULT).data.copy()
+
+    page.texture_panel.global_sliders.slider(0).setValue(150)  # +1.5 sigma along the first texture direction
+    wait_decoded(qtbot, page)
+    structure, texture = project.final_codes()
+    assert isinstance(project.layers[-1], TextureLayer) and project.layers[-1].gains[0] == 1.5
+    assert np.array_equal(structure, emb.structure) and np.abs(texture - emb.texture).max() > 1e-3
+    assert np.allclose(texture, codes.shift_texture(emb.texture, page.binding.stats, (1.5,)), atol=1e-6)
+    assert np.abs(page.document.layer(RESULT).data - before).max() > 1e-3
+
+    qtbot.keyClick(page.canvas, Qt.Key.Key_M)
+    page.region_panel.threshold.setValue(60)
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, pos=cell_pos(page.canvas, 6, 6))
+    region = project.selected
+    assert page.region_panel.sliders.isEnabled()
+    page.region_panel.sliders.slider(0).setValue(200)
+    wait_decoded(qtbot, page, "region" if region.weights.mean() < 0.2 else "full")
+    moved, texture_now = project.final_codes()
+    inside = project.selected.weights > 0
+    assert np.array_equal(moved[:, ~inside], emb.structure[:, ~inside]) and (moved[:, inside] != emb.structure[:, inside]).all()
+    assert np.array_equal(texture_now, texture)
+    assert page.texture_panel.edits().gains[0] == 1.5  # the global sliders still show their layer
+
+
+def test_save_and_reopen_restores_the_layers_and_the_result_without_embedding(main_window, page, tiny, qtbot,
+                                                                              monkeypatch, tmp_path, dialogs):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (128, 160), seed=5))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        drop(page.canvas, [write_photo(tmp_path / "ref.png", (96, 96), seed=6)])
+    page.swap_panel.blend.slider.setValue(70)
+    wait_decoded(qtbot, page)
+    qtbot.keyClick(page.canvas, Qt.Key.Key_C)
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, cell_pos(page.canvas, 2, 2))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT):
+        stroke(qtbot, page.canvas, [(10, 14), (11, 15)])
+    wait_idle(qtbot, page)
+    result = page.document.layer(RESULT).data.copy()
+    codes_before = project.final_codes()
+    layers = [(la.kind, la.name, la.visible) for la in project.layers]
+
+    saved = tmp_path / "edit.ora"
+    choose_file(monkeypatch, saved)
+    menu(main_window, "File", "Save Project As").trigger()
+    assert saved.is_file() and not project.modified
+    with zipfile.ZipFile(saved) as zf:
+        assert "i2i-studio/sae/state.json" in zf.namelist()
+        merged = np.asarray(Image.open(zf.open("mergedimage.png")).convert("RGB"), np.float32) / 255
+    assert np.abs(merged - result).max() <= 1 / 255 + 1e-6  # other programs show the result
+
+    open_photo(qtbot, page, write_photo(tmp_path / "other.png", (64, 64), seed=7))
+    requests: list = []
+    real = page.session.bridge.submit
+    monkeypatch.setattr(page.session.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
+    choose_file(monkeypatch, saved)
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        menu(main_window, "File", "Open Project").trigger()
+    again = page.project
+    assert again is not project and [(la.kind, la.name, la.visible) for la in again.layers] == layers
+    for a, b in zip(again.final_codes(), codes_before):
+        assert np.array_equal(a, b)
+    assert not any(isinstance(r, EncodeImage) for r in requests)  # never re-embedded
+    assert np.abs(page.document.layer(RESULT).data - result).max() < 1e-4
+    assert page.swap_panel.blend.value() == 0.7 and not dialogs["shown"]
+    page.files.export(tmp_path / "result.jpg")
+    assert Image.open(tmp_path / "result.jpg").size == (160, 128)
+
+
+def test_bad_photos_and_references_give_clear_messages(page, tiny, qtbot, monkeypatch, tmp_path, dialogs):
+    small = write_photo(tmp_path / "small.png", (40, 90))
+    assert not page.files.open_photo_file(small)
+    assert dialogs["shown"][-1][0] == "warning" and "at least 56 px" in dialogs["shown"][-1][2]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not a real jpeg")
+    assert not page.files.open_photo_file(broken)
+    assert "broken.jpg" in dialogs["shown"][-1][2] and page.project is None
+
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 96)))
+    textures = []
+    for mode in ("RGBA", "L", "I;16"):
+        path = write_photo(tmp_path / f"ref_{mode.replace(';', '')}.png", (50, 300), seed=len(textures) + 20, mode=mode)
+        with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+            page.use_reference(path)  # odd sizes and modes, even below the minimum side: only the look is used
+        textures.append(project.final_codes()[1].copy())
+        assert page.status_label.property("role") != "error", page.status_label.text()
+    assert all(np.abs(a - b).max() > 1e-4 for a, b in itertools.pairwise(textures))
+    page.use_reference(broken)
+    assert page.status_label.property("role") == "error" and "broken.jpg" in page.status_label.text()
+    assert len(dialogs["shown"]) == 2  # references say so in the status line, never in a dialog
+
+
+def test_screenshot_of_the_page_with_a_real_photo(main_window, page, tiny, qtbot, tmp_path):
+    if not WALLPAPER.is_file() or not WALLPAPER_REFERENCE.is_file():
+        pytest.skip("no wallpapers installed")
+    folder = Path(os.environ.get("I2I_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    main_window.resize(1400, 860)
+    page.swap_panel.shelf.add_paths([str(WALLPAPER_REFERENCE), str(WALLPAPER)])
+    qtbot.wait(50)
+    main_window.grab().save(str(folder / "swap_page_empty.png"))
+    open_photo(qtbot, page, WALLPAPER)
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        page.use_reference(str(WALLPAPER_REFERENCE))
+    qtbot.keyClick(page.canvas, Qt.Key.Key_M)
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, pos=cell_pos(page.canvas, 10, 40))
+    qtbot.wait(50)
+    main_window.grab().save(str(folder / "swap_page.png"))
+    assert (folder / "swap_page.png").stat().st_size > 10_000
+
+
+def test_a_photo_over_2048_px_is_worked_on_downscaled_and_says_so(page, tiny, qtbot, tmp_path):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "wide.png", (64, 2100), seed=8))
+    assert project.embedding.size == (62, 2048) and page.document.layer(PHOTO).data.shape == (62, 2048, 3)
+    assert "2100x64, worked on at 2048x62" in page.photo_label.text()
+
+
+def test_autosaved_work_is_offered_after_a_crash(page, tiny, qtbot, tmp_path, dialogs):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 128), seed=9))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        page.use_reference(write_photo(tmp_path / "ref.png", (96, 96), seed=10))
+    codes_before = project.final_codes()
+    page.files.autosave_now()
+    note = next(page.files.autosave.folder.glob("*.json"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    note.write_text(note.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {int(gone.stdout)}'))
+    page.session.set_project(None, None)  # as a fresh start would find it
+
+    dialogs["answer"] = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        page.files.offer_recovery()
+    assert dialogs["shown"][-1][1] == "Recover unsaved work"
+    recovered = page.project
+    assert recovered.modified and [la.kind for la in recovered.layers] == ["swap"]
+    for a, b in zip(recovered.final_codes(), codes_before):
+        assert np.array_equal(a, b)
+    assert page.files.autosave.pending() == []  # ours now: not offered again
+
+
+def test_switching_the_model_embeds_the_photo_again_after_asking(main_window, page, tiny, qtbot, tmp_path, dialogs):
+    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 128), seed=11))
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        page.use_reference(write_photo(tmp_path / "ref.png", (96, 96), seed=12))
+    done: list = []
+    main_window.catalog.import_checkpoint(str(write_tiny_sae(tmp_path / "models" / "other.safetensors", seed=1,
+                                                             name="other-sae")), done.append)
+    qtbot.waitUntil(lambda: bool(done) and page.model_picker.findData(done[0].id) >= 0, timeout=WAIT)
+    assert page.session.entry == tiny and page.project is project  # a new model in the Library changes nothing
+
+    def pick(entry) -> None:
+        index = page.model_picker.findData(entry.id)
+        page.model_picker.setCurrentIndex(index)
+        page.model_picker.activated.emit(index)
+
+    dialogs["answer"] = QMessageBox.StandardButton.Cancel
+    pick(done[0])
+    assert dialogs["shown"][-1][1] == "Unsaved changes" and page.project is project
+    assert page.model_picker.currentData() == tiny.id
+    dialogs["answer"] = QMessageBox.StandardButton.Discard
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
+        pick(done[0])
+    again = page.project
+    assert again.model_id == done[0].id and not again.layers and again.embedding.size == (96, 128)
+    assert np.abs(again.embedding.texture - project.embedding.texture).max() > 1e-3
