@@ -19,7 +19,13 @@ def _spade(argv: list[str]) -> int:
     return spade.main(argv)
 
 
-METHODS: dict[str, Callable[[list[str]], int]] = {"spade": _spade}
+def _sae(argv: list[str]) -> int:
+    from trainers import sae
+
+    return sae.main(argv)
+
+
+METHODS: dict[str, Callable[[list[str]], int]] = {"spade": _spade, "sae": _sae}
 
 USAGE = "usage: python -m trainers {list | METHOD [options] | METHOD --help}   methods: " + ", ".join(METHODS)
 

@@ -1,7 +1,8 @@
 """Training configurations as plain dataclasses (torch-free, so the GUI builds its forms from them).
 
 Field metadata: "help" (one line for the form and --help), "group" (the form section), and
-optionally "choices". Defaults are the paper's unless the help says "ours".
+optionally "choices" and "checks_data" (the dataset check depends on it; every "Data" field does).
+Defaults are the paper's unless the help says "ours".
 """
 
 from __future__ import annotations
@@ -70,7 +71,62 @@ class SpadeConfig:
     keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
-CONFIGS: dict[str, type] = {"spade": SpadeConfig}
+@dataclass
+class SaeConfig:
+    # data
+    images: str = opt("", "folder of photos, any sizes (short side at least crop_size)", "Data")
+    max_images: int | None = opt(None, "use at most this many photos (empty: all)", "Data")
+    load_size: int | None = opt(None, "scale each photo's short side to this before the random crop (empty: "
+                                      "crop_size, as the paper's LSUN training)", "Data")
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network: the official option names and defaults
+    crop_size: int = opt(256, "training crop size (square, a multiple of 2^netE_num_downsampling_sp)", "Network",
+                         checks_data=True)  # smaller photos are left out
+    spatial_code_ch: int = opt(8, "structure code channels", "Network")
+    global_code_ch: int = opt(2048, "texture code size", "Network")
+    netE_scale_capacity: float = opt(1.0, "encoder width multiplier", "Network")
+    netE_num_downsampling_sp: int = opt(4, "encoder downsamplings to the structure code (cell = 2^n px)", "Network")
+    netE_num_downsampling_gl: int = opt(2, "further downsamplings to the texture code", "Network")
+    netE_nc_steepness: float = opt(2.0, "how fast the encoder widens per downsampling", "Network")
+    netG_scale_capacity: float = opt(1.0, "generator width multiplier", "Network")
+    netG_num_base_resnet_layers: int = opt(2, "generator residual blocks before upsampling", "Network")
+    netD_scale_capacity: float = opt(1.0, "image discriminator width multiplier (1: StyleGAN2's widths)", "Network")
+    netPatchD_scale_capacity: float = opt(1.0, "patch discriminator width multiplier (1: StyleGAN2's widths)",
+                                          "Network")
+    # the co-occurrence patch discriminator
+    patch_size: int | None = opt(None, "patches are resized to this square before D_patch (empty: crop_size / 2, a "
+                                       "quarter of the image's area)", "Patches")
+    patch_min_scale: float = opt(0.125, "smallest patch side, as a fraction of the image side", "Patches")
+    patch_max_scale: float = opt(0.25, "largest patch side, as a fraction of the image side", "Patches")
+    patch_num_crops: int = opt(8, "patches per image, for the query and for the reference", "Patches")
+    # optimisation (the paper's defaults)
+    total_steps: int = opt(100_000, "training iterations at a constant learning rate (ours: the paper states no "
+                                    "count)")
+    batch_size: int = opt(8, "images per step and process, even: half are reconstructed, half get the other "
+                             "half's texture (the paper: 64 on 8 GPUs)")
+    lr: float = opt(0.002, "Adam learning rate of E, G, D and D_patch")
+    beta1: float = opt(0.0, "Adam beta1")
+    beta2: float = opt(0.99, "Adam beta2")
+    lambda_L1: float = opt(1.0, "reconstruction L1 weight")
+    lambda_GAN: float = opt(1.0, "image GAN weight (half on reconstructions, half on swaps); 0: no D")
+    lambda_PatchGAN: float = opt(1.0, "co-occurrence patch GAN weight; 0: no D_patch")
+    lambda_R1: float = opt(10.0, "R1 gamma of the image discriminator")
+    lambda_patch_R1: float = opt(1.0, "R1 gamma of the patch discriminator")
+    R1_once_every: int = opt(16, "lazy R1: the penalty every this many steps (scaled by it)")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+CONFIGS: dict[str, type] = {"spade": SpadeConfig, "sae": SaeConfig}
 
 
 def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:
@@ -92,7 +148,7 @@ def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:
 
 
 def describe(config_type: type) -> list[dict[str, Any]]:
-    """The fields of a config as plain data: name, type name, default, help, group, choices."""
+    """The fields of a config as plain data: name, type name, default, help, group, choices, checks_data."""
     return [{
         "name": f.name,
         "type": f.type if isinstance(f.type, str) else f.type.__name__,
@@ -100,4 +156,5 @@ def describe(config_type: type) -> list[dict[str, Any]]:
         "help": f.metadata.get("help", ""),
         "group": f.metadata.get("group", ""),
         "choices": f.metadata.get("choices"),
+        "checks_data": bool(f.metadata.get("checks_data", f.metadata.get("group") == "Data")),
     } for f in fields(config_type)]

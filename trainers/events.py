@@ -6,7 +6,8 @@ The trainer process appends; the GUI (or a script) tails the file. Every event h
   start       step, total_steps, method, world_size, device, config (dict), notes (list of str)
   log         level ("info" | "warning" | "error"), message
   step        step, epoch, losses {name: float}, lr {name: float}, it_s, samples_s, eta_s
-  sample      step, path (a PNG grid: label map | generated | real, one row per example)
+  sample      step, path (a PNG grid, one row per example), caption (what the columns show; SPADE's
+              grids without one are label map | generated | real)
   checkpoint  step, path (safetensors), model_id (its id in the model catalog, or null)
   done        step, reason ("finished" | "stopped")
   error       message (one line; the run stopped)

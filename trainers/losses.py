@@ -135,3 +135,60 @@ class VGGLoss(nn.Module):
             y_feats = self.vgg(y)
         x_feats = self.vgg(x)
         return sum(w * F.l1_loss(xf, yf) for w, xf, yf in zip(VGG_WEIGHTS, x_feats, y_feats, strict=True))
+
+
+# --- the Swapping Autoencoder's (StyleGAN2's) objective ------------------------------------------------
+
+
+def logistic_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Non-saturating logistic loss of a discriminator: -log D(real) - log(1 - D(fake)), as softplus."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def logistic_g_loss(fake_logits: Tensor) -> Tensor:
+    """Non-saturating generator loss: -log D(fake)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(real_logits: Tensor, real_inputs: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): the squared gradient norm of D at real data, averaged over the batch.
+
+    `real_inputs` must require grad and `real_logits` come from them; the graph is kept so the penalty
+    trains D (the caller multiplies by gamma / 2 and, when lazy, by the interval).
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_inputs, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+# --- CycleGAN's and CUT's objectives -------------------------------------------------------------------
+
+
+def lsgan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Least-squares GAN (Mao et al.; thesis ch. 3.2.4) for D: 0.5 * (mean (D(y) - 1)^2 + mean D(G(x))^2).
+    The half is the official one (D learns at half G's rate)."""
+    return 0.5 * ((real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean())
+
+
+def lsgan_g_loss(fake_logits: Tensor) -> Tensor:
+    """Least-squares GAN for G: mean (D(G(x)) - 1)^2."""
+    return (fake_logits - 1).pow(2).mean()
+
+
+def patch_nce_loss(query: Tensor, key: Tensor, *, temperature: float = 0.07, images: int = 1) -> Tensor:
+    """PatchNCE (thesis eq. 3.6-3.7), per query: cross-entropy of picking its own key among the keys of the
+    same group. query / key: (images * n, K) unit vectors, row i of both from the same location, image-major.
+
+    The keys are a fixed target (detached). With `images` > 1 each image's queries see only that image's
+    keys as negatives (internal negatives, CUT); with 1 every row is in one group (SinCUT: the crops of
+    one photo are negatives of each other). A query's similarity to its own key among the negatives is
+    replaced by -10 / temperature (effectively no term). Returns the per-query losses, (images * n,).
+    """
+    key = key.detach()
+    positive = (query * key).sum(1, keepdim=True)
+    q = query.view(images, -1, query.shape[1])
+    negatives = q @ key.view(images, -1, key.shape[1]).transpose(1, 2)  # (images, n, n)
+    diagonal = torch.eye(q.shape[1], device=query.device, dtype=torch.bool)[None]
+    negatives = negatives.masked_fill(diagonal, -10.0).flatten(0, 1)
+    logits = torch.cat([positive, negatives], 1) / temperature
+    target = torch.zeros(len(logits), dtype=torch.long, device=query.device)
+    return F.cross_entropy(logits, target, reduction="none")

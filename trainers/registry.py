@@ -15,4 +15,7 @@ class TrainerInfo:
 TRAINERS: tuple[TrainerInfo, ...] = (
     TrainerInfo("spade", "SPADE",
                 "Semantic image synthesis: label maps -> photos (GauGAN). Paired images and label maps."),
+    TrainerInfo("sae", "Swapping Autoencoder",
+                "Structure and texture codes for editing photos (swap, blend, PCA directions). One folder of "
+                "photos, no labels."),
 )

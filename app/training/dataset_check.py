@@ -109,7 +109,7 @@ class DatasetCheck(QGroupBox):
         if summary is None:
             self._show(failure, "", ERROR)
         elif self.ok:
-            self._show(f"✓ {_count(summary.get('pairs'))} pairs ready to train.", _details(summary), GOOD)
+            self._show(f"✓ {_usable(summary)} ready to train.", _details(summary), GOOD)
         else:
             problems = len(summary.get("errors") or ())
             self._show(f"✗ {problems} problem{'s' * (problems != 1)}: fix {'them' if problems != 1 else 'it'}"
@@ -130,6 +130,13 @@ def _parse_summary(out: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return summary if isinstance(summary, dict) else None
+
+
+def _usable(summary: dict[str, Any]) -> str:
+    """"12 pairs" for paired folders (SPADE), "12 photos" for one folder of photos."""
+    if "pairs" in summary:
+        return f"{_count(summary['pairs'])} pairs"
+    return f"{_count(summary.get('images'))} photos"
 
 
 def _count(value: Any) -> int:
@@ -172,15 +179,19 @@ def _cell(text: str, colour: str | None) -> str:
 
 
 def _details(summary: dict[str, Any]) -> str:
-    rows = [("Pairs", str(_count(summary.get("pairs"))), None)]
-    if _count(summary.get("pairs")):
-        rows += [("Sizes", _sizes(summary.get("sizes")), None),
-                 ("Label ids found", _ids(summary.get("label_ids_found")), None)]
+    paired = "pairs" in summary
+    usable = _count(summary.get("pairs" if paired else "images"))
+    rows = [("Pairs" if paired else "Photos", str(usable), None)]
+    if usable:
+        rows.append(("Sizes", _sizes(summary.get("sizes")), None))
+        if "label_ids_found" in summary:
+            rows.append(("Label ids found", _ids(summary.get("label_ids_found")), None))
     if "palette" in summary:
         rows.append(("Palette", f"{html.escape(str(summary['palette']))}, label_nc {summary.get('label_nc')}", None))
     for key, title in (("ids_outside_palette", "Ids outside the palette"),
                        ("unmatched_images", "Photos without a label map"),
                        ("unmatched_labels", "Label maps without a photo"),
+                       ("too_small", "Photos smaller than the crop"),
                        ("unreadable", "Files that cannot be read")):
         value = summary.get(key)
         if _count(value):

@@ -234,7 +234,8 @@ class RunMonitor(QWidget):
         elif kind == "sample":
             self.sample_path = self.run_dir / str(event.get("path", ""))
             self._sample_pending = True
-            self.sample_caption.setText(f"Step {step}: label map | generated | real, one row per example")
+            caption = event.get("caption") or "label map | generated | real"
+            self.sample_caption.setText(f"Step {step}: {caption}, one row per example")
         elif kind == "checkpoint":
             self.has_checkpoint = True
             model_id = event.get("model_id") or ""

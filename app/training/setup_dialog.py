@@ -1,5 +1,8 @@
 """Training > Train <title>…: data folders, palette, a live dataset check, the trainer's options
-(generated from its config), devices, run name and folder; Start launches a detached trainer."""
+(generated from its config), devices, run name and folder; Start launches a detached trainer.
+
+The data rows follow the trainer's config: a method without label maps (the Swapping Autoencoder)
+asks for one folder of photos only."""
 
 from __future__ import annotations
 
@@ -93,7 +96,11 @@ class SetupDialog(QDialog):
         data.addRow("Label maps", self.labels)
         data.addRow("Instance maps", self.instances)
         data.addRow("Palette", palette_row)
-        data_box = QGroupBox("Data (SPADE custom layout: photos and label maps matched by file name)")
+        for field, row in (("labels", self.labels), ("instances", self.instances), ("palette", palette_row)):
+            data.setRowVisible(row, field in self._specs)
+        self._paired = "labels" in self._specs  # photos with label maps, or one folder of photos
+        data_box = QGroupBox("Data (SPADE custom layout: photos and label maps matched by file name)"
+                             if self._paired else "Data (one folder of photos, any sizes)")
         data_box.setLayout(data)
 
         self.check = DatasetCheck(trainer.method)
@@ -203,7 +210,8 @@ class SetupDialog(QDialog):
             self.palette.addItem(palettes.load(name).title, name)
         for path in user_palettes():
             self._add_palette(path, select=False)
-        self.palette.setCurrentIndex(max(self.palette.findData(self._specs["palette"]["default"]), 0))
+        default = self._specs["palette"]["default"] if "palette" in self._specs else None
+        self.palette.setCurrentIndex(max(self.palette.findData(default), 0))
 
     def _add_palette(self, path: Path, *, select: bool = True) -> None:
         """List a palette JSON file (once; the trainer gets its path). Raises nothing: bad files are skipped."""
@@ -238,15 +246,17 @@ class SetupDialog(QDialog):
 
     def _data_changed(self) -> None:
         self.run_name.setPlaceholderText(self._auto_name())
-        if not self.images.text() or not self.labels.text():
-            self.check.clear("Choose a photo folder and a label folder.")
+        if not self.images.text() or (self._paired and not self.labels.text()):
+            self.check.clear("Choose a photo folder and a label folder." if self._paired
+                             else "Choose a folder of photos.")
             return
         try:
             config = self.config()
         except ValueError:
             return  # _update_start names the invalid option
-        # The trainer's CLI takes every config field as a flag; the "Data" ones shape the check.
-        self.check.request([arg for name, spec in self._specs.items() if spec["group"] == "Data"
+        # The trainer's CLI takes every config field as a flag; the "Data" ones (and a few such as the
+        # crop size, which leaves out smaller photos) shape the check.
+        self.check.request([arg for name, spec in self._specs.items() if spec["checks_data"]
                             for arg in _flag(name, config[name])])
 
     def _auto_name(self) -> str:

@@ -12,6 +12,7 @@ from app.engine_bridge import EngineBridge
 from app.preferences_dialog import DEVICE_KEY, PreferencesDialog, saved_device
 from engine.api import ImportModel, RenderLabels
 from engine.handlers import Engine
+from trainers.registry import TRAINERS
 
 MENUS = ["File", "Edit", "View", "Models", "Training", "Help"]
 
@@ -28,7 +29,8 @@ def test_window_opens_with_menus_and_device(main_window, qtbot):
 def test_training_menu_lists_the_registered_trainers(main_window, menu_action):
     training = next(a.menu() for a in main_window.menuBar().actions() if a.text() == "&Training")
     entries = [("---" if a.isSeparator() else a.text().replace("&", "")) for a in training.actions()]
-    assert entries == ["Train SPADE…", "---", "Open Run…"]
+    assert entries == [f"Train {t.title}…" for t in TRAINERS] + ["---", "Open Run…"]
+    assert entries[:2] == ["Train SPADE…", "Train Swapping Autoencoder…"]
     assert all(a.isEnabled() for a in training.actions())
 
 

@@ -259,3 +259,73 @@ def test_a_real_run_is_monitored_stopped_listed_and_resumed(main_window, menu_ac
     assert monitor.terminal is None and monitor.stop_button.isEnabled()
     steps = [e["step"] for e in read_events(run_dir / EVENTS_FILE) if e["type"] == "step"]
     assert steps[-1] > stopped_at
+
+
+# --- the Swapping Autoencoder: one folder of photos ------------------------------------------------------
+
+SAE = next(t for t in TRAINERS if t.method == "sae")
+SAE_TINY = {"crop_size": 64, "netE_num_downsampling_sp": 3, "global_code_ch": 32, "netE_scale_capacity": 0.125,
+            "netG_scale_capacity": 0.125, "netD_scale_capacity": 0.015625, "netPatchD_scale_capacity": 0.015625,
+            "batch_size": 4, "total_steps": 100_000, "log_every": 1, "sample_every": 2, "checkpoint_every": 3}
+
+
+@pytest.fixture(scope="module")
+def sae_photos(tmp_path_factory) -> Path:
+    """Six 72x80 photos of two flat colours, and one too small for a 64 px crop."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        image = np.empty((72, 80, 3), np.uint8)
+        image[:, :40], image[:, 40:] = rng.integers(0, 256, (2, 3))
+        Image.fromarray(image).save(root / f"{i}.png")
+    Image.new("RGB", (48, 48)).save(root / "tiny.png")
+    return root
+
+
+def test_sae_dialog_asks_for_one_folder_of_photos_and_trains(main_window, menu_action, qtbot, sae_photos,
+                                                             screenshots):
+    train = menu_action(main_window, "Training", "Train Swapping Autoencoder…")
+    assert "photos" in train.statusTip()
+    train.trigger()
+    dialog = main_window.findChild(SetupDialog)
+    qtbot.waitExposed(dialog)
+    assert dialog.windowTitle() == "Train Swapping Autoencoder"
+    assert dialog.images.isVisible()
+    assert not dialog.labels.isVisible() and not dialog.instances.isVisible() and not dialog.palette.isVisible()
+    assert dialog.check.headline.text() == "Choose a folder of photos."
+    assert {k: dialog.options.values()[k] for k in ("lr", "beta2", "lambda_R1", "lambda_patch_R1", "crop_size")} == {
+        "lr": 0.002, "beta2": 0.99, "lambda_R1": 10.0, "lambda_patch_R1": 1.0, "crop_size": 256}
+
+    dialog.run_name.setText("swap")
+    dialog.device.setCurrentText("cpu")
+    dialog.options.set_values(SAE_TINY)
+    dialog.images.line.setText(str(sae_photos))
+    qtbot.waitUntil(lambda: dialog.check.summary is not None and dialog.check.summary["crop_size"] == 64,
+                    timeout=CHECK_S * 1000)
+    assert dialog.check.ok and "6 photos ready to train" in dialog.check.headline.text()
+    assert "tiny.png" in dialog.check.details.text()  # too small for the crop: listed, left out
+    assert dialog.grab().save(str(screenshots / "train_setup_sae.png"))
+    config = dialog.config()
+    assert "labels" not in config and "palette" not in config and config["images"] == str(sae_photos)
+    qtbot.waitUntil(dialog.start.isEnabled, timeout=5_000)
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+
+    run_dir = runs_dir() / "swap"
+    monitor = main_window.findChild(RunMonitor)
+    assert monitor is not None and read_launch(run_dir).method == "sae"
+    qtbot.waitUntil(lambda: monitor.step >= 3, timeout=RUN_S * 1000)
+    assert {"G_L1", "G_GAN_swap", "G_PatchGAN", "D", "D_patch"} <= set(monitor.curves)
+    assert "it/s" in monitor.speed.text() and monitor.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not monitor.sample.original.isNull(), timeout=RUN_S * 1000)
+    qtbot.waitUntil(lambda: monitor.has_checkpoint, timeout=RUN_S * 1000)
+    ids = [e["model_id"] for e in read_events(run_dir / EVENTS_FILE) if e["type"] == "checkpoint"]
+    assert ids and ids[-1] == "sae-swap"
+    qtbot.waitUntil(lambda: main_window.catalog.get("sae-swap") is not None, timeout=20_000)
+    assert main_window.catalog.get("sae-swap").task == "StructureTexture"
+
+    qtbot.mouseClick(monitor.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
+    assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}

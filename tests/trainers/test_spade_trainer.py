@@ -118,13 +118,8 @@ def test_stop_flag_first_signal_asks_second_interrupts(tmp_path):
 # --- one step, learning, resume ---------------------------------------------------------------------------
 
 
-SMOKE_RUNS = {"spade": "smoke"}  # method -> the fixture that runs it for one step; each trainer needs one
-
-
-@pytest.mark.parametrize("method", [t.method for t in TRAINERS])
-def test_one_step_smoke(method, request):
-    assert method in SMOKE_RUNS, f"the registered trainer '{method}' has no one-step smoke run"
-    out, events = request.getfixturevalue(SMOKE_RUNS[method])
+def test_one_step_smoke(smoke):  # every other trainer has its own in tests/trainers/test_<method>_trainer.py
+    out, events = smoke
     kinds = [e["type"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and {"step", "sample", "checkpoint"} <= set(kinds)
     losses = next(e for e in events if e["type"] == "step")["losses"]
