@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
 from app.catalog_model import CatalogModel
 
 INTRO = (
-    "Edit images with deep image-to-image models, and train them. Import a checkpoint "
-    "(SPADE / GauGAN today) to add it to your library; the engine detects its architecture "
-    "from the weights and runs it on a background thread."
+    "Edit images with deep image-to-image models, and train them. Each tool (View menu) starts on a "
+    "small embedded model; import an official checkpoint to add it to your library: the engine "
+    "detects its architecture from the weights and runs it on a background thread."
 )
 
 

@@ -168,7 +168,7 @@ def editing_stats(state: dict[str, torch.Tensor], hparams: dict, photos: list[Pa
 
 def package(checkpoint: Path, photos_dir: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     """Store E and G (float16 where that decodes the same) with editing statistics in resources/ and list the
-    model first in resources/models.json."""
+    model in resources/models.json (after the others, so the painter's default stays first)."""
     ckpt = read_checkpoint(checkpoint)
     hparams = sae.resolve_hparams(ckpt.state_dict, ckpt.metadata["hparams"])
     photos = sorted(p for p in photos_dir.iterdir() if p.suffix.lower() in RASTER)
