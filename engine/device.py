@@ -34,7 +34,8 @@ def describe(device: torch.device) -> DeviceInfo:
         return DeviceInfo("cuda", f"CUDA: {torch.cuda.get_device_name(device)}")
     if device.type == "mps":
         return DeviceInfo("mps", "Apple MPS")
-    return DeviceInfo("cpu", f"CPU ({torch.get_num_threads()} threads)")
+    threads = torch.get_num_threads()
+    return DeviceInfo("cpu", f"CPU ({threads} thread{'s' if threads > 1 else ''})")
 
 
 def _mps_available() -> bool:

@@ -84,7 +84,7 @@ class PainterPage(QWidget):
         self.style_panel.style_changed.connect(self.set_style_image)
         self.style_panel.seed_changed.connect(self._seed_changed)
         self.style_panel.failed.connect(lambda message: self._render_status(message, error=True))
-        self.model_picker = QComboBox(minimumContentsLength=22)
+        self.model_picker = QComboBox(minimumContentsLength=30)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_picker.activated.connect(lambda _: self._model_picked())
 

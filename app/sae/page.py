@@ -77,7 +77,7 @@ class SwapPage(QWidget):
         self.region_panel = RegionPanel()
         self.texture_panel = TextureEditsPanel(bridge)
         self.binding = EditBinding(self.session, self.swap_panel.blend, self.region_panel, self.texture_panel, self)
-        self.model_picker = QComboBox(minimumContentsLength=20)
+        self.model_picker = QComboBox(minimumContentsLength=30)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_picker.activated.connect(lambda _: self._model_picked())
         self.notice = QLabel(wordWrap=True)
