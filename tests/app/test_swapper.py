@@ -263,8 +263,11 @@ def tiny(main_window, page, qtbot, tmp_path):
     path = write_tiny_sae(tmp_path / "models" / "tiny_sae.safetensors")
     done: list = []
     main_window.catalog.import_checkpoint(str(path), done.append)
-    qtbot.waitUntil(lambda: bool(done) and page.session.entry is not None, timeout=WAIT)
-    assert page.session.entry.id == done[0].id and not page.notice.isVisible()
+    qtbot.waitUntil(lambda: bool(done) and page.model_picker.findData(done[0].id) >= 0, timeout=WAIT)
+    page.model_picker.setCurrentIndex(page.model_picker.findData(done[0].id))  # picked as a user would
+    page.model_picker.activated.emit(page.model_picker.currentIndex())
+    qtbot.waitUntil(lambda: page.session.entry is not None and page.session.entry.id == done[0].id, timeout=WAIT)
+    assert not page.notice.isVisible()
     return done[0]
 
 
