@@ -35,6 +35,8 @@ _BASE = {
     TREE: (36, 80, 36), BUSH: (88, 122, 46), FLOWER: (80, 132, 50), SAND: (226, 206, 152),
     DIRT: (128, 88, 54),
 }
+_ICE = (196, 214, 226)
+_WINTER_GROUND = (GRASS, HILL, FLOWER, BUSH, DIRT, SAND)  # under snow in a winter scene
 _PETALS = np.array([(238, 80, 150), (250, 214, 60), (246, 246, 240), (206, 52, 60), (160, 96, 214),
                     (250, 140, 44)], np.float32)
 
@@ -208,8 +210,9 @@ def _draw(img: np.ndarray, rng: np.random.Generator, cls: int, conifer: bool, bx
 
 
 def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray,
-            hz: int) -> np.ndarray:
-    """Photo for a label map: per-class textures, aerial haze, per-scene lighting, soft class boundaries."""
+            hz: int, *, winter: bool = False) -> np.ndarray:
+    """Photo for a label map: per-class textures, aerial haze, per-scene lighting, soft class boundaries.
+    Winter: an overcast sky, frozen water and snow on the tree crowns (the ground is snow in the labels)."""
     h, w = lab.shape
     rows = np.arange(h, dtype=np.float32)
     grain = rng.standard_normal((h, w), dtype=np.float32)
@@ -228,7 +231,8 @@ def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
         return np.asarray(c, np.float32) * (1 + rng.normal(0, sd, 3).astype(np.float32))
 
     # sky: deep blue overhead, paler towards the horizon; the horizon colour also tints haze and reflections
-    zenith, horizon = jitter((58, 118, 200)), jitter((182, 212, 238))
+    zenith, horizon = (jitter((128, 144, 168)), jitter((206, 214, 224))) if winter else (
+        jitter((58, 118, 200)), jitter((182, 212, 238)))
     t = np.clip(rows / max(hz, 1), 0, 1)[:, None] ** 0.8
     img = np.broadcast_to((zenith * (1 - t) + horizon * t)[:, None, :], (h, w, 3)).copy()
     img += (f64[..., None] - 0.5) * 8
@@ -268,6 +272,8 @@ def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
             mul, add = 0.85 + 0.2 * a64 + 0.08 * a16, 3 * g
         elif cls in (WATER, SEA, RIVER):  # ripple streaks, sky reflection stronger far away, glints
             st = at(streak)
+            if winter:  # ice: pale, with the ripples frozen into faint cracks
+                c = np.asarray(_ICE, np.float32) * (1 + 0.03 * (c / base - 1))
             near = np.clip((idx // w - hz) / (0.4 * (h - hz)), 0, 1)
             refl = (0.12 + 0.25 * (1 - near))[:, None]
             c = c * (1 - refl) + horizon * refl
@@ -279,6 +285,9 @@ def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
         elif cls in (TREE, BUSH):  # leaf clumps; crowns lit from above, shadowed where they meet the ground
             lit = np.clip((at(depth) - idx // w) / (0.06 * h), 0, 1)
             mul, add = (0.45 if cls == TREE else 0.55) + 0.6 * at(leaf) + 0.1 * a16 + 0.2 * lit, 5 * g
+            if winter:  # snow caught on the upper sides of the leaf clumps
+                snowy = np.clip((at(leaf) + 0.4 * lit - 0.75) * 4, 0, 1)[:, None]
+                c = c * (1 - snowy) + np.asarray(_BASE[SNOW], np.float32) / (0.45 + 0.6) * snowy
         elif cls == FLOWER:  # coloured petals on green, each patch favouring a few hues
             mul, add = 0.75 + 0.3 * at(leaf), 6 * g
             hue = _PETALS[rng.permutation(len(_PETALS))[:3]][(a16 * 2.99 + 0.5 * a4).astype(int) % 3]
@@ -296,6 +305,8 @@ def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
 
     # per-scene lighting: brightness, warm/cool tint, saturation
     gain = rng.uniform(0.86, 1.12) * (1 + rng.uniform(-0.05, 0.05) * np.array((1, 0, -1), np.float32))
+    if winter:
+        gain = gain * np.array((0.96, 0.99, 1.04), np.float32)  # cold light
     img *= gain.astype(np.float32)
     grey = img.mean(2, keepdims=True)
     img = grey + rng.uniform(0.85, 1.15) * (img - grey)
@@ -307,11 +318,17 @@ def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def make_scene(rng: np.random.Generator, size: tuple[int, int] = (256, 256)) -> tuple[np.ndarray, np.ndarray]:
-    """One random scene of ``size`` (height, width): (HxW uint8 label ids, HxWx3 uint8 RGB photo)."""
+def make_scene(rng: np.random.Generator, size: tuple[int, int] = (256, 256), *,
+               winter: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One random scene of ``size`` (height, width): (HxW uint8 label ids, HxWx3 uint8 RGB photo).
+
+    winter: the same kind of scene under snow (the ground classes become snow, water freezes, an overcast
+    sky): the second domain of the summer -> winter translation the default style brush learns."""
     h, w = size
     lab, depth, light, hz = _layout(rng, h, w)
-    return lab, _render(rng, lab, depth, light, hz)
+    if winter:
+        lab = np.where(np.isin(lab, _WINTER_GROUND), SNOW, lab).astype(lab.dtype)
+    return lab, _render(rng, lab, depth, light, hz, winter=winter)
 
 
 def starter_scene(size: tuple[int, int] = (256, 384)) -> np.ndarray:

@@ -110,3 +110,14 @@ def test_starter_scene_is_fixed_and_varied():
     assert a.shape == (256, 384) and a.dtype == np.uint8
     assert np.array_equal(a, b)
     assert {landscapes.SKY, landscapes.GRASS, landscapes.MOUNTAIN} <= set(np.unique(a).tolist())
+
+
+def test_a_winter_scene_is_the_same_layout_under_snow():
+    summer_labels, summer = landscapes.make_scene(np.random.default_rng(3), (96, 128))
+    winter_labels, winter = landscapes.make_scene(np.random.default_rng(3), (96, 128), winter=True)
+    ground = np.isin(summer_labels, [landscapes.GRASS, landscapes.HILL, landscapes.FLOWER, landscapes.BUSH,
+                                     landscapes.DIRT, landscapes.SAND])
+    assert ground.any() and (winter_labels[ground] == landscapes.SNOW).all()
+    assert (winter_labels[~ground] == summer_labels[~ground]).all()
+    saturation = lambda image: (image.max(2).astype(int) - image.min(2)).mean()  # noqa: E731
+    assert winter[ground].mean() > summer[ground].mean() + 40 and saturation(winter) < 0.75 * saturation(summer)
