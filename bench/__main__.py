@@ -1,9 +1,10 @@
 """`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
 
-from bench import painter, sae, spade_render, train_spade
+from bench import painter, sae, spade_render, train_spade, translate
 
 if __name__ == "__main__":
     spade_render.main()
     train_spade.main()
     painter.main()
     sae.main()
+    translate.main()

@@ -252,8 +252,33 @@ class RemoveAttribute:
     name: str
 
 
+# --- ImageToImage models (CycleGAN, CUT, FastCUT, SinCUT): style brushes -------------------------------
+# The GUI translates a photo once per (model, direction) and keeps the result; painting a brush mask only
+# composites, so no stroke waits on a model.
+
+DIRECTIONS = ("AtoB", "BtoA")  # a CycleGAN model may hold both generators; CUT-family models hold one
+MAX_TRANSLATE_PIXELS = 64_000_000  # larger photos are refused with a message, never an out-of-memory crash
+
+
+@dataclass(frozen=True, eq=False)
+class TranslateImage:
+    """Translate a whole photo (float32 HxWx3 in [0, 1], any size from 1 px up to MAX_TRANSLATE_PIXELS) with an
+    ImageToImage model; large photos go through overlapping tiles, with progress per tile and cancel between
+    tiles. Result value: the translated photo, float32 HxWx3 in [0, 1], the input's size.
+
+    image: grey (HxW), RGBA (alpha over white) and uint8/uint16 arrays are converted as image files are read.
+    direction: one of the model's hparams["directions"] (["AtoB"], ["BtoA"] or ["AtoB", "BtoA"]); "" means
+    its first. tile: the side in pixels of the largest window one pass reads (it bounds the memory); 0 lets
+    the engine choose from the photo and the device's memory (one pass when the photo fits)."""
+
+    model_id: str
+    image: np.ndarray
+    direction: str = ""
+    tile: int = 0
+
+
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,
-                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute]
+                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage]
 
 
 # --- events ---------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class Checkpoint:
     state_dict: StateDict
     options: dict[str, Any] = field(default_factory=dict)  # official option names from a sidecar file
     metadata: dict[str, Any] = field(default_factory=dict)  # ours: method, hparams, classes, provenance
-    parts: dict[str, StateDict] = field(default_factory=dict)  # companion nets, e.g. SPADE's netE
+    parts: dict[str, StateDict] = field(default_factory=dict)  # companion nets, e.g. SPADE's netE, CycleGAN's G_B
+    hints: dict[str, Any] = field(default_factory=dict)  # hparams told by file names: a CycleGAN pair's directions
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -54,11 +55,15 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path.name}: the file is empty")
     if _is_safetensors(path):
         return _read_ours(path)
-    state_dict = unwrap(_torch_load(path), path.name)
-    ckpt = Checkpoint(path, canonicalize(state_dict), options=read_sidecar_options(path))
+    ckpt = Checkpoint(path, _read_foreign(path), options=read_sidecar_options(path))
     if companion := _companion_encoder(path):
-        ckpt.parts["netE"] = canonicalize(unwrap(_torch_load(companion), companion.name))
+        ckpt.parts["netE"] = _read_foreign(companion)
+    _pair_cyclegan_generators(ckpt)
     return ckpt
+
+
+def _read_foreign(path: Path) -> StateDict:
+    return canonicalize(unwrap(_torch_load(path), path.name))
 
 
 def _looks_like_torch_file(path: Path) -> bool:
@@ -144,6 +149,27 @@ def read_sidecar_options(path: Path) -> dict[str, Any]:
     return options
 
 
+
+
+_CYCLEGAN_GENERATOR = re.compile(r"^(.*)_net_G_([AB])\.pth$")
+
+
+def _pair_cyclegan_generators(ckpt: Checkpoint) -> None:
+    """CycleGAN training writes <epoch>_net_G_A.pth (A->B) and <epoch>_net_G_B.pth (B->A) side by side: either
+    file brings in both, G_A as the main state dict and G_B as the part "G_B". A G_B file alone is B->A only."""
+    m = _CYCLEGAN_GENERATOR.match(ckpt.path.name)
+    if not m:
+        return
+    sibling = ckpt.path.with_name(f"{m.group(1)}_net_G_{'B' if m.group(2) == 'A' else 'A'}.pth")
+    if not sibling.is_file():
+        ckpt.hints["directions"] = ["AtoB"] if m.group(2) == "A" else ["BtoA"]
+        return
+    other = _read_foreign(sibling)
+    if m.group(2) == "A":
+        ckpt.parts["G_B"] = other
+    else:
+        ckpt.parts["G_B"], ckpt.state_dict = ckpt.state_dict, other
+    ckpt.hints["directions"] = ["AtoB", "BtoA"]
 
 
 def _companion_encoder(path: Path) -> Path | None:

@@ -1,4 +1,4 @@
-"""The headless command line: `python main.py models ...`, `render ...`, `swap ...` and `stats ...`.
+"""The headless command line: `python main.py models ...`, `render ...`, `translate ...`, `swap ...`, `stats ...`.
 
 It drives the same Engine handlers as the GUI, synchronously. Every user error ends as one line
 on stderr and exit status 2; nothing prints a traceback for a bad input.
@@ -25,13 +25,14 @@ from engine.api import (
     ModelEntry,
     RemoveAttribute,
     RenderLabels,
+    TranslateImage,
     parse_import_options,
 )
 from engine.catalog import Catalog
-from engine.code_stats import resize_short_side
+from engine.code_stats import gather, resize_short_side
 from engine.codes import MIN_STATS_PHOTOS, blend_texture
 from engine.device import CHOICES, pick_device
-from engine.handlers import Engine
+from engine.handlers import Engine, pick_direction
 from engine.imageio import read_label_map, read_rgb, write_rgb
 from engine.worker import USER_ERRORS, JobContext, error_message
 
@@ -65,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     spade.add_argument("--style", help="style image (models with an image encoder)")
     spade.add_argument("--seed", type=int, help="random style seed (models with a style code)")
     spade.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, .webp)")
+
+    translate = commands.add_parser(
+        "translate", help="translate whole photos with an ImageToImage model (CycleGAN, CUT), tiled when large")
+    translate.add_argument("--model", required=True, help="model id of an ImageToImage model (see 'models list')")
+    translate.add_argument("--direction", default="",
+                           help="AtoB or BtoA, for CycleGAN models that hold both (default: the model's first)")
+    translate.add_argument("--input", required=True, nargs="+", action="extend", metavar="PATH",
+                           help="photo(s) or folder(s) of photos; with several or a folder, --out is a folder")
+    translate.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the inputs)")
+    translate.add_argument("--tile", type=int, default=0,
+                           help="tile side in px for large photos (default: chosen from the photo and memory)")
 
     swap = commands.add_parser(
         "swap", help="Swapping Autoencoder: the layout of one photo with the texture of another")
@@ -155,6 +167,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if entry.notes:
             print(f"note: {entry.notes}", file=sys.stderr)
         return 0
+    if args.command == "translate":
+        for path in translate(engine, ctx, args):
+            print(path)
+        return 0
     if args.command == "swap":
         for path in swap(engine, ctx, args):
             print(path)
@@ -179,7 +195,7 @@ def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path
         raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
     engine.structure_texture_entry(args.model)  # a wrong model is named as such, not blamed on a photo
     texture_photo = read_rgb(args.texture)
-    targets = _swap_targets([Path(p) for p in args.structure], Path(args.out))
+    targets = _output_targets([Path(p) for p in args.structure], Path(args.out), "--structure")
     textures: dict[int, np.ndarray] = {}  # texture code per short side (the texture photo is resized to match)
     for source, target in targets:
         own = _embed(engine, ctx, args.model, source, read_rgb(source))
@@ -194,16 +210,36 @@ def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path
     return [target for _, target in targets]
 
 
-def _swap_targets(sources: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(structure photo, output file) pairs; several photos or an existing folder make `out` a folder."""
-    if len(sources) == 1 and not out.is_dir():
+def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
+    """Each input photo translated at full resolution; the outputs."""
+    # a wrong model or direction is named before any photo is read
+    direction = pick_direction(engine.image_to_image_entry(args.model), args.direction)
+    if args.tile < 0:
+        raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
+    folder = any(Path(p).is_dir() for p in args.input)
+    targets = _output_targets(gather(args.input), Path(args.out), "--input", folder=folder)
+    for source, target in targets:
+        photo = read_rgb(source)
+        try:
+            result = engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx)
+        except ValueError as exc:
+            raise ValueError(f"{source.name}: {error_message(exc)}") from None
+        write_rgb(target, result)
+    return [target for _, target in targets]
+
+
+def _output_targets(sources: list[Path], out: Path, option: str, *, folder: bool = False) -> list[tuple[Path, Path]]:
+    """(photo, output file) pairs; several photos, an input folder or an existing folder make `out` a folder."""
+    if not sources:
+        raise ValueError(f"no photos found in {option}")
+    if len(sources) == 1 and not folder and not out.is_dir():
         return [(sources[0], out)]
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: with several --structure photos, --out must be a folder")
+        raise ValueError(f"{out}: with several {option} photos, --out must be a folder")
     targets = [(source, out / f"{source.stem}.png") for source in sources]
     names = [target.name for _, target in targets]
     if clash := next((name for name in names if names.count(name) > 1), None):
-        raise ValueError(f"two structure photos would both be written to {out / clash}; rename one")
+        raise ValueError(f"two {option} photos would both be written to {out / clash}; rename one")
     out.mkdir(parents=True, exist_ok=True)
     return targets
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine import code_stats, palettes, registry
+from engine import code_stats, palettes, registry, tiling
 from engine.api import (
     AddAttribute,
     CodeStats,
@@ -32,6 +33,7 @@ from engine.api import (
     RenderLabels,
     Request,
     Task,
+    TranslateImage,
 )
 from engine.catalog import Catalog
 from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint
@@ -41,6 +43,9 @@ from engine.storage import sha256_file
 from engine.worker import JobContext
 
 GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
+# official training snapshots: <epoch>_net_G.pth, <epoch>_net_G_A.pth, iter_<n>_net_G_B.pth ...
+OFFICIAL_SNAPSHOT = re.compile(r"^(latest|\d+|iter_\d+)_net_g(_[ab])?$")
+RELEASE_SUFFIX = "_pretrained"  # official download folders: horse2zebra_pretrained, horse2zebra_cut_pretrained
 
 
 class Engine:
@@ -64,6 +69,7 @@ class Engine:
             ComputeCodeStats: self.compute_code_stats,
             AddAttribute: self.add_attribute,
             RemoveAttribute: self.remove_attribute,
+            TranslateImage: self.translate_image,
         }
         # model id -> (sha256 of its file, the statistics that file ships or None): read once per file
         self._shipped_stats: dict[str, tuple[str, CodeStats | None]] = {}
@@ -83,7 +89,7 @@ class Engine:
             ctx.progress(0.1, f"reading {source.name}")
         ckpt = read_checkpoint(source)
         arch = registry.detect(ckpt.state_dict)
-        hparams = arch.resolve_hparams(ckpt.state_dict, {**ckpt.options, **(options or {})})
+        hparams = arch.resolve_hparams(ckpt.state_dict, {**ckpt.hints, **ckpt.options, **(options or {})})
         if ctx:
             ctx.progress(0.5, f"checking {arch.title}")
         arch.load(ckpt, hparams)  # a strict load proves the file is usable before it is catalogued
@@ -91,20 +97,21 @@ class Engine:
         if (existing := self.catalog.find_by_sha(sha)) and existing.hparams == hparams:
             return existing
         palette_name = ckpt.metadata.get("palette") or _palette_for(hparams)
+        name = ckpt.metadata.get("name") or _name_from_path(source)
         entry = ModelEntry(
-            id=self.catalog.unique_id(f"{arch.method}-{ckpt.metadata.get('name') or _name_from_path(source)}"),
+            id=self.catalog.unique_id(f"{arch.method}-{name}"),
             method=arch.method,
             task=arch.task.value,
             size_rule=arch.size_rule(hparams),
             license=ckpt.metadata.get("license") or arch.license_note,
             source=str(source),
             sha256=sha,
-            name=ckpt.metadata.get("name") or _name_from_path(source),
+            name=name,
             hparams=hparams,
             classes=_classes(ckpt, hparams, palette_name),
             palette=palette_name or "",
             added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            notes=_notes(hparams, ckpt),
+            notes=_notes(hparams, ckpt, name),
         )
         self.catalog.add(entry)
         return entry
@@ -122,6 +129,29 @@ class Engine:
             nets["netG"], hparams, request.labels, instances=request.instances, size=request.size,
             style=request.style, seed=request.seed, encoder=nets.get("netE"), device=self.device,
         )
+
+    # --- ImageToImage models (CycleGAN, CUT): style brushes ----------------------------------------------
+
+    def translate_image(self, request: TranslateImage, ctx: JobContext) -> np.ndarray:
+        entry = self.image_to_image_entry(request.model_id)
+        direction = pick_direction(entry, request.direction)
+        image = tiling.check_photo(request.image)  # refused before the model is loaded
+        if request.tile < 0:
+            raise ValueError(f"tile must be 0 (automatic) or a size in px, got {request.tile}")
+        hparams, nets = self.loaded(request.model_id, ctx)
+        generator = nets[direction]
+        tile = request.tile or tiling.default_tile(generator, hparams, image.shape[:2], self.device)
+        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
+        return tiling.translate(generator, hparams, image, tile=tile, device=self.device,
+                                stats_side=min(tiling.STATS_SIDE, tile), ctx=ctx)
+
+    def image_to_image_entry(self, model_id: str) -> ModelEntry:
+        """The catalog entry, refused unless the model translates whole photos."""
+        entry = self.catalog.get(model_id)
+        if entry.task != Task.IMAGE_TO_IMAGE.value:
+            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); translating a photo "
+                             "needs an ImageToImage model such as CycleGAN or CUT")
+        return entry
 
     # --- StructureTexture models (Swapping Autoencoder) ------------------------------------------------
 
@@ -242,10 +272,25 @@ def _image_size(image: np.ndarray) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
+def pick_direction(entry: ModelEntry, direction: str) -> str:
+    """The model's direction to translate in: `direction`, or its first when empty; refused if it lacks it."""
+    directions = list(entry.hparams.get("directions") or ["AtoB"])
+    if not direction:
+        return directions[0]
+    if direction not in directions:
+        raise ValueError(f"direction {direction!r} is not available: model '{entry.id}' translates "
+                         f"{' and '.join(directions)} only")
+    return direction
+
+
 def _name_from_path(path: Path) -> str:
-    """Official files have generic names (latest_net_G.pth): their folder names the model."""
+    """Official files have generic names (latest_net_G.pth, 200_net_G_A.pth): their folder names the model,
+    without the release suffix (horse2zebra_pretrained -> horse2zebra)."""
     stem = path.name.split(".")[0]
-    return path.parent.name if stem.lower() in GENERIC_FILE_NAMES else stem
+    if stem.lower() not in GENERIC_FILE_NAMES and not OFFICIAL_SNAPSHOT.match(stem.lower()):
+        return stem
+    folder = path.parent.name
+    return folder.removesuffix(RELEASE_SUFFIX) or folder
 
 
 def _palette_for(hparams: dict[str, Any]) -> str | None:
@@ -264,8 +309,10 @@ def _classes(ckpt: Checkpoint, hparams: dict[str, Any], palette_name: str | None
     return tuple((i, f"class {i}") for i in range(top))
 
 
-def _notes(hparams: dict[str, Any], ckpt: Checkpoint) -> str:
+def _notes(hparams: dict[str, Any], ckpt: Checkpoint, name: str) -> str:
     notes = []
+    if (directions := hparams.get("directions")) and (note := _directions_note(name, directions)):
+        notes.append(note)
     if assumed := hparams.get("assumed"):
         notes.append("assumed (not in the file; re-import with options to change): " + ", ".join(assumed))
     if ckpt.options and not ckpt.metadata:  # our own files carry their hparams, not an opt.txt
@@ -273,3 +320,13 @@ def _notes(hparams: dict[str, Any], ckpt: Checkpoint) -> str:
     if "netE" in ckpt.parts:
         notes.append("includes an image encoder (style images)")
     return "; ".join(notes)
+
+
+def _directions_note(name: str, directions: list[str]) -> str:
+    """'translates AtoB (horse -> zebra) and BtoA (zebra -> horse)' for the official X2Y dataset names, else ''."""
+    domains = re.match(r"^([a-z]+)2([a-z]+)", name.lower())
+    if not domains:
+        return ""
+    a, b = domains.groups()
+    sides = {"AtoB": f"{a} -> {b}", "BtoA": f"{b} -> {a}"}
+    return "translates " + " and ".join(f"{d} ({sides[d]})" for d in directions)

@@ -72,6 +72,30 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def to_rgb_float(image: np.ndarray) -> np.ndarray:
+    """Any photo array -> HxWx3 float32 in [0, 1], as read_rgb treats files: grey (HxW, HxWx1) expanded, grey +
+    alpha or RGBA composited over white; uint8 and uint16 scaled, floats clipped. No copy when it already fits."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4) or 0 in image.shape:
+        raise ImageFileError(f"a photo must be an HxW, HxWx3 or HxWx4 array, got shape {image.shape}")
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / float(np.iinfo(image.dtype).max)
+    elif np.issubdtype(image.dtype, np.floating):
+        scaled = image.astype(np.float32, copy=False)
+        if not np.isfinite(scaled).all():
+            raise ImageFileError("the photo contains NaN or infinite values")
+        if scaled.min() < 0 or scaled.max() > 1:
+            scaled = np.clip(scaled, 0, 1)
+    else:
+        raise ImageFileError(f"unsupported photo data type {image.dtype}; use uint8, uint16 or floats in [0, 1]")
+    if scaled.shape[2] in (2, 4):  # alpha over white
+        alpha = scaled[..., -1:]
+        scaled = scaled[..., :-1] * alpha + (1 - alpha)
+    return np.repeat(scaled, 3, axis=2) if scaled.shape[2] == 1 else scaled
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[0, 1] floats to 8-bit, truncating like the official repos' tensor2im."""
     return np.clip(image * 255.0, 0, 255).astype(np.uint8)

@@ -14,7 +14,7 @@ import torch
 
 from engine.api import Task
 from engine.checkpoints import Checkpoint, CheckpointError, StateDict
-from engine.models import sae, spade
+from engine.models import cut, cyclegan, sae, spade
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,41 @@ SAE = Architecture(
     load=_load_sae,
 )
 
-ARCHITECTURES: tuple[Architecture, ...] = (SPADE, SAE)
+
+
+def _load_cyclegan(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
+    return cyclegan.load(ckpt.state_dict, hparams, ckpt.parts)  # {direction: generator}
+
+
+CYCLEGAN = Architecture(
+    method=cyclegan.METHOD,
+    title="CycleGAN ResNet generator",
+    task=Task.IMAGE_TO_IMAGE,
+    license_note=cyclegan.LICENSE_NOTE,
+    detect=cyclegan.detect,
+    resolve_hparams=cyclegan.resolve_hparams,
+    size_rule=cyclegan.size_rule,
+    load=_load_cyclegan,
+)
+
+
+def _load_cut(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
+    return cut.load(ckpt.state_dict, hparams)  # {"AtoB": generator}
+
+
+CUT = Architecture(
+    method=cut.METHOD,
+    title="CUT / FastCUT / SinCUT ResNet generator",
+    task=Task.IMAGE_TO_IMAGE,
+    license_note=cut.LICENSE_NOTE,
+    detect=cut.detect,
+    resolve_hparams=cut.resolve_hparams,
+    size_rule=cut.size_rule,
+    load=_load_cut,
+)
+
+# CUT before CycleGAN: both are `model.N` ResNets; CUT's anti-aliasing `filt` buffers tell them apart.
+ARCHITECTURES: tuple[Architecture, ...] = (SPADE, SAE, CUT, CYCLEGAN)
 
 
 def detect(state_dict: StateDict) -> Architecture:
