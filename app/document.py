@@ -165,14 +165,15 @@ class Document:
             setattr(layer, key, value)
         self._notify(Change("layer", name))
 
-    def replace_pixels(self, name: str, data: np.ndarray) -> None:
+    def replace_pixels(self, name: str, data: np.ndarray, rect: Rect | None = None) -> None:
         """Replace a rendered layer's content (e.g. the engine's photo); not undoable by design,
-        since it is derived from the other layers."""
+        since it is derived from the other layers. `rect`: the only area that differs from before, so
+        observers update just that (None: all of it)."""
         layer = self.layer(name)
         if data.shape[:2] != (self.height, self.width):
             raise ValueError(f"{name}: got {data.shape[1]}x{data.shape[0]}, need {self.width}x{self.height}")
         layer.data = data
-        self._notify(Change("pixels", name))
+        self._notify(Change("pixels", name, None if rect is None else _clip(rect, data.shape)))
 
     # --- settings ----------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.about import show_about
+from app.brushes.page import StyleBrushPage
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
 from app.library_dialog import LibraryDialog
@@ -58,6 +59,8 @@ class MainWindow(QMainWindow):
         self.add_tool("Painter", self.painter, current=True)
         self.swap = SwapPage(bridge, self.catalog)
         self.add_tool("Swap && Edit", self.swap)
+        self.brushes = StyleBrushPage(bridge, self.catalog)
+        self.add_tool("Style Brushes", self.brushes)
 
         self.device_label = QLabel("Device: starting…")
         self.statusBar().addPermanentWidget(self.device_label)

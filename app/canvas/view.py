@@ -90,6 +90,17 @@ class CanvasView(QWidget):
             self.zoom_fit()
         self.update()
 
+    @property
+    def shown_layers(self) -> tuple[str, ...] | None:
+        """The layers this view shows (None: all of them)."""
+        return self._only
+
+    def set_shown_layers(self, names: Sequence[str] | None) -> None:
+        """Show only these layers (None: all of them), e.g. a mask overlay that follows a selection."""
+        self._only = tuple(names) if names is not None else None
+        self._images.keep(self._shown())
+        self.update()
+
     def set_label_lut(self, lut: np.ndarray) -> None:
         """(256, 3) uint8 colour per label id."""
         self._images.set_lut(lut, self._shown())

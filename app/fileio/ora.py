@@ -141,13 +141,14 @@ def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None)
         raise FileError(f"{path.name}: cannot save ({exc.strerror or exc})") from None
 
 
-def load_ora(path: str | Path) -> OraLoad:
+def load_ora(path: str | Path, *, max_pixels: int | None = None) -> OraLoad:
+    """max_pixels: the caller's own size limit (pixels in all) instead of the painter's limit per side."""
     path = Path(path)
     if not path.is_file():
         raise FileError(f"{path}: no such file")
     try:
         with zipfile.ZipFile(path) as zf:
-            return _Reader(zf, path.name).load()
+            return _Reader(zf, path.name, max_pixels).load()
     except (zipfile.BadZipFile, zlib.error, EOFError):
         raise FileError(f"{path.name}: not an OpenRaster file, or the file is damaged") from None
     except OSError as exc:
@@ -167,8 +168,8 @@ class _Entry:
 
 
 class _Reader:
-    def __init__(self, zf: zipfile.ZipFile, name: str) -> None:
-        self.zf, self.name = zf, name
+    def __init__(self, zf: zipfile.ZipFile, name: str, max_pixels: int | None = None) -> None:
+        self.zf, self.name, self.max_pixels = zf, name, max_pixels
         self.notes: list[str] = []
 
     def fail(self, message: str) -> FileError:
@@ -196,7 +197,10 @@ class _Reader:
         width, height = _int(root, "w", 0), _int(root, "h", 0)
         if width < 1 or height < 1:
             raise self.fail("stack.xml gives no image size")
-        check_side(self.name, width, height)
+        if self.max_pixels is None:
+            check_side(self.name, width, height)
+        elif width * height > self.max_pixels:
+            raise self.fail(f"the image is {width}x{height}, over {self.max_pixels / 1e6:.0f} megapixels")
         entries = list(self._walk(stack, 0, 0, 1.0, True, False))[::-1]  # bottom to top
         meta = self._meta()
         listed = meta.get("layers")

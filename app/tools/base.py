@@ -159,13 +159,21 @@ def swept_disc(a: QPointF, b: QPointF, diameter: int) -> tuple[int, int, np.ndar
     if a == b:
         return round(a.x() - diameter / 2), round(a.y() - diameter / 2), disc(diameter)
     r = diameter / 2
-    x0, y0 = math.floor(min(a.x(), b.x()) - r), math.floor(min(a.y(), b.y()) - r)
-    x1, y1 = math.ceil(max(a.x(), b.x()) + r), math.ceil(max(a.y(), b.y()) + r)
+    x0, y0, distance2 = segment_distance2(a, b, r)
+    return x0, y0, distance2 <= r * r + 1e-6
+
+
+def segment_distance2(a: QPointF, b: QPointF, reach: float) -> tuple[int, int, np.ndarray]:
+    """Squared distances from the segment a-b to the centres of the pixels within `reach` of its bounding
+    box: (x, y, float array), top-left at document pixel x, y. Soft brushes shape their falloff with it."""
+    x0, y0 = math.floor(min(a.x(), b.x()) - reach), math.floor(min(a.y(), b.y()) - reach)
+    x1, y1 = math.ceil(max(a.x(), b.x()) + reach), math.ceil(max(a.y(), b.y()) + reach)
     ys, xs = np.ogrid[y0:y1, x0:x1]
     px, py = xs + 0.5 - a.x(), ys + 0.5 - a.y()
     vx, vy = b.x() - a.x(), b.y() - a.y()
-    t = np.clip((px * vx + py * vy) / (vx * vx + vy * vy), 0.0, 1.0)
-    return x0, y0, (px - t * vx) ** 2 + (py - t * vy) ** 2 <= r * r + 1e-6
+    length2 = vx * vx + vy * vy
+    t = np.clip((px * vx + py * vy) / length2, 0.0, 1.0) if length2 else 0.0
+    return x0, y0, (px - t * vx) ** 2 + (py - t * vy) ** 2
 
 
 @lru_cache(maxsize=16)

@@ -1,0 +1,1 @@
+"""Style Brushes: translations (CycleGAN, CUT, FastCUT, SinCUT) painted onto a photo through soft masks."""

@@ -1,0 +1,408 @@
+"""Style Brushes: paint translations (CycleGAN, CUT, FastCUT, SinCUT) onto a photo through soft masks.
+
+The page wires parts that each do one thing: the project holds the layers, the masks (in its document) and
+their one undo history; the translator asks the engine for each (model, direction) translation of the
+photo once and caches it; the compositor keeps the composite layer up to date from masks and cached
+translations, rectangle by rectangle, so a stroke never waits on a model; the tools paint masks; the panels
+edit the project; BrushFiles owns the File and Edit actions. The page decides which project is current,
+which translations it needs, and what the user is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.brushes.brush_panel import BrushPanel
+from app.brushes.composite import Compositor
+from app.brushes.files import BrushFiles
+from app.brushes.layers_panel import BrushLayersPanel, LayerNote, directions
+from app.brushes.photos import Photo, photo_key
+from app.brushes.project import PHOTO, RESULT, BrushLayer, BrushProject, ProjectChange, brush_document
+from app.brushes.tools import BrushSettings, MaskEraser, MaskTool
+from app.brushes.translations import CANCELLED, FAILED, READY, RUNNING, Key, Translator
+from app.canvas import CanvasView
+from app.catalog_model import CatalogModel
+from app.engine_bridge import EngineBridge
+from app.sae.drops import FileDrop
+from app.tools import Tool
+from engine.api import ModelEntry, Task
+
+RIGHT_WIDTH = 320
+DEFAULT_BRUSH_SHARE = 12  # a new photo's brush is about 1/12 of its shorter side
+EMPTY = ("Open a photo to paint on: File > Open Photo… (Ctrl+O), or drop one here.\n\n"
+         "Each brush layer paints a model's translation of the photo through a soft mask. The photo is translated "
+         "once per model, in the background; painting is instant after that.")
+NO_MODEL = ("No translation model in the Library yet: import a CycleGAN or CUT checkpoint (Models > Import "
+            "Checkpoint…) or train one (Training menu).")
+
+
+class StyleBrushPage(QWidget):
+    def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.translator = Translator(bridge, parent=self)
+        self.compositor = Compositor(self.translation)
+        self.settings = BrushSettings()
+        self.project: BrushProject | None = None
+        self.photo_name = ""
+        self.photo_note = ""
+        self._unsubscribe = None
+        self._keys: dict[str, Key | None] = {}  # each layer's translation, as the last change left them
+
+        self.canvas = CanvasView(layers=[PHOTO, RESULT])
+        self.placeholder = QLabel(EMPTY, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setProperty("role", "muted")
+        self.placeholder.setMargin(40)
+        self.views = QStackedWidget()
+        self.views.addWidget(self.placeholder)
+        self.views.addWidget(self.canvas)
+        self.drops = FileDrop(self)
+        self.drops.install(self.placeholder, self.canvas)
+        self.drops.dropped.connect(lambda paths, _mods: self.files.open_file(paths[0]))
+
+        self.brush_panel = BrushPanel(self.settings)
+        self.layers_panel = BrushLayersPanel(self.layer_status)
+        self.layers_panel.add_requested.connect(self.add_layer)
+        self.layers_panel.retry_requested.connect(lambda layer_id: self.translate(retry={layer_id}))
+        self.notice = QLabel(wordWrap=True)
+        self.notice.setProperty("role", "error")
+        self.notice.hide()
+        self.cursor_label = QLabel("")
+        self.photo_label = QLabel("")
+        self.photo_label.setProperty("role", "muted")
+        self.status_label = QLabel("")
+        self.progress = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
+        self.progress.setRange(0, 1000)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop translating (the masks stay; Translate again resumes)")
+        self.cancel.clicked.connect(lambda: self.translator.cancel())
+        for widget in (self.progress, self.cancel):
+            widget.hide()
+
+        self.tools: dict[str, Tool | None] = {}
+        self.tool_actions = QActionGroup(self)
+        self._build_layout(self._build_toolbar())
+        self.translator.changed.connect(self._translation_changed)
+        self.translator.busy_changed.connect(self._busy)
+        self.canvas.cursor_moved.connect(self._cursor)
+        self.canvas.stroke_started.connect(self._sync_overlay)  # a first dab may need the tint
+        self.files = BrushFiles(self)
+        catalog.changed.connect(self._catalog_changed)
+        self._catalog_changed()
+        self.set_project(None)
+
+    # --- layout ------------------------------------------------------------------------------------------
+
+    def _build_toolbar(self) -> QToolBar:
+        bar = QToolBar("Style Brushes tools")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addAction("Open Photo…", lambda: self.files.choose_photo()).setToolTip("Open a photo to paint on (Ctrl+O)")
+        bar.addSeparator()
+        for key, name, tool, tip in (
+                ("V", "View", None, "Look, zoom and pan; no painting (V)"),
+                ("B", "Brush", MaskTool(self._current, self.settings, self.show_status),
+                 "Brush (B): paint the selected layer's translation in"),
+                ("E", "Eraser", MaskEraser(self._current, self.settings, self.show_status),
+                 "Eraser (E): take the selected layer's translation out again")):
+            self.tools[key] = tool
+            action = QAction(name, self, checkable=True, shortcut=QKeySequence(key))
+            action.setToolTip(tip)
+            action.triggered.connect(lambda *_, t=tool: self.canvas.set_tool(t))
+            self.tool_actions.addAction(action)
+            bar.addAction(action)
+        self.tool_actions.actions()[1].trigger()
+        for text, key, slot in (("Smaller brush", "[", self.settings.shrink),
+                                ("Larger brush", "]", self.settings.grow)):
+            action = QAction(text, self, shortcut=QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        bar.addSeparator()
+        self.before_after = QAction("Original", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_Backslash))
+        self.before_after.setToolTip("Show the original photo instead of the painted one (\\)")
+        self.before_after.toggled.connect(self._show_original)
+        bar.addAction(self.before_after)
+        self.show_mask = QAction("Mask", self, checkable=True, shortcut=QKeySequence("M"))
+        self.show_mask.setToolTip("Tint where the selected layer's mask is painted (M); shown anyway while its "
+                                  "translation is not ready")
+        self.show_mask.toggled.connect(lambda _: self._sync_overlay())
+        bar.addAction(self.show_mask)
+        bar.addSeparator()
+        bar.addAction("Fit", self.canvas.zoom_fit).setToolTip("Fit the photo in the view (Ctrl+0)")
+        bar.addAction("−", self.canvas.zoom_out).setToolTip("Zoom out (Ctrl+-)")
+        bar.addAction("+", self.canvas.zoom_in).setToolTip("Zoom in (Ctrl+=)")
+        self.zoom_label = QLabel()
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
+        bar.addWidget(self.zoom_label)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        return bar
+
+    def _build_layout(self, toolbar: QToolBar) -> None:
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 4, 0)
+        column.addWidget(self.brush_panel)
+        column.addWidget(self.layers_panel)
+        column.addStretch()
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        scroll.setFixedWidth(RIGHT_WIDTH)
+        middle = QHBoxLayout()
+        middle.addWidget(self.views, 1)
+        middle.addWidget(scroll)
+        self.cursor_label.setFixedWidth(140)
+        status = QHBoxLayout()
+        status.addWidget(self.cursor_label)
+        status.addWidget(self.photo_label)
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.progress)
+        status.addWidget(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 4)
+        layout.addWidget(toolbar)
+        layout.addWidget(self.notice)
+        layout.addLayout(middle, 1)
+        layout.addLayout(status)
+
+    # --- projects ----------------------------------------------------------------------------------------
+
+    def open_photo(self, photo: Photo) -> BrushProject:
+        """A new project on `photo`, with one brush layer of the default model (translated at once)."""
+        model = self.default_model()
+        layers = [BrushLayer("b1", "Brush 1", model.id, directions(model)[0])] if model else []
+        project = BrushProject(brush_document(photo.image), photo.key or photo_key(photo.image), layers)
+        h, w = photo.image.shape[:2]
+        self.settings.set_brush_size(max(8, min(h, w) // DEFAULT_BRUSH_SHARE))
+        self.set_project(project, photo.name, photo.note)
+        return project
+
+    def set_project(self, project: BrushProject | None, name: str = "", note: str = "", *,
+                    translations: dict[Key, np.ndarray] | None = None) -> None:
+        """Show `project`; `translations`: ones that came with it (from its file), kept in the cache."""
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.project, self.photo_name, self.photo_note = project, name, note
+        self._keys = self._layer_keys()
+        self._unsubscribe = project.subscribe(self._project_changed) if project else None
+        stale = [key for key, _ in self.translator.running() if project is None or key.photo != project.photo_key]
+        self.translator.cancel(stale, forget=True)  # no use now; wanted again if their photo comes back
+        self._pin()
+        for key, image in (translations or {}).items():
+            self.translator.cache.put(key, image)
+        self.before_after.setChecked(False)
+        self.canvas.set_document(project.document if project else None)
+        self.views.setCurrentWidget(self.canvas if project else self.placeholder)
+        self.compositor.set_project(project)
+        self.layers_panel.set_project(project)
+        self.photo_label.setText(self._photo_text())
+        self._sync_overlay()
+        self._sync_notice()
+        self.files.project_changed()
+        self.translate()
+
+    def _current(self) -> BrushProject | None:
+        return self.project  # the tools follow whichever project is current
+
+    def add_layer(self) -> BrushLayer | None:
+        """A new layer on top with the selected layer's model and direction (whose translation is cached)."""
+        project = self.project
+        model = self.default_model()
+        if project is None or model is None:
+            return None
+        selected = project.selected
+        same = selected is not None and selected.model_id == model.id
+        return project.add_layer(model.id, selected.direction if same else directions(model)[0])
+
+    def _project_changed(self, change: ProjectChange) -> None:
+        if change.what == "selection":
+            self._sync_overlay()
+        elif change.what == "layers" and change.final:
+            before, self._keys = self._keys, self._layer_keys()
+            self.translate(retry={i for i, key in self._keys.items() if key != before.get(i)})  # a model picked
+            self._sync_overlay()
+            self._sync_notice()
+
+    def _photo_text(self) -> str:
+        project = self.project
+        if project is None:
+            return ""
+        h, w = project.size
+        return f"{self.photo_name} ({w}x{h}{', ' + self.photo_note if self.photo_note else ''})  ·"
+
+    # --- models and translations ---------------------------------------------------------------------
+
+    def models(self) -> list[ModelEntry]:
+        return [e for e in self.catalog.entries if e.task == Task.IMAGE_TO_IMAGE.value]
+
+    def default_model(self) -> ModelEntry | None:
+        """For a new layer: the selected layer's model if the Library has it, else the first one."""
+        selected = self.project.selected if self.project else None
+        entry = self.catalog.get(selected.model_id) if selected else None
+        models = self.models()
+        return entry if entry is not None and entry in models else (models[0] if models else None)
+
+    def key(self, layer: BrushLayer) -> Key | None:
+        """What the layer's translation is cached under (None: the layer has no model)."""
+        if self.project is None or not layer.model_id:
+            return None
+        direction = layer.direction
+        if not direction and (entry := self.catalog.get(layer.model_id)) is not None:
+            direction = directions(entry)[0]
+        return Key(layer.model_id, direction, self.project.photo_key)
+
+    def translation(self, layer: BrushLayer):
+        """The layer's translation (HxWx3 uint8), or None while there is none."""
+        key = self.key(layer)
+        return self.translator.cache.get(key) if key is not None else None
+
+    def _layer_keys(self) -> dict[str, Key | None]:
+        return {layer.id: self.key(layer) for layer in self.project.layers} if self.project else {}
+
+    def translate(self, *, retry: Collection[str] = ()) -> None:
+        """Ask for every translation the layers need and the cache lacks; `retry`: layers whose failed or
+        cancelled translation the user asks for again (with the button, or by picking a model)."""
+        project = self.project
+        self._pin()
+        if project is None:
+            return
+        photo = project.document.layer(PHOTO).data
+        for layer in project.layers:
+            key = self.key(layer)
+            if key is not None and self.catalog.get(key.model_id) is not None:
+                self.translator.request(key, photo, retry=layer.id in retry)
+
+    def _pin(self) -> None:
+        """The open project's translations stay in the cache, whatever its budget says."""
+        project = self.project
+        keys = [self.key(layer) for layer in project.layers] if project else []
+        self.translator.cache.pin(k for k in keys if k is not None)
+
+    def layer_status(self, layer: BrushLayer) -> LayerNote:
+        """How the layer's translation stands, for the layer list."""
+        key = self.key(layer)
+        if key is None:
+            return LayerNote("choose a model")
+        state = self.translator.state(key)
+        if state is not None and state.status == READY:
+            return LayerNote()
+        if self.catalog.get(key.model_id) is None:
+            return LayerNote(f"the model '{key.model_id}' is not in the Library", error=True)
+        if state is None:
+            return LayerNote("waiting")
+        if state.status == RUNNING:
+            return LayerNote(f"translating {state.fraction:.0%}" if state.fraction > 0 else "translating…")
+        if state.status == FAILED:
+            return LayerNote(f"translation failed: {state.message}", error=True, retry=True)
+        return LayerNote(CANCELLED, retry=True)
+
+    def _translation_changed(self, key: Key) -> None:
+        project = self.project
+        self.layers_panel.refresh_status()
+        state = self.translator.state(key)
+        if project is None or key.photo != project.photo_key or state is None:
+            return
+        users = [la for la in project.layers if self.key(la) == key]
+        if not users:  # asked for a layer that has another model by now
+            return
+        entry = self.catalog.get(key.model_id)
+        what = f"{entry.name or entry.id if entry else key.model_id}" + (
+            f" ({key.direction})" if entry is not None and len(directions(entry)) > 1 else "")
+        if state.status == READY:
+            self.compositor.refresh_layers({la.id for la in users})
+            self.show_status(f"Translated with {what}: painting shows it now")
+        elif state.status == RUNNING:
+            self.progress.setValue(round(1000 * state.fraction))
+            self.show_status(f"Translating with {what}… {state.message}".rstrip())
+        elif state.status == FAILED:
+            self.show_status(f"Translation with {what} failed: {state.message}", error=True)
+        else:
+            self.show_status(f"Translation with {what} cancelled; the masks are kept")
+        self._sync_overlay()
+
+    def _catalog_changed(self) -> None:
+        self.layers_panel.set_models(self.models())
+        self._sync_notice()
+        self.translate()  # a model the project names may have come back
+
+    def _sync_notice(self) -> None:
+        project = self.project
+        missing = sorted({la.model_id for la in project.layers if la.model_id and self.catalog.get(la.model_id) is None
+                          and self.translation(la) is None}) if project else []
+        if not self.models():
+            text = NO_MODEL
+        elif missing:
+            text = (f"This project paints with {', '.join(repr(m) for m in missing)}, not in the Library: those "
+                    "layers keep their masks but show nothing until the model is imported again.")
+        else:
+            text = ""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    # --- view ----------------------------------------------------------------------------------------
+
+    def _sync_overlay(self) -> None:
+        """The selected layer's mask is tinted while asked for, and while its translation is not there."""
+        project = self.project
+        layer = project.selected if project else None
+        shown = [PHOTO, RESULT]
+        if layer is not None and not self.before_after.isChecked() and self.compositor.painted(layer.id) and (
+                self.show_mask.isChecked() or self.translation(layer) is None):
+            shown.append(layer.mask)
+        self.canvas.set_shown_layers(shown)
+
+    def _show_original(self, original: bool) -> None:
+        project = self.project
+        if project is not None:
+            doc = project.document
+            modified = doc.modified
+            doc.set_layer_property(RESULT, visible=not original)
+            doc.modified = modified
+            self.show_status("Showing the original photo (\\ to go back)" if original else "Showing the painted photo")
+        self._sync_overlay()
+
+    # --- feedback ----------------------------------------------------------------------------------------
+
+    def show_status(self, text: str, *, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.status_label.setProperty("role", "error" if error else "muted")
+        self.status_label.style().polish(self.status_label)
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setValue(0)
+        self.progress.setVisible(busy)
+        self.cancel.setVisible(busy)
+
+    def _cursor(self, x: int, y: int) -> None:
+        project = self.project
+        layer = project.selected if project else None
+        if x < 0 or layer is None:
+            self.cursor_label.setText("" if x < 0 else f"{x}, {y}")
+            return
+        self.cursor_label.setText(f"{x}, {y}   mask {project.mask(layer.id)[y, x]:.0%}")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.canvas.setFocus()
+        super().showEvent(event)
+
+    def may_close(self) -> bool:
+        return self.files.confirm_discard()

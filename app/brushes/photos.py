@@ -1,0 +1,88 @@
+"""Photos as Style Brushes works on them: checked from the header before decoding, read in any mode, kept
+in 8 bits (so a saved project gives back the very same pixels), and named by their content.
+Plain numpy + Pillow; every refusal is a one-line ImageFileError the page shows as it is."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from engine.api import MAX_TRANSLATE_PIXELS
+from engine.imageio import ImageFileError, read_rgb, to_uint8
+
+MIN_SIDE = 16  # a narrower photo has nothing to paint on
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+_SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "F")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+@dataclass(frozen=True, eq=False)
+class Photo:
+    image: np.ndarray  # HxWx3 float32 in [0, 1], on the 8-bit grid
+    name: str
+    note: str = ""  # what was converted, for the user ("greyscale", "16-bit, edited in 8 bits", ...)
+    key: str = ""  # photo_key(image), when the reader has it already
+
+
+def probe(path: Path) -> tuple[str, int, int]:
+    """(mode, width, height) from the header alone."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked by the caller
+            with Image.open(path) as image:
+                return image.mode, image.width, image.height
+    except Image.DecompressionBombError:
+        raise ImageFileError(f"{path.name}: the image is too large (style brushes take up to "
+                             f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels)") from None
+    except FileNotFoundError:
+        raise ImageFileError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise ImageFileError(f"{path.name}: not an image file, or a format that cannot be read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
+
+
+def check_size(name: str, width: int, height: int) -> None:
+    if width * height > MAX_TRANSLATE_PIXELS:
+        raise ImageFileError(f"{name} is {width}x{height} ({width * height / 1e6:.0f} megapixels): style brushes "
+                             f"take photos up to {MAX_TRANSLATE_PIXELS // 1_000_000} megapixels; scale it down first")
+    if min(width, height) < MIN_SIDE:
+        raise ImageFileError(f"{name} is {width}x{height}: style brushes need at least {MIN_SIDE} px a side")
+
+
+def read_photo(path: str | Path) -> Photo:
+    """The photo to paint on; ImageFileError (one line) when it cannot be used."""
+    path = Path(path)
+    mode, width, height = probe(path)
+    check_size(path.name, width, height)
+    pixels = to_uint8(read_rgb(path))  # alpha over white, greyscale expanded, 16-bit scaled
+    image = pixels.astype(np.float32)
+    image /= 255.0  # as read_rgb and load_ora compute it, so a saved photo reads back bit for bit
+    return Photo(image, path.name, _note(mode), _digest(pixels))
+
+
+def photo_key(image: np.ndarray) -> str:
+    """A content key: the same pixels (a reopened project, the same file) give the same key."""
+    return _digest(to_uint8(image))
+
+
+def _digest(pixels: np.ndarray) -> str:
+    digest = hashlib.blake2b(str(pixels.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(pixels).data)
+    return digest.hexdigest()
+
+
+def _note(mode: str) -> str:
+    notes = []
+    if mode in _GREY_MODES:
+        notes.append("greyscale")
+    if mode in _SIXTEEN_BIT:
+        notes.append("16-bit, edited in 8 bits")
+    if mode in _ALPHA_MODES:
+        notes.append("transparent areas on white")
+    return ", ".join(notes)

@@ -1,0 +1,164 @@
+"""A Style Brushes project as extra members of an OpenRaster file: i2i-studio/brushes/state.json, each mask
+as zlib-compressed little-endian float32 pixels (exact; mostly zeros, so small even for huge photos) and each
+translation in use as a PNG. The photo and the composite travel as ordinary .ora layers; with the translations
+stored too, a reopened project shows the same composite at once, even where its model is not in the Library.
+
+Masks are inflated to at most the photo's size and images checked against it, so a damaged or foreign file
+gives one readable message, never a crash, a memory blow-up or code execution.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from app.brushes.project import BrushLayer, BrushProject
+from app.brushes.translations import Key
+
+PREFIX = "i2i-studio/brushes/"
+STATE = PREFIX + "state.json"
+FORMAT = "i2i-studio-brushes"
+FORMAT_VERSION = 1
+_MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+MASK_DTYPE = np.dtype("<f4")
+MASK_COMPRESSION = 1  # fast: masks are mostly zeros or ones, which compress well at any level
+
+
+class ProjectFormatError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectState:
+    """What the members hold: the layers with their masks, and the stored translations."""
+
+    photo_key: str
+    layers: tuple[BrushLayer, ...]
+    masks: dict[str, np.ndarray]  # by layer id
+    translations: dict[Key, np.ndarray]  # HxWx3 uint8
+
+
+def is_brush_project(members: Mapping[str, bytes]) -> bool:
+    return STATE in members
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+
+def project_members(project: BrushProject, translations: Mapping[Key, np.ndarray]) -> dict[str, bytes]:
+    """Every member to add to the .ora; `translations`: those of the project's layers that are ready."""
+    members: dict[str, bytes] = {}
+    layers = []
+    for layer in project.layers:
+        pixels = np.ascontiguousarray(project.mask(layer.id), MASK_DTYPE)
+        members[PREFIX + f"{layer.id}_mask.f32z"] = zlib.compress(pixels.data, MASK_COMPRESSION)
+        layers.append({"id": layer.id, "name": layer.name, "model_id": layer.model_id, "direction": layer.direction,
+                       "opacity": layer.opacity, "visible": layer.visible, "mask": f"{layer.id}_mask.f32z"})
+    stored = []
+    for i, (key, image) in enumerate(translations.items(), 1):
+        buffer = BytesIO()  # fast PNG settings: autosave writes these too, on the GUI thread
+        Image.fromarray(np.ascontiguousarray(image, np.uint8)).save(buffer, "PNG", compress_level=1)
+        members[PREFIX + f"translation{i}.png"] = buffer.getvalue()
+        stored.append({"model_id": key.model_id, "direction": key.direction, "image": f"translation{i}.png"})
+    state = {"format": FORMAT, "version": FORMAT_VERSION, "photo": project.photo_key, "size": list(project.size),
+             "layers": layers, "translations": stored}
+    members[STATE] = json.dumps(state, indent=1, ensure_ascii=False).encode("utf-8")
+    return members
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+def state_from_members(members: Mapping[str, bytes], size: tuple[int, int], photo_key: str,
+                       where: str) -> ProjectState:
+    """The layers, masks and translations for a photo of `size` whose content key is `photo_key`;
+    ProjectFormatError names what is wrong (`where`: the file, for the message)."""
+    return _Reader(members, size, where).read(photo_key)
+
+
+class _Reader:
+    def __init__(self, members: Mapping[str, bytes], size: tuple[int, int], where: str) -> None:
+        self.members, self.size, self.where = members, size, where
+
+    def fail(self, text: str) -> ProjectFormatError:
+        return ProjectFormatError(f"{self.where}: {text}")
+
+    def read(self, photo_key: str) -> ProjectState:
+        try:
+            state = json.loads(self.members[STATE])
+        except KeyError:
+            raise self.fail("no Style Brushes state in the file") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise self.fail("the Style Brushes state is unreadable") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise self.fail("the Style Brushes state is unreadable")
+        if not isinstance(state.get("version"), int) or state["version"] > FORMAT_VERSION:
+            raise self.fail("the project was saved by a newer I2I Studio")
+        try:
+            return self._build(state, photo_key)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ProjectFormatError):
+                raise
+            raise self.fail(f"the Style Brushes state is damaged ({exc})") from None
+
+    def _build(self, state: dict[str, Any], photo_key: str) -> ProjectState:
+        if tuple(int(v) for v in state["size"]) != self.size:
+            raise self.fail("the brush layers do not fit the photo's size")
+        layers, masks = [], {}
+        for spec in state.get("layers", []):
+            layer = BrushLayer(str(spec["id"]), str(spec["name"]), str(spec.get("model_id", "")),
+                               str(spec.get("direction", "")), min(max(float(spec.get("opacity", 1.0)), 0.0), 1.0),
+                               bool(spec.get("visible", True)))
+            masks[layer.id] = self.mask(str(spec["mask"]))
+            layers.append(layer)
+        if len({la.id for la in layers}) != len(layers):
+            raise self.fail("two brush layers share an id")
+        translations = {}
+        if state.get("photo") == photo_key:  # stored for this very photo: reuse them
+            for spec in state.get("translations", []):
+                key = Key(str(spec["model_id"]), str(spec["direction"]), photo_key)
+                translations[key] = self.image(str(spec["image"]))
+        return ProjectState(photo_key, tuple(layers), masks, translations)
+
+    def member(self, name: str) -> bytes:
+        data = self.members.get(PREFIX + name)
+        if data is None:
+            raise self.fail(f"{name} is missing from the file")
+        if len(data) > _MAX_MEMBER_BYTES:
+            raise self.fail(f"{name} is implausibly large")
+        return data
+
+    def mask(self, name: str) -> np.ndarray:
+        expected = self.size[0] * self.size[1] * MASK_DTYPE.itemsize
+        inflate = zlib.decompressobj()
+        try:
+            raw = inflate.decompress(self.member(name), expected)  # never more than a mask of this photo
+        except zlib.error:
+            raise self.fail(f"{name} is damaged") from None
+        if len(raw) != expected or not inflate.eof or inflate.unconsumed_tail:
+            raise self.fail(f"{name} does not fit the photo's size")
+        mask = np.frombuffer(raw, MASK_DTYPE).reshape(self.size).astype(np.float32)
+        if not np.isfinite(mask).all():
+            raise self.fail(f"{name} holds values that are not finite")
+        return np.clip(mask, 0.0, 1.0)
+
+    def image(self, name: str) -> np.ndarray:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+                with Image.open(BytesIO(self.member(name))) as image:
+                    if (image.height, image.width) != self.size:
+                        raise self.fail(f"{name} is not the size of the photo")
+                    return np.asarray(image.convert("RGB"), np.uint8)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            if isinstance(exc, ProjectFormatError):
+                raise
+            raise self.fail(f"{name} is damaged") from None
