@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +21,9 @@ import torch
 from engine.api import ModelEntry, Task
 from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.models import spade
-from engine.storage import RESOURCES, atomic_write_json, sha256_file
+from engine.storage import RESOURCES, sha256_file
 from trainers.landscapes import write_dataset
+from trainers.packaging import latest_checkpoint, list_builtin
 
 MODEL_ID = "spade-landscape-default"
 MODEL_FILE = Path("models") / "spade_landscape.safetensors"  # relative to resources/
@@ -53,15 +53,9 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
         hparams=hparams, classes=tuple((int(i), str(n)) for i, n in ckpt.metadata["classes"]),
         palette=ckpt.metadata.get("palette", "landscape"),
         added=dt.date.today().isoformat(), notes=NOTES)
-    catalog = resources / "models.json"
-    models = [m for m in json.loads(catalog.read_text())["models"] if m["id"] != MODEL_ID] if catalog.exists() else []
-    atomic_write_json(catalog, {"format": 1, "models": [entry.to_json(), *models]})
+    list_builtin(entry, resources, first=True)
     return entry
 
-
-def latest_checkpoint(run: Path) -> Path:
-    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
-    return run / "checkpoints" / latest["model"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import re
 import sys
 import tempfile
@@ -36,8 +35,9 @@ from engine import code_stats
 from engine.api import JobRef, ModelEntry, Task
 from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.models import sae
-from engine.storage import RESOURCES, atomic_write_json, sha256_file
+from engine.storage import RESOURCES, sha256_file
 from engine.worker import JobContext
+from trainers.packaging import latest_checkpoint, list_builtin
 from trainers.sae import main as train_main
 
 MODEL_ID = "sae-wallpapers-default"
@@ -189,15 +189,9 @@ def package(checkpoint: Path, photos_dir: Path, *, resources: Path = RESOURCES) 
         id=MODEL_ID, method=sae.METHOD, task=Task.STRUCTURE_TEXTURE.value, size_rule=sae.size_rule(hparams),
         license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
         hparams=hparams, added=dt.date.today().isoformat(), notes=notes)
-    catalog = resources / "models.json"
-    models = [m for m in json.loads(catalog.read_text())["models"] if m["id"] != MODEL_ID] if catalog.exists() else []
-    atomic_write_json(catalog, {"format": 1, "models": [*models, entry.to_json()]})
+    list_builtin(entry, resources)
     return entry
 
-
-def latest_checkpoint(run: Path) -> Path:
-    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
-    return run / "checkpoints" / latest["model"]
 
 
 # --- command line -----------------------------------------------------------------------------------------
