@@ -25,7 +25,26 @@ def _sae(argv: list[str]) -> int:
     return sae.main(argv)
 
 
-METHODS: dict[str, Callable[[list[str]], int]] = {"spade": _spade, "sae": _sae}
+def _cyclegan(argv: list[str]) -> int:
+    from trainers import cyclegan
+
+    return cyclegan.main(argv)
+
+
+def _cut(argv: list[str]) -> int:
+    from trainers import cut
+
+    return cut.main(argv)
+
+
+def _sincut(argv: list[str]) -> int:
+    from trainers import cut
+
+    return cut.main_sincut(argv)
+
+
+METHODS: dict[str, Callable[[list[str]], int]] = {"spade": _spade, "sae": _sae, "cyclegan": _cyclegan, "cut": _cut,
+                                                  "sincut": _sincut}
 
 USAGE = "usage: python -m trainers {list | METHOD [options] | METHOD --help}   methods: " + ", ".join(METHODS)
 

@@ -287,9 +287,10 @@ def _parse_value(base: type, optional: bool, name: str) -> Callable[[str], Any]:
 # --- schedules and pictures ---------------------------------------------------------------------------
 
 
-def linear_decay(total_steps: int) -> Callable[[int], float]:
-    """LR factor: 1 for the first half, then linearly down to 0 at total_steps (the paper's schedule)."""
-    start = total_steps // 2
+def linear_decay(total_steps: int, decay_steps: int | None = None) -> Callable[[int], float]:
+    """LR factor: 1, then linearly down to 0 at total_steps over the last `decay_steps` (default: the second
+    half, the papers' schedule)."""
+    start = total_steps - decay_steps if decay_steps is not None else total_steps // 2
     span = max(total_steps - start, 1)
     return lambda step: 1.0 if step < start else max(0.0, (total_steps - step) / span)
 

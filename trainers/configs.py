@@ -126,7 +126,163 @@ class SaeConfig:
     keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
-CONFIGS: dict[str, type] = {"spade": SpadeConfig, "sae": SaeConfig}
+# --- unpaired translation (thesis ch. 3): CycleGAN, CUT / FastCUT, SinCUT ---------------------------------
+
+_DATAROOT_HELP = "folder holding trainA and trainB (the official layout); or give a and b"
+_A_HELP = "folder of domain A photos (the inputs), any sizes (short side at least crop_size)"
+_B_HELP = "folder of domain B photos (the look to learn), any sizes (short side at least crop_size)"
+_LOAD_HELP = "scale each photo's short side to this before the random crop (empty: crop_size x 286 / 256, as the " \
+             "official 286 px load for 256 px crops)"
+_STEPS_HELP = "training iterations; the learning rate is constant, then decays linearly to 0 over decay_steps"
+_DECAY_HELP = "the last steps, over which the learning rate decays to 0 (empty: the second half, as the paper's " \
+              "100 + 100 epochs)"
+
+
+@dataclass
+class CycleGanConfig:
+    # data
+    dataroot: str = opt("", _DATAROOT_HELP, "Data")
+    a: str = opt("", _A_HELP, "Data")
+    b: str = opt("", _B_HELP, "Data")
+    max_images: int | None = opt(None, "use at most this many photos per domain (empty: all)", "Data")
+    load_size: int | None = opt(None, _LOAD_HELP, "Data")
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network (the paper's)
+    ngf: int = opt(64, "generator width", "Network")
+    n_blocks: int = opt(9, "generator residual blocks (the paper: 9 for 256 px, 6 for 128 px training)", "Network")
+    ndf: int = opt(64, "discriminator width", "Network")
+    n_layers_D: int = opt(3, "PatchGAN layers (3: 70x70 patches)", "Network")
+    crop_size: int = opt(256, "training crop size (square, a multiple of 4)", "Network", checks_data=True)
+    # optimisation (the paper's defaults)
+    total_steps: int = opt(200_000, _STEPS_HELP + " (the paper: 200 epochs at batch 1; 200,000 steps is that for "
+                                                  "1,000 photos per domain)")
+    decay_steps: int | None = opt(None, _DECAY_HELP)
+    batch_size: int = opt(1, "photo pairs per step and process")
+    lr: float = opt(0.0002, "Adam learning rate of both generators and both discriminators")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    lambda_cycle: float = opt(10.0, "cycle-consistency weight (L1, both directions)")
+    lambda_identity: float = opt(0.5, "identity-mapping weight, times lambda_cycle (G_A(b) ~ b, G_B(a) ~ a); 0: off")
+    pool_size: int = opt(50, "the discriminators see a history of this many translations (0: only the newest)")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+CUT_MODES = ("CUT", "FastCUT")
+FLIP_CHOICES = ("mode", "on", "off")
+
+
+@dataclass
+class CutConfig:
+    # data
+    dataroot: str = opt("", _DATAROOT_HELP, "Data")
+    a: str = opt("", _A_HELP, "Data")
+    b: str = opt("", _B_HELP, "Data")
+    max_images: int | None = opt(None, "use at most this many photos per domain (empty: all)", "Data")
+    load_size: int | None = opt(None, _LOAD_HELP, "Data")
+    # the variant
+    mode: str = opt("CUT", "CUT (PatchNCE on A and, as identity, on B) or FastCUT (stronger PatchNCE on A only, "
+                           "flip equivariance)", "Training", choices=CUT_MODES)
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network (the paper's)
+    ngf: int = opt(64, "generator width", "Network")
+    n_blocks: int = opt(9, "generator residual blocks", "Network")
+    ndf: int = opt(64, "discriminator width", "Network")
+    n_layers_D: int = opt(3, "PatchGAN layers (3: 70x70 patches; anti-aliased, as CUT's)", "Network")
+    crop_size: int = opt(256, "training crop size (square, a multiple of 4)", "Network", checks_data=True)
+    netF_nc: int = opt(256, "units per layer of the patch projection MLP", "Network")
+    # the contrastive loss (the paper's)
+    nce_layers: str = opt("0,4,8,12,16", "generator layers whose features PatchNCE compares (pixels, both "
+                                         "downsampling convs, residual blocks 1 and 5)", "PatchNCE")
+    num_patches: int = opt(256, "locations sampled per layer and image", "PatchNCE")
+    nce_T: float = opt(0.07, "temperature", "PatchNCE")
+    lambda_NCE: float | None = opt(None, "lambda_X, PatchNCE weight on A -> B (empty: CUT 1, FastCUT 10)",
+                                   "PatchNCE")
+    lambda_NCE_Y: float | None = opt(None, "lambda_Y, PatchNCE identity weight on B -> B (empty: CUT 1, "
+                                           "FastCUT 0)", "PatchNCE")
+    flip_equivariance: str = opt("mode", "flip the generator's input, and its features back, at random (mode: "
+                                         "FastCUT only)", "PatchNCE", choices=FLIP_CHOICES)
+    # optimisation (the paper's defaults)
+    total_steps: int = opt(200_000, _STEPS_HELP + " (the paper: CUT 400 epochs, FastCUT 200, at batch 1)")
+    decay_steps: int | None = opt(None, _DECAY_HELP)
+    batch_size: int = opt(1, "photo pairs per step and process")
+    lr: float = opt(0.0002, "Adam learning rate of G, D and the projection MLP")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    lambda_GAN: float = opt(1.0, "LSGAN weight")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+@dataclass
+class SinCutConfig:
+    # data: one photo per domain
+    source: str = opt("", "the photo to translate (domain A), e.g. a painting", "Data")
+    target: str = opt("", "the photo whose look to learn (domain B), e.g. a photograph", "Data")
+    min_width: int = opt(384, "each step scales each photo to a random width between min_width and load_size "
+                              "(the paper: 384 to 1024)", "Data")
+    load_size: int = opt(1024, "the largest width a photo is scaled to", "Data")
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network: CUT's ResNet generator (ours: the paper's SinCUT uses a StyleGAN2-based one); StyleGAN2's D
+    ngf: int = opt(64, "generator width", "Network")
+    n_blocks: int = opt(9, "generator residual blocks", "Network")
+    crop_size: int = opt(128, "random crops per photo and step are this square (a multiple of 4 and of "
+                              "D_patch_size)", "Network", checks_data=True)
+    D_patch_size: int = opt(64, "the crops are cut into tiles of this size before the discriminator: its "
+                                "limited view keeps the source's structure", "Network")
+    netD_scale_capacity: float = opt(0.25, "discriminator width multiplier (1: StyleGAN2's widths; ours: 0.25)",
+                                     "Network")
+    netF_nc: int = opt(256, "units per layer of the patch projection MLP", "Network")
+    # the contrastive loss (official SinCUT values where the paper gives none)
+    nce_layers: str = opt("0,4,8,12,16", "generator layers whose features PatchNCE compares", "PatchNCE")
+    num_patches: int = opt(1, "locations sampled per layer and crop; the negatives are every other crop's (the "
+                              "official SinCUT)", "PatchNCE")
+    nce_T: float = opt(0.07, "temperature", "PatchNCE")
+    lambda_NCE: float = opt(4.0, "PatchNCE weight on source -> target (the official SinCUT)", "PatchNCE")
+    lambda_NCE_Y: float = opt(4.0, "PatchNCE identity weight on target -> target (the official SinCUT)", "PatchNCE")
+    # optimisation: StyleGAN2's, as the paper's SinCUT
+    total_steps: int = opt(100_000, _STEPS_HELP + " (the official SinCUT: 8 + 8 epochs of 6,250 steps)")
+    decay_steps: int | None = opt(None, _DECAY_HELP.replace("100 + 100 epochs", "8 + 8 epochs"))
+    batch_size: int = opt(16, "crops per photo per step and process")
+    lr: float = opt(0.002, "Adam learning rate of G, D and the projection MLP")
+    beta1: float = opt(0.0, "Adam beta1")
+    beta2: float = opt(0.99, "Adam beta2")
+    lambda_GAN: float = opt(1.0, "non-saturating GAN weight")
+    lambda_R1: float = opt(1.0, "R1 gradient penalty weight (gamma) of the discriminator")
+    lambda_identity: float = opt(1.0, "L1 identity weight: G(target) ~ target (the official SinCUT)")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between samples", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+CONFIGS: dict[str, type] = {"spade": SpadeConfig, "sae": SaeConfig, "cyclegan": CycleGanConfig, "cut": CutConfig,
+                            "sincut": SinCutConfig}
 
 
 def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:

@@ -18,4 +18,13 @@ TRAINERS: tuple[TrainerInfo, ...] = (
     TrainerInfo("sae", "Swapping Autoencoder",
                 "Structure and texture codes for editing photos (swap, blend, PCA directions). One folder of "
                 "photos, no labels."),
+    TrainerInfo("cyclegan", "CycleGAN",
+                "Unpaired translation both ways (A -> B and B -> A) with cycle consistency. Two folders of photos, "
+                "one per domain (or a dataset with trainA and trainB)."),
+    TrainerInfo("cut", "CUT / FastCUT",
+                "One-way unpaired translation (A -> B) with patchwise contrastive learning; FastCUT trains faster "
+                "and changes less. Two folders of photos, one per domain (or a dataset with trainA and trainB)."),
+    TrainerInfo("sincut", "SinCUT",
+                "Translation learned from one source photo and one target photo (e.g. a painting and a landscape "
+                "photograph), then used as a brush on the source and similar photos."),
 )

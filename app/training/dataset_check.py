@@ -133,9 +133,12 @@ def _parse_summary(out: str) -> dict[str, Any] | None:
 
 
 def _usable(summary: dict[str, Any]) -> str:
-    """"12 pairs" for paired folders (SPADE), "12 photos" for one folder of photos."""
+    """"12 pairs" for paired folders (SPADE), "12 photos in A and 9 in B" for two domains (CycleGAN, CUT),
+    "12 photos" for one folder of photos or the photos of SinCUT."""
     if "pairs" in summary:
         return f"{_count(summary['pairs'])} pairs"
+    if "images_A" in summary:
+        return f"{_count(summary['images_A'])} photos in A and {_count(summary.get('images_B'))} in B"
     return f"{_count(summary.get('images'))} photos"
 
 
@@ -179,9 +182,14 @@ def _cell(text: str, colour: str | None) -> str:
 
 
 def _details(summary: dict[str, Any]) -> str:
-    paired = "pairs" in summary
-    usable = _count(summary.get("pairs" if paired else "images"))
-    rows = [("Pairs" if paired else "Photos", str(usable), None)]
+    paired, domains = "pairs" in summary, "images_A" in summary
+    if domains:
+        counts = [_count(summary.get(f"images_{d}")) for d in "AB"]
+        usable = min(counts)
+        rows = [("Photos", f"A {counts[0]}, B {counts[1]}", None)]
+    else:
+        usable = _count(summary.get("pairs" if paired else "images"))
+        rows = [("Pairs" if paired else "Photos", str(usable), None)]
     if usable:
         rows.append(("Sizes", _sizes(summary.get("sizes")), None))
         if "label_ids_found" in summary:

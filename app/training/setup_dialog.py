@@ -1,8 +1,9 @@
 """Training > Train <title>…: data folders, palette, a live dataset check, the trainer's options
 (generated from its config), devices, run name and folder; Start launches a detached trainer.
 
-The data rows follow the trainer's config: a method without label maps (the Swapping Autoencoder)
-asks for one folder of photos only."""
+The data rows follow the trainer's config: photos with label maps (SPADE), one folder of photos (the
+Swapping Autoencoder), a folder per domain or a dataset holding trainA and trainB (CycleGAN, CUT), or one
+source and one target photo (SinCUT)."""
 
 from __future__ import annotations
 
@@ -38,15 +39,32 @@ from trainers.events import EVENTS_FILE
 from trainers.registry import TrainerInfo
 
 # Fields this dialog edits with its own widgets; the rest go to the generated options form.
-OWN_FIELDS = {"images", "labels", "instances", "no_instance", "palette", "out", "name", "device"}
+OWN_FIELDS = {"images", "labels", "instances", "no_instance", "palette", "dataroot", "a", "b", "source", "target",
+              "out", "name", "device"}
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
+# Per kind of data (told by the config's fields): the data box title, the fields a check needs (any one
+# tuple complete), and what to ask for until then.
+DATA_KINDS = {
+    "paired": ("Data (SPADE custom layout: photos and label maps matched by file name)", [("images", "labels")],
+               "Choose a photo folder and a label folder."),
+    "photos": ("Data (one folder of photos, any sizes)", [("images",)], "Choose a folder of photos."),
+    "unpaired": ("Data (a folder of photos per domain, or a dataset with trainA and trainB)",
+                 [("dataroot",), ("a", "b")],
+                 ("Choose a folder of photos for each domain (A and B), or a dataset folder holding trainA and "
+                  "trainB.")),
+    "single": ("Data (one source photo and one target photo)", [("source", "target")],
+               "Choose the source photo and the target photo."),
+}
 FIRST_TABS = ("Training", "Network", "Reporting")  # Data and Run are mostly edited on the left
 
 
 class FolderField(QWidget):
-    """A path line edit with a Browse… button."""
+    """A path line edit with a Browse… button (for a folder, or with `photo` for an image file)."""
 
-    def __init__(self, caption: str, placeholder: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, caption: str, placeholder: str = "", parent: QWidget | None = None, *,
+                 photo: bool = False) -> None:
         super().__init__(parent)
+        self._photo = photo
         self.line = QLineEdit()
         self.line.setPlaceholderText(placeholder)
         browse = QPushButton("Browse…")
@@ -61,8 +79,12 @@ class FolderField(QWidget):
 
     def _browse(self, caption: str) -> None:
         start = self.text() or self.line.placeholderText()
-        if folder := QFileDialog.getExistingDirectory(self, caption, start):
-            self.line.setText(folder)
+        if self._photo:
+            chosen = QFileDialog.getOpenFileName(self, caption, start, PHOTO_FILTER)[0]
+        else:
+            chosen = QFileDialog.getExistingDirectory(self, caption, start)
+        if chosen:
+            self.line.setText(chosen)
 
 
 class SetupDialog(QDialog):
@@ -77,9 +99,15 @@ class SetupDialog(QDialog):
 
         intro = QLabel(trainer.description)
         intro.setProperty("role", "muted")
+        intro.setWordWrap(True)  # a long description must not widen the left column
         self.images = FolderField("Folder of photos")
         self.labels = FolderField("Folder of label maps")
         self.instances = FolderField("Folder of instance maps", "optional")
+        self.dataroot = FolderField("Dataset folder holding trainA and trainB", "optional: holds trainA and trainB")
+        self.domain_a = FolderField("Folder of domain A photos", "the inputs, e.g. horses")
+        self.domain_b = FolderField("Folder of domain B photos", "the look to learn, e.g. zebras")
+        self.source = FolderField("Source photo", "the photo to translate", photo=True)
+        self.target = FolderField("Target photo", "the photo whose look to learn", photo=True)
         self.palette = QComboBox()
         self._fill_palettes()
         edit_palette = QPushButton("Edit…")
@@ -96,11 +124,19 @@ class SetupDialog(QDialog):
         data.addRow("Label maps", self.labels)
         data.addRow("Instance maps", self.instances)
         data.addRow("Palette", palette_row)
-        for field, row in (("labels", self.labels), ("instances", self.instances), ("palette", palette_row)):
+        data.addRow("Dataset folder", self.dataroot)
+        data.addRow("Domain A photos", self.domain_a)
+        data.addRow("Domain B photos", self.domain_b)
+        data.addRow("Source photo", self.source)
+        data.addRow("Target photo", self.target)
+        self._paths = {"images": self.images, "labels": self.labels, "instances": self.instances,
+                       "dataroot": self.dataroot, "a": self.domain_a, "b": self.domain_b, "source": self.source,
+                       "target": self.target}
+        for field, row in (*self._paths.items(), ("palette", palette_row)):
             data.setRowVisible(row, field in self._specs)
-        self._paired = "labels" in self._specs  # photos with label maps, or one folder of photos
-        data_box = QGroupBox("Data (SPADE custom layout: photos and label maps matched by file name)"
-                             if self._paired else "Data (one folder of photos, any sizes)")
+        self._kind = ("paired" if "labels" in self._specs else "unpaired" if "a" in self._specs
+                      else "single" if "source" in self._specs else "photos")
+        data_box = QGroupBox(DATA_KINDS[self._kind][0])
         data_box.setLayout(data)
 
         self.check = DatasetCheck(trainer.method)
@@ -170,8 +206,8 @@ class SetupDialog(QDialog):
         layout.addLayout(columns, 1)
         layout.addLayout(buttons)
 
-        for field in (self.images.line, self.labels.line, self.instances.line):
-            field.textChanged.connect(self._data_changed)
+        for field in self._paths.values():
+            field.line.textChanged.connect(self._data_changed)
         self.palette.currentIndexChanged.connect(self._data_changed)
         for field in (self.run_name, self.run_folder.line):
             field.textChanged.connect(self._update_start)
@@ -185,7 +221,7 @@ class SetupDialog(QDialog):
     def config(self) -> dict[str, Any]:
         """The config the trainer gets (its flat JSON). Raises ValueError for an invalid option."""
         instances = self.instances.text()
-        own = {"images": self.images.text(), "labels": self.labels.text(), "instances": instances or None,
+        own = {**{name: field.text() for name, field in self._paths.items()}, "instances": instances or None,
                "no_instance": not instances, "palette": self.palette.currentData(),
                "out": str(self.run_dir()), "name": self._name(), "device": self.device.currentText()}
         return {**self.options.values(), **{k: v for k, v in own.items() if k in self._specs}}
@@ -246,9 +282,9 @@ class SetupDialog(QDialog):
 
     def _data_changed(self) -> None:
         self.run_name.setPlaceholderText(self._auto_name())
-        if not self.images.text() or (self._paired and not self.labels.text()):
-            self.check.clear("Choose a photo folder and a label folder." if self._paired
-                             else "Choose a folder of photos.")
+        _, needed, ask = DATA_KINDS[self._kind]
+        if not any(all(self._paths[name].text() for name in names) for names in needed):
+            self.check.clear(ask)
             return
         try:
             config = self.config()
@@ -260,9 +296,14 @@ class SetupDialog(QDialog):
                             for arg in _flag(name, config[name])])
 
     def _auto_name(self) -> str:
-        images = Path(self.images.text())
-        dataset = images.parent.name or images.name or "run"
-        return f"{self._trainer.method}-{dataset}-{time.strftime('%Y%m%d-%H%M')}"
+        if self._kind == "single":
+            dataset = Path(self.source.text()).stem
+        elif self._kind == "unpaired":
+            dataset = Path(self.dataroot.text()).name or Path(self.domain_a.text()).parent.name
+        else:
+            images = Path(self.images.text())
+            dataset = images.parent.name or images.name
+        return f"{self._trainer.method}-{dataset or 'run'}-{time.strftime('%Y%m%d-%H%M')}"
 
     def _name(self) -> str:
         return self.run_name.text().strip() or self.run_name.placeholderText()

@@ -329,3 +329,83 @@ def test_sae_dialog_asks_for_one_folder_of_photos_and_trains(main_window, menu_a
     qtbot.mouseClick(monitor.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
     assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}
+
+
+# --- unpaired translation: a folder per domain (CycleGAN, CUT) or two photos (SinCUT) ---------------------
+
+CYCLEGAN = next(t for t in TRAINERS if t.method == "cyclegan")
+CYCLEGAN_TINY = {"ngf": 4, "n_blocks": 1, "ndf": 4, "crop_size": 32, "total_steps": 100_000, "log_every": 1,
+                 "sample_every": 2, "checkpoint_every": 3}
+
+
+@pytest.fixture(scope="module")
+def unpaired(tmp_path_factory) -> Path:
+    """The official layout: trainA (4 photos) and trainB (3 photos), 40x40."""
+    from tests.trainers.unpaired_domains import write_domain
+
+    root = tmp_path_factory.mktemp("horse2zebra")
+    write_domain(root / "trainA", 4, seed=0)
+    write_domain(root / "trainB", 3, seed=1, b=True)
+    return root
+
+
+def test_training_menu_lists_the_translation_trainers(main_window, menu_action, qtbot):
+    for title, words in (("CycleGAN", "both ways"), ("CUT / FastCUT", "contrastive"), ("SinCUT", "one source photo")):
+        action = menu_action(main_window, "Training", f"Train {title}…")
+        assert action.isEnabled() and words in action.statusTip()
+    menu_action(main_window, "Training", "Train SinCUT…").trigger()
+    dialog = main_window.findChild(SetupDialog)
+    qtbot.waitExposed(dialog)
+    assert dialog.windowTitle() == "Train SinCUT"
+    assert dialog.source.isVisible() and dialog.target.isVisible()
+    assert not dialog.images.isVisible() and not dialog.domain_a.isVisible() and not dialog.palette.isVisible()
+    assert dialog.check.headline.text() == "Choose the source photo and the target photo."
+    assert {k: dialog.options.values()[k] for k in ("crop_size", "D_patch_size", "lr", "lambda_R1")} == {
+        "crop_size": 128, "D_patch_size": 64, "lr": 0.002, "lambda_R1": 1.0}
+
+
+def test_cyclegan_dialog_takes_the_official_layout_and_trains(main_window, menu_action, qtbot, unpaired,
+                                                               screenshots):
+    menu_action(main_window, "Training", "Train CycleGAN…").trigger()
+    dialog = main_window.findChild(SetupDialog)
+    qtbot.waitExposed(dialog)
+    assert dialog.windowTitle() == "Train CycleGAN"
+    assert dialog.dataroot.isVisible() and dialog.domain_a.isVisible() and dialog.domain_b.isVisible()
+    assert not dialog.images.isVisible() and not dialog.labels.isVisible() and not dialog.source.isVisible()
+    assert "trainA" in dialog.check.headline.text()
+    assert {k: dialog.options.values()[k] for k in ("lr", "beta1", "lambda_cycle", "lambda_identity", "pool_size",
+                                                    "n_layers_D")} == {
+        "lr": 0.0002, "beta1": 0.5, "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "n_layers_D": 3}
+
+    dialog.run_name.setText("zebra")
+    dialog.device.setCurrentText("cpu")
+    dialog.options.set_values(CYCLEGAN_TINY)
+    dialog.domain_a.line.setText(str(unpaired / "trainA"))  # one folder is not enough
+    assert "trainA" in dialog.check.headline.text() and not dialog.check.pending
+    dialog.domain_a.line.setText("")
+    dialog.dataroot.line.setText(str(unpaired))
+    qtbot.waitUntil(lambda: dialog.check.summary is not None and dialog.check.summary["crop_size"] == 32,
+                    timeout=CHECK_S * 1000)
+    assert dialog.check.ok and "4 photos in A and 3 in B ready to train" in dialog.check.headline.text()
+    assert "A 4, B 3" in dialog.check.details.text()
+    assert dialog.grab().save(str(screenshots / "train_setup_cyclegan.png"))
+    config = dialog.config()
+    assert config["dataroot"] == str(unpaired) and config["a"] == "" and "images" not in config
+    qtbot.waitUntil(dialog.start.isEnabled, timeout=5_000)
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+
+    run_dir = runs_dir() / "zebra"
+    monitor = main_window.findChild(RunMonitor)
+    assert monitor is not None and read_launch(run_dir).method == "cyclegan"
+    qtbot.waitUntil(lambda: monitor.step >= 3, timeout=RUN_S * 1000)
+    assert {"G_A", "G_B", "cycle_A", "D_A", "idt_B"} <= set(monitor.curves)
+    qtbot.waitUntil(lambda: not monitor.sample.original.isNull(), timeout=RUN_S * 1000)
+    assert "A | A→B | B | B→A" in monitor.sample_caption.text()
+    qtbot.waitUntil(lambda: monitor.has_checkpoint, timeout=RUN_S * 1000)
+    qtbot.waitUntil(lambda: main_window.catalog.get("cyclegan-zebra") is not None, timeout=20_000)
+    entry = main_window.catalog.get("cyclegan-zebra")
+    assert entry.task == "ImageToImage" and entry.hparams["directions"] == ["AtoB", "BtoA"]
+
+    qtbot.mouseClick(monitor.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
+    assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}
