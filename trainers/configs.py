@@ -133,9 +133,8 @@ _A_HELP = "folder of domain A photos (the inputs), any sizes (short side at leas
 _B_HELP = "folder of domain B photos (the look to learn), any sizes (short side at least crop_size)"
 _LOAD_HELP = "scale each photo's short side to this before the random crop (empty: crop_size x 286 / 256, as the " \
              "official 286 px load for 256 px crops)"
-_STEPS_HELP = "training iterations; the learning rate is constant, then decays linearly to 0 over decay_steps"
-_DECAY_HELP = "the last steps, over which the learning rate decays to 0 (empty: the second half, as the paper's " \
-              "100 + 100 epochs)"
+_STEPS_HELP = "training iterations: a constant learning rate, then linearly to 0 over decay_steps"
+_DECAY_HELP = "the last steps, where the learning rate decays (empty: the second half, as the paper)"
 
 
 @dataclass
@@ -160,8 +159,7 @@ class CycleGanConfig:
     n_layers_D: int = opt(3, "PatchGAN layers (3: 70x70 patches)", "Network")
     crop_size: int = opt(256, "training crop size (square, a multiple of 4)", "Network", checks_data=True)
     # optimisation (the paper's defaults)
-    total_steps: int = opt(200_000, _STEPS_HELP + " (the paper: 200 epochs at batch 1; 200,000 steps is that for "
-                                                  "1,000 photos per domain)")
+    total_steps: int = opt(200_000, _STEPS_HELP + " (the paper: 200 epochs of ~1,000 photos at batch 1)")
     decay_steps: int | None = opt(None, _DECAY_HELP)
     batch_size: int = opt(1, "photo pairs per step and process")
     lr: float = opt(0.0002, "Adam learning rate of both generators and both discriminators")
@@ -266,7 +264,7 @@ class SinCutConfig:
     lambda_NCE_Y: float = opt(4.0, "PatchNCE identity weight on target -> target (the official SinCUT)", "PatchNCE")
     # optimisation: StyleGAN2's, as the paper's SinCUT
     total_steps: int = opt(100_000, _STEPS_HELP + " (the official SinCUT: 8 + 8 epochs of 6,250 steps)")
-    decay_steps: int | None = opt(None, _DECAY_HELP.replace("100 + 100 epochs", "8 + 8 epochs"))
+    decay_steps: int | None = opt(None, _DECAY_HELP.replace("the paper", "the official SinCUT"))
     batch_size: int = opt(16, "crops per photo per step and process")
     lr: float = opt(0.002, "Adam learning rate of G, D and the projection MLP")
     beta1: float = opt(0.0, "Adam beta1")
