@@ -61,8 +61,12 @@ def setup_distributed(device: str = "auto") -> Dist:
     return Dist(rank=rank, local_rank=local, world_size=world, device=chosen)
 
 
-def teardown_distributed() -> None:
+def teardown_distributed(*, synchronize: bool = False) -> None:
+    """Leave the process group; `synchronize` (a run that ended normally on every rank) first waits for the
+    others, so no rank tears down gloo while a peer is still in a collective (an abort at exit otherwise)."""
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -114,7 +114,7 @@ def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
     except Exception as exc:  # noqa: BLE001 (a bug or a device failure: one line here, the details in a file)
         code, message = 1, _internal(exc, run_dir, d.rank)
     finally:
-        teardown_distributed()
+        teardown_distributed(synchronize=code == 0)
     if code:
         if d.is_main or code == 1:
             print(f"error: {message}", file=sys.stderr)
