@@ -97,8 +97,10 @@ class BrushLayersPanel(QWidget):
         column.addWidget(self.list, 1)
         column.addLayout(buttons)
 
-        self.model_picker = QComboBox(minimumContentsLength=16)
+        # a row of its own, the panel's full width; the popup is as wide as the longest name
+        self.model_picker = QComboBox(minimumContentsLength=12)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_picker.view().setTextElideMode(Qt.TextElideMode.ElideNone)
         self.model_picker.setToolTip("The translation this layer paints with")
         self.model_picker.activated.connect(lambda _: self._model_picked())
         self.direction_picker = QComboBox()
@@ -124,7 +126,8 @@ class BrushLayersPanel(QWidget):
         self.retry.clicked.connect(self._retry)
         layer_box = QGroupBox("Layer")
         form = QFormLayout(layer_box)
-        form.addRow("Model", self.model_picker)
+        form.addRow(QLabel("Model"))
+        form.addRow(self.model_picker)
         form.addRow(self.direction_label, self.direction_picker)
         form.addRow("Opacity", opacity_row)
         form.addRow(self.status)
@@ -223,6 +226,7 @@ class BrushLayersPanel(QWidget):
         if layer is not None and layer.model_id and entry is None:  # keep showing what the layer names
             self.model_picker.addItem(f"{layer.model_id} (not in the Library)", layer.model_id)
         self.model_picker.setCurrentIndex(self.model_picker.findData(layer.model_id) if layer else -1)
+        self.model_picker.view().setMinimumWidth(self.model_picker.view().sizeHintForColumn(0) + 24)
         held = directions(entry) if entry is not None else ()
         self.direction_picker.clear()
         for direction in held:
