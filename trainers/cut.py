@@ -74,15 +74,13 @@ from trainers.losses import (
 from trainers.nets.patch_mlp import PatchProjector
 from trainers.nets.patchgan import PatchDiscriminator, init_weights
 from trainers.nets.stylegan2_d import ImageDiscriminator
+from trainers.stepping import drive, epoch_batches, step_batches
 from trainers.translation import (
     TranslationLoop,
     begin_run,
     check_options,
-    drive,
-    epoch_batches,
     fixed_photos,
     parse_layers,
-    step_batches,
     to_uint8,
     translation_load_size,
 )

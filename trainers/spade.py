@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, DistributedSampler
 
 from engine import palettes
 from engine.checkpoints import SPADE_OPTIONS_FILE, CheckpointError, read_checkpoint
@@ -49,7 +48,6 @@ from trainers.checkpointing import (
 )
 from trainers.common import (
     Emit,
-    Progress,
     TrainError,
     describe_os_error,
     linear_decay,
@@ -86,6 +84,7 @@ from trainers.losses import (
     load_vgg19,
 )
 from trainers.nets.discriminator import MultiscaleDiscriminator
+from trainers.stepping import drive, epoch_batches
 
 METHOD = "spade"
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -233,43 +232,9 @@ def train(cfg: SpadeConfig, *, emit: Emit, should_stop: Callable[[], bool], resu
     for warning in summary["warnings"]:
         emit("log", level="warning", message=warning)
 
-    # the data order is a function of (seed, epoch) and each sample's augmentation of (seed, epoch, index),
-    # so a resumed run sees exactly the batches the uninterrupted one would have
-    sampler = DistributedSampler(loop.dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed)
-    steps_per_epoch = len(sampler) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise TrainError(f"{len(pairs)} pairs are too few for batch_size {cfg.batch_size} x {d.world_size} processes")
-    progress = Progress(total=cfg.total_steps, initial=loop.step, enabled=d.is_main)
-    stopped = False
-    last_saved, saved_step = (point.model, point.step) if point else (None, -1)
-    try:
-        while loop.step < cfg.total_steps and not stopped:
-            epoch, offset = divmod(loop.step, steps_per_epoch)
-            sampler.set_epoch(epoch)
-            indices = list(sampler)
-            batches = [[(i, epoch) for i in indices[k:k + cfg.batch_size]]
-                       for k in range(0, steps_per_epoch * cfg.batch_size, cfg.batch_size)]
-            # its own generator: creating a loader must not draw from the global RNG the run resumes
-            loader = DataLoader(loop.dataset, batch_sampler=batches[offset:], num_workers=cfg.workers,
-                                pin_memory=d.device.type == "cuda", generator=torch.Generator())
-            for batch in loader:
-                loop.iteration(batch, epoch)
-                progress.update(loop.step, loop.last_logged)
-                if loop.step % cfg.sample_every == 0 and d.is_main:
-                    loop.sample()
-                if loop.step % cfg.checkpoint_every == 0:
-                    last_saved, saved_step = loop.checkpoint(), loop.step
-                stopped = any_rank(should_stop(), d)
-                if stopped or loop.step >= cfg.total_steps:
-                    break
-        if saved_step != loop.step:  # the final state, unless the last step was just saved
-            if d.is_main and loop.step % cfg.sample_every:
-                loop.sample()
-            last_saved = loop.checkpoint()
-    finally:
-        progress.close()
-    emit("done", step=loop.step, reason="stopped" if stopped else "finished")
-    return last_saved
+    batches = epoch_batches(loop.dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, d=d,
+                            start_step=loop.step, items="pairs")
+    return drive(loop, batches, point=point, should_stop=should_stop)
 
 
 @dataclass

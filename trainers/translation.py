@@ -1,15 +1,15 @@
 """What the unpaired translation trainers (CycleGAN, CUT / FastCUT, SinCUT; thesis ch. 3) share: starting or
-resuming a run, the step loop and its data streams, the image pool, logging, sample grids, and checkpoints
-of ImageToImage models registered in the catalog.
+resuming a run, the image pool, logging, sample grids, and checkpoints of ImageToImage models registered in
+the catalog.
 
 A method subclasses `TranslationLoop` (its networks, one iteration, its sample rows, its model file and
-training state) and hands it to `drive` with a stream of batches.
+training state) and hands it to trainers.stepping.drive with a stream of batches.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler
 
 from engine.api import Task
 from trainers.checkpointing import (
@@ -33,7 +32,6 @@ from trainers.checkpointing import (
 )
 from trainers.common import (
     Emit,
-    Progress,
     TrainError,
     describe_os_error,
     no_emit,
@@ -83,46 +81,6 @@ def begin_run(cfg: Any, d: Dist, run_dir: Path, *, method: str, resume: bool) ->
         (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop request left from before would end this run at once
     barrier(d)
     return point, notes
-
-
-# --- data streams: (batch, epoch) from the run's current step on ------------------------------------------
-
-
-def epoch_batches(dataset: Any, *, batch_size: int, workers: int, seed: int, d: Dist,
-                  start_step: int) -> Iterator[tuple[dict[str, Any], int]]:
-    """Batches of a dataset keyed (index, epoch), epoch after epoch, from `start_step` on.
-
-    The order is a function of (seed, epoch) and each sample of (seed, epoch, index), so a resumed run
-    sees exactly the batches the uninterrupted one would have."""
-    sampler = DistributedSampler(dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=seed)
-    steps_per_epoch = len(sampler) // batch_size
-    if steps_per_epoch == 0:
-        raise TrainError(f"{len(dataset)} photos are too few for batch_size {batch_size} x {d.world_size} processes")
-
-    def stream() -> Iterator[tuple[dict[str, Any], int]]:
-        step = start_step
-        while True:
-            epoch, offset = divmod(step, steps_per_epoch)
-            sampler.set_epoch(epoch)
-            indices = list(sampler)
-            batches = [[(i, epoch) for i in indices[k:k + batch_size]]
-                       for k in range(0, steps_per_epoch * batch_size, batch_size)]
-            # its own generator: creating a loader must not draw from the global RNG the run resumes
-            loader = DataLoader(dataset, batch_sampler=batches[offset:], num_workers=workers,
-                                pin_memory=d.device.type == "cuda", generator=torch.Generator())
-            for batch in loader:
-                yield batch, epoch
-                step += 1
-
-    return stream()
-
-
-def step_batches(dataset: Any, *, workers: int, d: Dist, start_step: int,
-                 total_steps: int) -> Iterator[tuple[dict[str, Any], int]]:
-    """Batches of a dataset keyed by the step itself (one endless stream of crops: epoch 0)."""
-    loader = DataLoader(dataset, sampler=range(start_step, total_steps), batch_size=None, num_workers=workers,
-                        pin_memory=d.device.type == "cuda", generator=torch.Generator())
-    return ((batch, 0) for batch in loader)
 
 
 # --- the image pool -----------------------------------------------------------------------------------
@@ -301,36 +259,6 @@ class TranslationLoop:
         prune(self.run_dir, keep=cfg.keep_checkpoints, newest=self.step)  # the catalog has moved on by now
         self.emit("checkpoint", step=self.step, path=f"{CHECKPOINT_DIR}/{point.model.name}", model_id=model_id)
         return point.model
-
-
-def drive(loop: TranslationLoop, batches: Iterator[tuple[dict[str, Any], int]], *, point: ResumePoint | None,
-          should_stop: Callable[[], bool]) -> Path:
-    """Run `loop` on `batches` to total_steps or a stop request; sample and checkpoint on schedule and at
-    the end. Emits "done"; returns the final model checkpoint."""
-    cfg, d = loop.cfg, loop.d
-    progress = Progress(total=cfg.total_steps, initial=loop.step, enabled=d.is_main)
-    stopped = False
-    last_saved, saved_step = (point.model, point.step) if point else (None, -1)
-    try:
-        if loop.step < cfg.total_steps:
-            for batch, epoch in batches:
-                loop.iteration(batch, epoch)
-                progress.update(loop.step, loop.last_logged)
-                if loop.step % cfg.sample_every == 0 and d.is_main:
-                    loop.sample()
-                if loop.step % cfg.checkpoint_every == 0:
-                    last_saved, saved_step = loop.checkpoint(), loop.step
-                stopped = any_rank(should_stop(), d)
-                if stopped or loop.step >= cfg.total_steps:
-                    break
-        if saved_step != loop.step:  # the final state, unless the last step was just saved
-            if d.is_main and loop.step % cfg.sample_every:
-                loop.sample()
-            last_saved = loop.checkpoint()
-    finally:
-        progress.close()
-    loop.emit("done", step=loop.step, reason="stopped" if stopped else "finished")
-    return last_saved
 
 
 def translation_load_size(cfg: Any) -> int:

@@ -1,0 +1,105 @@
+"""The step loop every trainer runs, and the batch streams it consumes.
+
+A trainer's loop object does one iteration, a sample grid and a checkpoint; `drive` runs it to total_steps
+or a stop request (asked of every rank, so all stop at the same step), sampling and checkpointing on
+schedule and once more at the end, and emits "done".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from trainers.checkpointing import ResumePoint
+from trainers.common import Emit, Progress, TrainError
+from trainers.distributed import Dist, any_rank
+
+Batches = Iterator[tuple[dict[str, Any], int]]  # (batch, epoch)
+
+
+class Schedule(Protocol):
+    total_steps: int
+    sample_every: int
+    checkpoint_every: int
+
+
+class SteppedLoop(Protocol):
+    cfg: Schedule
+    d: Dist
+    step: int
+    last_logged: dict[str, float] | None
+    emit: Emit
+
+    def iteration(self, batch: dict[str, Any], epoch: int) -> None: ...
+    def sample(self) -> None: ...
+    def checkpoint(self) -> Path: ...
+
+
+def drive(loop: SteppedLoop, batches: Batches, *, point: ResumePoint | None,
+          should_stop: Callable[[], bool]) -> Path | None:
+    """Run `loop` on `batches` to total_steps or a stop request; sample and checkpoint on schedule and at
+    the end. Emits "done"; returns the final model checkpoint."""
+    cfg, d = loop.cfg, loop.d
+    progress = Progress(total=cfg.total_steps, initial=loop.step, enabled=d.is_main)
+    stopped = False
+    last_saved, saved_step = (point.model, point.step) if point else (None, -1)
+    try:
+        if loop.step < cfg.total_steps:
+            for batch, epoch in batches:
+                loop.iteration(batch, epoch)
+                progress.update(loop.step, loop.last_logged)
+                if loop.step % cfg.sample_every == 0 and d.is_main:
+                    loop.sample()
+                if loop.step % cfg.checkpoint_every == 0:
+                    last_saved, saved_step = loop.checkpoint(), loop.step
+                stopped = any_rank(should_stop(), d)
+                if stopped or loop.step >= cfg.total_steps:
+                    break
+        if saved_step != loop.step:  # the final state, unless the last step was just saved
+            if d.is_main and loop.step % cfg.sample_every:
+                loop.sample()
+            last_saved = loop.checkpoint()
+    finally:
+        progress.close()
+    loop.emit("done", step=loop.step, reason="stopped" if stopped else "finished")
+    return last_saved
+
+
+def epoch_batches(dataset: Any, *, batch_size: int, workers: int, seed: int, d: Dist, start_step: int,
+                  items: str = "photos") -> Batches:
+    """Batches of a dataset keyed (index, epoch), epoch after epoch, from `start_step` on.
+
+    The order is a function of (seed, epoch) and each sample of (seed, epoch, index), so a resumed run
+    sees exactly the batches the uninterrupted one would have. `items` names the examples in the error."""
+    sampler = DistributedSampler(dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=seed)
+    steps_per_epoch = len(sampler) // batch_size
+    if steps_per_epoch == 0:
+        raise TrainError(f"{len(dataset)} {items} are too few for batch_size {batch_size} x {d.world_size} processes")
+
+    def stream() -> Batches:
+        step = start_step
+        while True:
+            epoch, offset = divmod(step, steps_per_epoch)
+            sampler.set_epoch(epoch)
+            indices = list(sampler)
+            batches = [[(i, epoch) for i in indices[k:k + batch_size]]
+                       for k in range(0, steps_per_epoch * batch_size, batch_size)]
+            # its own generator: creating a loader must not draw from the global RNG the run resumes
+            loader = DataLoader(dataset, batch_sampler=batches[offset:], num_workers=workers,
+                                pin_memory=d.device.type == "cuda", generator=torch.Generator())
+            for batch in loader:
+                yield batch, epoch
+                step += 1
+
+    return stream()
+
+
+def step_batches(dataset: Any, *, workers: int, d: Dist, start_step: int, total_steps: int) -> Batches:
+    """Batches of a dataset keyed by the step itself (one endless stream of crops: epoch 0)."""
+    loader = DataLoader(dataset, sampler=range(start_step, total_steps), batch_size=None, num_workers=workers,
+                        pin_memory=d.device.type == "cuda", generator=torch.Generator())
+    return ((batch, 0) for batch in loader)
