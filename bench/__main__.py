@@ -1,6 +1,6 @@
 """`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
 
-from bench import brushes, painter, sae, spade_render, train_spade, translate
+from bench import brushes, painter, sae, spade_render, stylize, train_spade, translate
 
 if __name__ == "__main__":
     spade_render.main()
@@ -8,4 +8,5 @@ if __name__ == "__main__":
     painter.main()
     sae.main()
     translate.main()
+    stylize.main()
     brushes.main()

@@ -277,8 +277,35 @@ class TranslateImage:
     tile: int = 0
 
 
+# --- ContentStyle models (HierarchyFlow): stylise a photo after a reference image --------------------------
+
+# Strength s of the stylisation for the fidelity presets (fidelity to the content: strong fidelity = light
+# stylisation). s = 0 gives the photo unchanged, s = 1 the model's full (official) output; between, the engine
+# interpolates on the model (see engine/models/hierarchyflow.py). An app extension: the official code has no knob.
+FIDELITY_PRESETS = {"strong": 0.35, "normal": 0.65, "weak": 1.0}
+
+
+@dataclass(frozen=True, eq=False)
+class StylizeImage:
+    """Stylise a photo after a style image with a ContentStyle model. Result value: float32 HxWx3 in [0, 1], the
+    content's size, or with its long side at most max_side when max_side > 0 (a quick preview).
+
+    content: a photo as TranslateImage takes it (grey, RGBA, uint8/uint16 converted), at least the model's
+    min_size a side. style: any size from 8 px a side (huge ones are downscaled; its size does not matter).
+    strength: 0 = the photo unchanged ... 1 = full stylisation (FIDELITY_PRESETS name points on it). tile: as in
+    TranslateImage (0: chosen from the photo and memory). Repeating a request for the same model and photo with
+    another strength or style reuses the photo's content pass when it fits one pass."""
+
+    model_id: str
+    content: np.ndarray
+    style: np.ndarray
+    strength: float = 1.0
+    max_side: int = 0
+    tile: int = 0
+
+
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,
-                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage]
+                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage, StylizeImage]
 
 
 # --- events ---------------------------------------------------------------------------------------

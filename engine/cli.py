@@ -1,4 +1,5 @@
-"""The headless command line: `python main.py models ...`, `render ...`, `translate ...`, `swap ...`, `stats ...`.
+"""The headless command line: `python main.py models ...`, `render ...`, `translate ...`, `stylize ...`, `swap ...`,
+`stats ...`.
 
 It drives the same Engine handlers as the GUI, synchronously. Every user error ends as one line
 on stderr and exit status 2; nothing prints a traceback for a bad input.
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.api import (
+    FIDELITY_PRESETS,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
@@ -25,6 +27,7 @@ from engine.api import (
     ModelEntry,
     RemoveAttribute,
     RenderLabels,
+    StylizeImage,
     TranslateImage,
     parse_import_options,
 )
@@ -34,6 +37,7 @@ from engine.codes import MIN_STATS_PHOTOS, blend_texture
 from engine.device import CHOICES, pick_device
 from engine.handlers import Engine, pick_direction
 from engine.imageio import read_label_map, read_rgb, write_rgb
+from engine.stylize import check_style
 from engine.worker import USER_ERRORS, JobContext, error_message
 
 
@@ -77,6 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the inputs)")
     translate.add_argument("--tile", type=int, default=0,
                            help="tile side in px for large photos (default: chosen from the photo and memory)")
+
+    styl = commands.add_parser(
+        "stylize", help="stylise photos after a style image with a ContentStyle model (HierarchyFlow); tiles if large")
+    styl.add_argument("--model", required=True, help="model id of a ContentStyle model (see 'models list')")
+    styl.add_argument("--content", required=True, nargs="+", action="extend", metavar="PATH",
+                      help="photo(s) or folder(s) of photos; with several or a folder, --out is a folder")
+    styl.add_argument("--style", required=True, metavar="PHOTO", help="style image (any size from 8 px a side)")
+    amount = styl.add_mutually_exclusive_group()
+    amount.add_argument("--fidelity", type=float, metavar="S",
+                        help="STRENGTH of the stylisation, 0..1: 0 keeps the photo unchanged, 1 is the model's full "
+                             "translation (the official output); default 1. An app extension, not in the paper")
+    amount.add_argument("--preset", choices=list(FIDELITY_PRESETS),
+                        help="fidelity to the photo: " + ", ".join(f"{name} = --fidelity {s}"
+                                                                   for name, s in FIDELITY_PRESETS.items()))
+    styl.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the photos)")
+    styl.add_argument("--tile", type=int, default=0,
+                      help="tile side in px for large photos (default: chosen from the photo and memory)")
 
     swap = commands.add_parser(
         "swap", help="Swapping Autoencoder: the layout of one photo with the texture of another")
@@ -171,6 +192,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         for path in translate(engine, ctx, args):
             print(path)
         return 0
+    if args.command == "stylize":
+        for path in stylize(engine, ctx, args):
+            print(path)
+        return 0
     if args.command == "swap":
         for path in swap(engine, ctx, args):
             print(path)
@@ -222,6 +247,31 @@ def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list
         photo = read_rgb(source)
         try:
             result = engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx)
+        except ValueError as exc:
+            raise ValueError(f"{source.name}: {error_message(exc)}") from None
+        write_rgb(target, result)
+    return [target for _, target in targets]
+
+
+def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
+    """Each content photo stylised after the style image at full resolution; the outputs."""
+    engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
+    strength = FIDELITY_PRESETS[args.preset] if args.preset else 1.0 if args.fidelity is None else args.fidelity
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"--fidelity must be between 0 (the photo) and 1 (full stylisation), got {strength}")
+    if args.tile < 0:
+        raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
+    style = read_rgb(args.style)
+    try:
+        check_style(style)
+    except ValueError as exc:
+        raise ValueError(f"{Path(args.style).name}: {error_message(exc)}") from None
+    folder = any(Path(p).is_dir() for p in args.content)
+    targets = _output_targets(gather(args.content), Path(args.out), "--content", folder=folder)
+    for source, target in targets:
+        photo = read_rgb(source)
+        try:
+            result = engine.stylize_image(StylizeImage(args.model, photo, style, strength, tile=args.tile), ctx)
         except ValueError as exc:
             raise ValueError(f"{source.name}: {error_message(exc)}") from None
         write_rgb(target, result)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine import code_stats, palettes, registry, tiling
+from engine import code_stats, palettes, registry, stylize, tiling
 from engine.api import (
     AddAttribute,
     CodeStats,
@@ -32,6 +32,7 @@ from engine.api import (
     RemoveModel,
     RenderLabels,
     Request,
+    StylizeImage,
     Task,
     TranslateImage,
 )
@@ -44,8 +45,10 @@ from engine.worker import JobContext
 
 GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
 # official training snapshots: <epoch>_net_G.pth, <epoch>_net_G_A.pth, iter_<n>_net_G_B.pth ...
-OFFICIAL_SNAPSHOT = re.compile(r"^(latest|\d+|iter_\d+)_net_g(_[ab])?$")
+# HierarchyFlow's <task_name>/model_save/<step>.ckpt.pth.tar: a bare step number
+OFFICIAL_SNAPSHOT = re.compile(r"^(latest|\d+|iter_\d+)(_net_g(_[ab])?)?$")
 RELEASE_SUFFIX = "_pretrained"  # official download folders: horse2zebra_pretrained, horse2zebra_cut_pretrained
+SNAPSHOT_FOLDERS = {"model_save"}  # folders of snapshots inside a run folder that names the model (HierarchyFlow)
 
 
 class Engine:
@@ -70,7 +73,9 @@ class Engine:
             AddAttribute: self.add_attribute,
             RemoveAttribute: self.remove_attribute,
             TranslateImage: self.translate_image,
+            StylizeImage: self.stylize_image,
         }
+        self._stylizer = stylize.Stylizer()  # the slider cache: content passes and style codes
         # model id -> (sha256 of its file, the statistics that file ships or None): read once per file
         self._shipped_stats: dict[str, tuple[str, CodeStats | None]] = {}
 
@@ -120,6 +125,7 @@ class Engine:
         self.catalog.remove(request.model_id)
         self._cache.pop(request.model_id, None)
         self._shipped_stats.pop(request.model_id, None)
+        self._stylizer.forget(request.model_id)
         return request.model_id
 
     def render_labels(self, request: RenderLabels, ctx: JobContext):
@@ -151,6 +157,33 @@ class Engine:
         if entry.task != Task.IMAGE_TO_IMAGE.value:
             raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); translating a photo "
                              "needs an ImageToImage model such as CycleGAN or CUT")
+        return entry
+
+    # --- ContentStyle models (HierarchyFlow) -------------------------------------------------------------
+
+    def stylize_image(self, request: StylizeImage, ctx: JobContext) -> np.ndarray:
+        entry = self.content_style_entry(request.model_id)
+        min_size = int(entry.hparams["min_size"])
+        content = stylize.check_content(request.content, min_size)  # refused before the model is loaded
+        style = stylize.check_style(request.style)
+        strength = stylize.check_strength(request.strength)
+        if request.max_side < 0 or request.tile < 0:
+            raise ValueError(f"max_side and tile must be 0 (none / automatic) or sizes in px, got "
+                             f"{request.max_side} and {request.tile}")
+        if request.max_side:
+            content = stylize.shrink(content, max(request.max_side, min_size), min_size)
+        hparams, nets = self.loaded(request.model_id, ctx)
+        tile = request.tile or stylize.default_tile(hparams, content.shape[:2], self.device)
+        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
+        return self._stylizer((entry.id, entry.sha256), nets["flow"], hparams, content, style, strength,
+                              tile=tile, device=self.device, stats_side=min(stylize.STATS_SIDE, tile), ctx=ctx)
+
+    def content_style_entry(self, model_id: str) -> ModelEntry:
+        """The catalog entry, refused unless the model stylises a photo after a style image."""
+        entry = self.catalog.get(model_id)
+        if entry.task != Task.CONTENT_STYLE.value:
+            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); stylising a photo "
+                             "needs a ContentStyle model such as HierarchyFlow")
         return entry
 
     # --- StructureTexture models (Swapping Autoencoder) ------------------------------------------------
@@ -284,12 +317,14 @@ def pick_direction(entry: ModelEntry, direction: str) -> str:
 
 
 def _name_from_path(path: Path) -> str:
-    """Official files have generic names (latest_net_G.pth, 200_net_G_A.pth): their folder names the model,
-    without the release suffix (horse2zebra_pretrained -> horse2zebra)."""
+    """Official files have generic names (latest_net_G.pth, 200_net_G_A.pth, 500.ckpt.pth.tar): their folder names
+    the model, without the release suffix (horse2zebra_pretrained -> horse2zebra); HierarchyFlow's run folder is
+    the one above model_save/."""
     stem = path.name.split(".")[0]
     if stem.lower() not in GENERIC_FILE_NAMES and not OFFICIAL_SNAPSHOT.match(stem.lower()):
         return stem
-    folder = path.parent.name
+    parent = path.parent.parent if path.parent.name in SNAPSHOT_FOLDERS else path.parent
+    folder = parent.name
     return folder.removesuffix(RELEASE_SUFFIX) or folder
 
 

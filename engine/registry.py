@@ -14,7 +14,7 @@ import torch
 
 from engine.api import Task
 from engine.checkpoints import Checkpoint, CheckpointError, StateDict
-from engine.models import cut, cyclegan, sae, spade
+from engine.models import cut, cyclegan, hierarchyflow, sae, spade
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,26 @@ CUT = Architecture(
     load=_load_cut,
 )
 
+
+
+def _load_hierarchyflow(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
+    return hierarchyflow.load(ckpt.state_dict, hparams)  # {"flow": model}
+
+
+HIERARCHYFLOW = Architecture(
+    method=hierarchyflow.METHOD,
+    title="HierarchyFlow",
+    task=Task.CONTENT_STYLE,
+    license_note=hierarchyflow.LICENSE_NOTE,
+    detect=hierarchyflow.detect,
+    resolve_hparams=hierarchyflow.resolve_hparams,
+    size_rule=hierarchyflow.size_rule,
+    load=_load_hierarchyflow,
+)
+
 # CUT before CycleGAN: both are `model.N` ResNets; CUT's anti-aliasing `filt` buffers tell them apart.
-ARCHITECTURES: tuple[Architecture, ...] = (SPADE, SAE, CUT, CYCLEGAN)
+# HierarchyFlow's keys (blocks.N.affine_net, style_net) share nothing with the others.
+ARCHITECTURES: tuple[Architecture, ...] = (SPADE, SAE, CUT, CYCLEGAN, HIERARCHYFLOW)
 
 
 def detect(state_dict: StateDict) -> Architecture:

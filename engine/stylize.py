@@ -1,0 +1,268 @@
+"""Stylising a photo of any size with a ContentStyle model (HierarchyFlow): checks, tiles, and the slider cache.
+
+Tiles: the flow's InstanceNorms (inside the Affine-Nets) and AdaIN use whole-image statistics, so, as
+engine.tiling does for CycleGAN / CUT, a statistics pass runs the whole photo, downscaled to at most `stats_side`
+px on its long side, reflect-padded by pad_size, and records every IN's and AdaIN's content-side statistics (the
+style side is the 8-d code); full-resolution tiles then use those fixed statistics. The whole photo is padded by
+pad_size first (virtually, by reflected indices) and the padded photo is tiled; a tile's output depends only on
+input pixels within 3 px per block (hparams["receptive_radius"]), so each tile reads at least that margin around
+what it keeps. With the statistics pass at full size, tiled equals untiled to float precision. The two style
+codes (content and style image) come from copies downscaled to at most STYLE_SIDE px, as Style-Net pools globally.
+
+Slider cache: a photo that fits one pass keeps its content pass (each block's Affine-Net output, the forward
+latent, R(0)) and content code, keyed by model, file and a hash of the photo's pixels (after conversion and
+preview scaling), bounded in bytes; style codes likewise. Moving the strength slider then reruns only the
+reverse pass (AdaIN and fusion, per pixel), not the Affine-Nets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from engine import tiling
+from engine.api import MAX_TRANSLATE_PIXELS
+from engine.imageio import to_rgb_float
+from engine.models.hierarchyflow import MIN_STYLE_SIDE, ContentPass, HierarchyFlow, shared_statistics
+from engine.worker import JobContext
+
+STATS_SIDE = tiling.STATS_SIDE  # long side of the statistics pass, in px
+STYLE_SIDE = 1024  # style (and content-code) images are downscaled to at most this long side
+CACHE_BYTES = 2 << 30  # content passes kept for the slider, all together (HF++ at 512 px needs 1.3 GB)
+# the estimated live floats per pixel times this covers conv buffers and the allocator (measured peak RSS /
+# estimate on the CPU at 256 and 512 px: 0.94 for HF, 0.91 for HF++)
+MEMORY_OVERHEAD = 1.25
+
+
+def check_content(image: np.ndarray, min_size: int) -> np.ndarray:
+    """The photo as HxWx3 float32 in [0, 1]; refused over MAX_TRANSLATE_PIXELS or under min_size a side."""
+    photo = tiling.check_photo(image)
+    h, w = photo.shape[:2]
+    if min(h, w) < min_size:
+        raise ValueError(f"the photo is {w}x{h} px; HierarchyFlow needs at least {min_size} px on each side "
+                         f"(its reflection padding is {min_size - 1} px)")
+    return photo
+
+
+def check_style(image: np.ndarray) -> np.ndarray:
+    """The style image as HxWx3 float32 in [0, 1], at most STYLE_SIDE px long; refused under 8 px a side."""
+    shape = np.shape(image)
+    if len(shape) >= 2 and shape[0] * shape[1] > MAX_TRANSLATE_PIXELS:
+        raise ValueError(f"the style image is {shape[1]}x{shape[0]} px; it may have at most "
+                         f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels: scale it down first")
+    style = to_rgb_float(image)
+    h, w = style.shape[:2]
+    if min(h, w) < MIN_STYLE_SIDE:
+        raise ValueError(f"the style image is {w}x{h} px; it must be at least {MIN_STYLE_SIDE} px on each side")
+    return shrink(style, STYLE_SIDE)
+
+
+def check_strength(strength: float) -> float:
+    if not (isinstance(strength, (int, float)) and 0.0 <= strength <= 1.0):
+        raise ValueError(f"the strength must be between 0 (the photo) and 1 (full stylisation), got {strength!r}")
+    return float(strength)
+
+
+def shrink(image: np.ndarray, max_side: int, min_size: int = 1) -> np.ndarray:
+    """Downscaled (area averaging) so the long side is at most max_side, the short side kept >= min_size."""
+    h, w = image.shape[:2]
+    scale = max(max_side / max(h, w), min_size / min(h, w))
+    if scale >= 1:
+        return image
+    size = (max(min_size, round(w * scale)), max(min_size, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def fingerprint(image: np.ndarray) -> str:
+    """A hash of every pixel and the shape: equal only for equal images (a few ms per megapixel)."""
+    digest = hashlib.blake2b(str(image.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
+
+
+def _image(x: torch.Tensor) -> np.ndarray:
+    return x.clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def code_of(model: HierarchyFlow, image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Style-Net's code of an image downscaled to at most STYLE_SIDE px."""
+    with torch.inference_mode():
+        return model.style_code(_tensor(shrink(image, STYLE_SIDE), device))
+
+
+# --- tiles ------------------------------------------------------------------------------------------------
+
+
+def margin(hparams: dict) -> int:
+    return int(hparams["receptive_radius"])
+
+
+def min_tile(hparams: dict) -> int:
+    return tiling.MIN_CORE + 2 * (margin(hparams) + tiling.FEATHER)
+
+
+def plan(hparams: dict, size: tuple[int, int], tile: int) -> list[tuple[tiling.Span, tiling.Span]]:
+    """(row span, column span) over the padded photo of every tile, row by row."""
+    pad = int(hparams["pad_size"])
+    ph, pw = size[0] + 2 * pad, size[1] + 2 * pad
+    if max(ph, pw) > tile and tile < min_tile(hparams):
+        raise ValueError(f"tile {tile} px is too small for this model: at least {min_tile(hparams)} px (each tile "
+                         f"reads {margin(hparams) + tiling.FEATHER} px around what it keeps)")
+    context = margin(hparams)
+    return [(r, c) for r in tiling.spans(ph, tile, context, 1) for c in tiling.spans(pw, tile, context, 1)]
+
+
+def _padded_patch(image: np.ndarray, pad: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """Rows and columns [start, stop) of the photo reflect-padded by `pad` (as torch pads), without padding it."""
+    h, w = image.shape[:2]
+    r = tiling._reflect(np.arange(rows[0] - pad, rows[1] - pad), h)
+    c = tiling._reflect(np.arange(cols[0] - pad, cols[1] - pad), w)
+    return image[np.ix_(r, c)]
+
+
+def stylize_tiled(model: HierarchyFlow, hparams: dict, image: np.ndarray, content_code: torch.Tensor,
+                  style_code: torch.Tensor, strength: float, *, tile: int, device: torch.device,
+                  stats_side: int = STATS_SIDE, ctx: JobContext | None = None) -> np.ndarray:
+    """O(strength) of a photo too large for one pass, HxWx3 float32 in [0, 1]; progress per tile, cancel between."""
+    h, w = image.shape[:2]
+    pad = int(hparams["pad_size"])
+    tiles = plan(hparams, (h, w), tile)
+    out = np.zeros((h, w, 3), np.float32)
+    code = torch.lerp(content_code, style_code, strength)
+    if ctx:
+        ctx.check()
+        ctx.progress(0.0, "measuring the photo's statistics")
+    small = shrink(image, stats_side, int(hparams["min_size"]))
+    sample = _padded_patch(small, pad, (0, small.shape[0] + 2 * pad), (0, small.shape[1] + 2 * pad))
+    with torch.inference_mode(), shared_statistics(model, _tensor(sample, device), code, strength) as own:
+        for i, (rows, cols) in enumerate(tiles):
+            if ctx:
+                ctx.check()
+            x = _tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
+            y = model.stylize(model.content_pass(x, pad=0), content_code, style_code, strength, own=own)
+            _accumulate(out, _image(y), rows, cols, pad)
+            if ctx:
+                ctx.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
+    return out
+
+
+def _accumulate(out: np.ndarray, y: np.ndarray, rows: tiling.Span, cols: tiling.Span, pad: int) -> None:
+    """Add a tile's kept part that lies inside the photo (padded coordinates minus pad), weighted."""
+    h, w = out.shape[:2]
+    r0, r1 = max(rows.keep_start, pad), min(rows.keep_stop, h + pad)
+    c0, c1 = max(cols.keep_start, pad), min(cols.keep_stop, w + pad)
+    if r0 >= r1 or c0 >= c1:
+        return
+    weight = np.outer(rows.weights[r0 - rows.keep_start:r1 - rows.keep_start],
+                      cols.weights[c0 - cols.keep_start:c1 - cols.keep_start])[..., None]
+    out[r0 - pad:r1 - pad, c0 - pad:c1 - pad] += weight * y[r0 - rows.start:r1 - rows.start,
+                                                            c0 - cols.start:c1 - cols.start]
+
+
+def bytes_per_pixel(hparams: dict) -> float:
+    """Estimated peak bytes per padded pixel of one pass: every block's cached Affine-Net output, the latent and
+    the reverse pass's working tensors, the largest Affine-Net's activations, R(0) and the photo, x overhead."""
+    widths = [int(hparams["in_channel"]), *hparams["out_channels"]]
+    cached = sum(widths[1:]) + 2 * widths[-1]
+    affine = max(4 * cin + cout for cin, cout in itertools.pairwise(widths))
+    return 4 * (cached + affine + 3 * widths[0]) * MEMORY_OVERHEAD
+
+
+def default_tile(hparams: dict, size: tuple[int, int], device: torch.device) -> int:
+    """The whole padded photo when one pass fits the memory budget, else the largest square tile that does."""
+    pad = int(hparams["pad_size"])
+    ph, pw = size[0] + 2 * pad, size[1] + 2 * pad
+    pixels = tiling.memory_budget(device) / bytes_per_pixel(hparams)
+    if ph * pw <= pixels:
+        return max(ph, pw)
+    return max(min_tile(hparams), int(math.sqrt(pixels)))
+
+
+# --- the engine's entry point, with the slider cache --------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """A photo's content pass and content code (one-pass photos only)."""
+
+    content_pass: ContentPass
+    content_code: torch.Tensor
+
+    def nbytes(self) -> int:
+        return self.content_pass.nbytes() + self.content_code.numel() * 4
+
+
+class Stylizer:
+    """Runs StylizeImage jobs for the engine; keeps content passes and style codes for repeated requests."""
+
+    def __init__(self, budget: int = CACHE_BYTES, max_codes: int = 64) -> None:
+        self.budget = budget
+        # (model id, sha256 of its file, fingerprint of the image) -> content pass / style code
+        self._passes: OrderedDict[tuple[str, str, str], _Prepared] = OrderedDict()
+        self._codes: OrderedDict[tuple[str, str, str], torch.Tensor] = OrderedDict()
+        self._max_codes = max_codes
+
+    def forget(self, model_id: str) -> None:
+        for cache in (self._passes, self._codes):
+            for key in [k for k in cache if k[0] == model_id]:
+                del cache[key]
+
+    def cached_bytes(self) -> int:
+        return sum(p.nbytes() for p in self._passes.values())
+
+    def __call__(self, model_key: tuple[str, str], model: HierarchyFlow, hparams: dict, content: np.ndarray,
+                 style: np.ndarray, strength: float, *, tile: int, device: torch.device, stats_side: int = STATS_SIDE,
+                 ctx: JobContext | None = None) -> np.ndarray:
+        """O(strength), HxWx3 float32 in [0, 1] clamped like the official eval. model_key: (model id, sha256 of its
+        file), so a retrained file never reuses old passes."""
+        style_code = self._style_code(model_key, model, style, device)
+        if len(plan(hparams, content.shape[:2], tile)) > 1:
+            content_code = code_of(model, content, device)
+            return stylize_tiled(model, hparams, content, content_code, style_code, strength, tile=tile,
+                                 device=device, stats_side=stats_side, ctx=ctx)
+        if ctx:
+            ctx.check()
+        prepared = self._prepared(model_key, model, content, device)
+        with torch.inference_mode():
+            out = model.stylize(prepared.content_pass, prepared.content_code, style_code, strength)
+        if ctx:
+            ctx.progress(1.0, "stylised")
+        return _image(out)
+
+    def _style_code(self, model_key: tuple[str, str], model: HierarchyFlow, style: np.ndarray,
+                    device: torch.device) -> torch.Tensor:
+        key = (*model_key, fingerprint(style))
+        if (code := self._codes.get(key)) is None:
+            code = self._codes[key] = code_of(model, style, device)
+            while len(self._codes) > self._max_codes:
+                self._codes.popitem(last=False)
+        self._codes.move_to_end(key)
+        return code
+
+    def _prepared(self, model_key: tuple[str, str], model: HierarchyFlow, content: np.ndarray,
+                  device: torch.device) -> _Prepared:
+        key = (*model_key, fingerprint(content))
+        if (prepared := self._passes.get(key)) is not None:
+            self._passes.move_to_end(key)
+            return prepared
+        with torch.inference_mode():  # a copy of the photo: the caller may edit its array after the request
+            cp = model.content_pass(_tensor(content, device).clone())
+            model.reconstruction(cp)  # R(0): every strength below 1 needs it
+            prepared = _Prepared(cp, code_of(model, content, device))
+        size = prepared.nbytes()
+        if size <= self.budget:
+            while self._passes and self.cached_bytes() + size > self.budget:
+                self._passes.popitem(last=False)
+            self._passes[key] = prepared
+        return prepared
