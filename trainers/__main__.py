@@ -43,8 +43,14 @@ def _sincut(argv: list[str]) -> int:
     return cut.main_sincut(argv)
 
 
+def _hierarchyflow(argv: list[str]) -> int:
+    from trainers import hierarchyflow
+
+    return hierarchyflow.main(argv)
+
+
 METHODS: dict[str, Callable[[list[str]], int]] = {"spade": _spade, "sae": _sae, "cyclegan": _cyclegan, "cut": _cut,
-                                                  "sincut": _sincut}
+                                                  "sincut": _sincut, "hierarchyflow": _hierarchyflow}
 
 USAGE = "usage: python -m trainers {list | METHOD [options] | METHOD --help}   methods: " + ", ".join(METHODS)
 

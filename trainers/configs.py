@@ -279,25 +279,91 @@ class SinCutConfig:
     keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
+# --- style transfer (HierarchyFlow) ------------------------------------------------------------------------
+
+HF_VARIANTS = {"HF": (30, 120), "HF+": (12, 60, 120), "HF++": (30, 120, 480)}  # the paper's names, the code's widths
+HF_RECIPES = ("official", "paper")
+HF_WEIGHT_TYPES = ("learned", "fixed", "softmax", "sigmoid", "attention")
+VGG_NORMALISED_FILE = "vgg_normalised.pth"  # the AdaIN paper's VGG-19 encoder, as the official trainer uses
+HF_VGG_FILES = (VGG_NORMALISED_FILE, VGG19_FILE)  # what HierarchyFlow looks for, in this order
+
+
+@dataclass
+class HierarchyFlowConfig:
+    # data
+    content: str = opt("", "folder of content photos, any sizes (the photos to stylise)", "Data")
+    style: str = opt("", "folder of style images, any sizes (the looks to learn)", "Data")
+    max_images: int | None = opt(None, "use at most this many images per folder (empty: all)", "Data")
+    # the recipe
+    recipe: str = opt("official", "official: the released code (style loss on relu1_1..relu4_1, lr 1e-4, k 0.8); "
+                                  "paper: Fan et al. 2023, sec. 3.2.3, 4 and Table 7 (relu1_1..relu3_1, lr 1e-5, "
+                                  "k 0.7). The paper's eqs. 5 and 7 are Euclidean norms; both recipes average "
+                                  "squared errors, as the code", "Training", choices=HF_RECIPES)
+    k: float | None = opt(None, "aligned-style loss: the share of channels per layer matched to the style, those "
+                                "already closest (1 or negative: the plain style loss) (empty: official 0.8; paper "
+                                "0.7, Table 7's best SSIM; the paper's text says 0.8)", "Training")
+    style_layers: str = opt("", "VGG-19 layers of the style loss, e.g. relu1_1,relu2_1,relu3_1 (empty: official "
+                                "relu1_1..relu4_1, paper relu1_1..relu3_1)", "Training")
+    lambda_style: float = opt(0.1, "style loss weight lambda (loss = content + lambda x style; both recipes 0.1)")
+    # run
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    # network (the released config)
+    variant: str = opt("HF", "network size: HF [30,120] (the released config), HF+ [12,60,120], HF++ "
+                             "[30,120,480] (the code's widths for the paper's names)", "Network",
+                       choices=tuple(HF_VARIANTS))
+    out_channels: str = opt("", "ours: block widths instead of the variant's, comma-separated, each a multiple "
+                                "(at least twice) of the one before, starting from 3 (e.g. 6,12 for tiny models)",
+                            "Network")
+    weight_type: str = opt("learned", "fusion weight of the reverse pass (learned: the released config)", "Network",
+                           choices=HF_WEIGHT_TYPES)
+    pad_size: int = opt(10, "reflection padding of the content before the flow", "Network")
+    crop_height: int = opt(256, "training crop height (RandomResizedCrop of content and style)", "Network")
+    crop_width: int = opt(512, "training crop width", "Network")
+    scale_min: float = opt(0.8, "RandomResizedCrop: smallest crop area, as a share of the image's", "Network")
+    scale_max: float = opt(1.0, "RandomResizedCrop: largest crop area, as a share of the image's", "Network")
+    # optimisation (the released config)
+    total_steps: int = opt(300_000, "training iterations; the learning rate follows a cosine from lr to 0")
+    batch_size: int = opt(1, "content/style pairs per step and process (the official: 1 per GPU)")
+    lr: float | None = opt(None, "Adam learning rate (empty: official 1e-4, paper 1e-5)")
+    beta1: float = opt(0.9, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    vgg_weights: str | None = opt(None, f"{VGG_NORMALISED_FILE} (the official AdaIN encoder) or torchvision's "
+                                        f"{VGG19_FILE} (empty: look in $TORCH_HOME/hub/checkpoints; random: "
+                                        "random weights, for tests only)")
+    # reporting
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(500, "steps between checkpoints (the official: every 500)", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
 CONFIGS: dict[str, type] = {"spade": SpadeConfig, "sae": SaeConfig, "cyclegan": CycleGanConfig, "cut": CutConfig,
-                            "sincut": SinCutConfig}
+                            "sincut": SinCutConfig, "hierarchyflow": HierarchyFlowConfig}
 
 
-def find_vgg19_weights(explicit: str | Path | None = None) -> Path | None:
-    """The VGG-19 weights file: `explicit` if given, else torchvision's download in the torch hub cache.
+def find_vgg19_weights(explicit: str | Path | None = None, names: tuple[str, ...] = (VGG19_FILE,)) -> Path | None:
+    """The VGG-19 weights file: `explicit` if given, else the first of `names` (default: torchvision's
+    download) in the torch hub cache.
 
     The cache is looked up where torch.hub puts it: $TORCH_HOME, $XDG_CACHE_HOME/torch, ~/.cache/torch
-    (each + hub/checkpoints/vgg19-dcbfe4f3.pth). None when no file is found.
+    (each + hub/checkpoints/<name>). None when no file is found.
     """
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"VGG19 weights not found at {path} (torchvision's file is {VGG19_FILE})")
+            raise FileNotFoundError(f"VGG19 weights not found at {path} (expected {' or '.join(names)})")
         return path
     xdg = os.environ.get("XDG_CACHE_HOME")
-    for home in (os.environ.get("TORCH_HOME"), xdg and os.path.join(xdg, "torch"), Path.home() / ".cache" / "torch"):
-        if home and (candidate := Path(home).expanduser() / "hub" / "checkpoints" / VGG19_FILE).is_file():
-            return candidate
+    homes = (os.environ.get("TORCH_HOME"), xdg and os.path.join(xdg, "torch"), Path.home() / ".cache" / "torch")
+    for name in names:
+        for home in homes:
+            if home and (candidate := Path(home).expanduser() / "hub" / "checkpoints" / name).is_file():
+                return candidate
     return None
 
 

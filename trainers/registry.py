@@ -27,4 +27,7 @@ TRAINERS: tuple[TrainerInfo, ...] = (
     TrainerInfo("sincut", "SinCUT",
                 "Translation learned from one source photo and one target photo (e.g. a painting and a landscape "
                 "photograph), then used as a brush on the source and similar photos."),
+    TrainerInfo("hierarchyflow", "HierarchyFlow",
+                "Style transfer that keeps the photo's content (a flow network with an aligned-style loss): any "
+                "style image applied to any photo. A folder of content photos and a folder of style images."),
 )

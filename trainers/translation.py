@@ -139,6 +139,7 @@ class TranslationLoop:
     recipe = ""
     sample_caption = ""
     arch_method = ""  # the engine architecture of the model files (the catalog entry's method)
+    task = TASK  # the catalog entry's task
 
     def __init__(self, cfg: Any, d: Dist, run_dir: Path, *, precision: Precision, step: int,
                  model_id: str | None, default_id: str) -> None:
@@ -247,7 +248,7 @@ class TranslationLoop:
                            state={"step": self.step, **state}, latest_extra={"model_id": self.model_id})
         try:
             model_id = publish(point.model, model_id=self.model_id or self.default_id, run_name=self.name,
-                               method=self.arch_method, task=TASK, size_rule=self.size_rule(hparams),
+                               method=self.arch_method, task=self.task, size_rule=self.size_rule(hparams),
                                license=LICENSE, hparams=hparams, classes=[], palette="", added=date,
                                notes=f"step {self.step} of run {self.name}, {data}, {date[:10]}")
         except (TrainError, ValueError, OSError) as exc:

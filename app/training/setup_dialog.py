@@ -2,8 +2,8 @@
 (generated from its config), devices, run name and folder; Start launches a detached trainer.
 
 The data rows follow the trainer's config: photos with label maps (SPADE), one folder of photos (the
-Swapping Autoencoder), a folder per domain or a dataset holding trainA and trainB (CycleGAN, CUT), or one
-source and one target photo (SinCUT)."""
+Swapping Autoencoder), a folder per domain or a dataset holding trainA and trainB (CycleGAN, CUT), one
+source and one target photo (SinCUT), or a folder of content photos and one of style images (HierarchyFlow)."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ from app.training.options_form import OptionsForm
 from app.training.palette_editor import PaletteEditor, user_palettes
 from app.training.process import CONFIG_FILE, Launch, runs_dir, start_run
 from engine import palettes
-from trainers.configs import CONFIGS, VGG19_FILE, describe, find_vgg19_weights
+from trainers.configs import CONFIGS, HF_VGG_FILES, VGG19_FILE, describe, find_vgg19_weights
 from trainers.events import EVENTS_FILE
 from trainers.registry import TrainerInfo
 
 # Fields this dialog edits with its own widgets; the rest go to the generated options form.
 OWN_FIELDS = {"images", "labels", "instances", "no_instance", "palette", "dataroot", "a", "b", "source", "target",
-              "out", "name", "device"}
+              "content", "style", "out", "name", "device"}
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 # Per kind of data (told by the config's fields): the data box title, the fields a check needs (any one
 # tuple complete), and what to ask for until then.
@@ -54,7 +54,12 @@ DATA_KINDS = {
                   "trainB.")),
     "single": ("Data (one source photo and one target photo)", [("source", "target")],
                "Choose the source photo and the target photo."),
+    # the check counts them as its two folders, A and B
+    "content_style": ("Data (a folder of content photos (A) and a folder of style images (B), any sizes)",
+                      [("content", "style")], "Choose a folder of content photos and a folder of style images."),
 }
+VGG_FILES = {"hierarchyflow": HF_VGG_FILES}  # the weights a trainer looks for (others: torchvision's VGG-19)
+RANDOM_VGG = "random"  # the trainers' vgg_weights value for random weights (tests)
 FIRST_TABS = ("Training", "Network", "Reporting")  # Data and Run are mostly edited on the left
 
 
@@ -108,6 +113,8 @@ class SetupDialog(QDialog):
         self.domain_b = FolderField("Folder of domain B photos", "the look to learn, e.g. zebras")
         self.source = FolderField("Source photo", "the photo to translate", photo=True)
         self.target = FolderField("Target photo", "the photo whose look to learn", photo=True)
+        self.content = FolderField("Folder of content photos", "the photos to stylise")
+        self.style_images = FolderField("Folder of style images", "the looks to learn, e.g. paintings")
         self.palette = QComboBox()
         self._fill_palettes()
         edit_palette = QPushButton("Edit…")
@@ -129,13 +136,16 @@ class SetupDialog(QDialog):
         data.addRow("Domain B photos", self.domain_b)
         data.addRow("Source photo", self.source)
         data.addRow("Target photo", self.target)
+        data.addRow("Content photos (A)", self.content)
+        data.addRow("Style images (B)", self.style_images)
         self._paths = {"images": self.images, "labels": self.labels, "instances": self.instances,
                        "dataroot": self.dataroot, "a": self.domain_a, "b": self.domain_b, "source": self.source,
-                       "target": self.target}
+                       "target": self.target, "content": self.content, "style": self.style_images}
         for field, row in (*self._paths.items(), ("palette", palette_row)):
             data.setRowVisible(row, field in self._specs)
         self._kind = ("paired" if "labels" in self._specs else "unpaired" if "a" in self._specs
-                      else "single" if "source" in self._specs else "photos")
+                      else "single" if "source" in self._specs else "content_style" if "content" in self._specs
+                      else "photos")
         data_box = QGroupBox(DATA_KINDS[self._kind][0])
         data_box.setLayout(data)
 
@@ -300,6 +310,8 @@ class SetupDialog(QDialog):
             dataset = Path(self.source.text()).stem
         elif self._kind == "unpaired":
             dataset = Path(self.dataroot.text()).name or Path(self.domain_a.text()).parent.name
+        elif self._kind == "content_style":
+            dataset = Path(self.style_images.text()).name
         else:
             images = Path(self.images.text())
             dataset = images.parent.name or images.name
@@ -334,21 +346,30 @@ class SetupDialog(QDialog):
         self.start.setEnabled(not reason)
 
     def _show_vgg(self) -> None:
-        """Say next to the option whether the perceptual loss will run: without the weights the
-        trainer turns it off, and otherwise only its log would tell."""
+        """Say next to the option whether the VGG losses will run: without the weights SPADE turns its
+        perceptual loss off (otherwise only its log would tell) and HierarchyFlow does not start."""
         explicit = self.options.editor("vgg_weights").text().strip()
-        path = find_vgg19(explicit)
+        names = VGG_FILES.get(self._trainer.method, (VGG19_FILE,))
+        path = find_vgg19(explicit, names) if explicit != RANDOM_VGG else None
         warn = not path
+        optional = "lambda_vgg" in self._specs  # the perceptual term of SPADE; HierarchyFlow's losses need VGG
         try:
-            off = float(self.options.editor("lambda_vgg").text()) == 0
+            off = optional and float(self.options.editor("lambda_vgg").text()) == 0
         except ValueError:
             off = False  # not a number yet: the form reports it
+        error = "color: #FF6B6B; font-weight: 600;"
         if off:
             text, colour, warn = "Perceptual (VGG) loss off: lambda_vgg is 0.", "", False
         elif path:
             text, colour = f"✓ VGG-19 weights found: {path}", "color: #6FCF73;"
+        elif explicit == RANDOM_VGG:
+            text, colour = "⚠ VGG-19 with random weights (for tests): the losses mean little.", error
         elif explicit:
-            text, colour = f"✗ No file at {explicit}: the run will not start.", "color: #FF6B6B; font-weight: 600;"
+            text, colour = f"✗ No file at {explicit}: the run will not start.", error
+        elif not optional:
+            text = (f"✗ VGG-19 weights ({' or '.join(names)}) not found in the torch hub cache: the run will not "
+                    "start. Put the file there, or choose it here.")
+            colour = error
         else:
             text = (f"⚠ VGG-19 weights ({VGG19_FILE}) not found in the torch hub cache: this run will train "
                     "WITHOUT the perceptual (VGG) loss.")
@@ -366,9 +387,9 @@ def _flag(name: str, value: Any) -> list[str]:
     return [f"--{name}", "none" if value is None else str(value)]
 
 
-def find_vgg19(explicit: str | None) -> Path | None:
+def find_vgg19(explicit: str | None, names: tuple[str, ...] = (VGG19_FILE,)) -> Path | None:
     """The VGG-19 weights the trainer would use; None also for an explicit path that is missing."""
     try:
-        return find_vgg19_weights(explicit or None)
+        return find_vgg19_weights(explicit or None, names)
     except FileNotFoundError:
         return None

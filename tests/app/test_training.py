@@ -409,3 +409,51 @@ def test_cyclegan_dialog_takes_the_official_layout_and_trains(main_window, menu_
     qtbot.mouseClick(monitor.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
     assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}
+
+
+# --- HierarchyFlow: a folder of content photos and a folder of style images ------------------------------
+
+HF_TINY = {"out_channels": "6,12", "crop_height": 32, "crop_width": 32, "vgg_weights": "random",
+           "total_steps": 100_000, "log_every": 1, "sample_every": 2, "checkpoint_every": 3}
+
+
+def test_hierarchyflow_dialog_takes_content_and_style_folders_and_trains(main_window, menu_action, qtbot, unpaired,
+                                                                         tmp_path, monkeypatch):
+    for name in ("TORCH_HOME", "XDG_CACHE_HOME", "HOME"):  # every place torch.hub may keep VGG weights
+        monkeypatch.setenv(name, str(tmp_path / name))
+    train = menu_action(main_window, "Training", "Train HierarchyFlow…")
+    assert "style images" in train.statusTip()
+    train.trigger()
+    dialog = main_window.findChild(SetupDialog)
+    qtbot.waitExposed(dialog)
+    assert dialog.content.isVisible() and dialog.style_images.isVisible()
+    assert not dialog.images.isVisible() and not dialog.domain_a.isVisible() and not dialog.source.isVisible()
+    assert dialog.check.headline.text() == "Choose a folder of content photos and a folder of style images."
+    assert {k: dialog.options.values()[k] for k in ("recipe", "variant", "lambda_style", "crop_width")} == {
+        "recipe": "official", "variant": "HF", "lambda_style": 0.1, "crop_width": 512}
+
+    assert "vgg_normalised.pth or vgg19-dcbfe4f3.pth) not found" in dialog.vgg_note.text()
+    assert "will not start" in dialog.vgg_note.text()
+    dialog.run_name.setText("painterly")
+    dialog.device.setCurrentText("cpu")
+    dialog.options.set_values(HF_TINY)
+    assert "random weights" in dialog.vgg_note.text()
+    dialog.content.line.setText(str(unpaired / "trainA"))
+    dialog.style_images.line.setText(str(unpaired / "trainB"))
+    qtbot.waitUntil(lambda: dialog.check.summary is not None, timeout=CHECK_S * 1000)
+    assert dialog.check.ok and "4 photos in A and 3 in B ready to train" in dialog.check.headline.text()
+    config = dialog.config()
+    assert config["content"] == str(unpaired / "trainA") and config["style"] == str(unpaired / "trainB")
+    qtbot.waitUntil(dialog.start.isEnabled, timeout=5_000)
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+
+    run_dir = runs_dir() / "painterly"
+    monitor = main_window.findChild(RunMonitor)
+    assert monitor is not None and read_launch(run_dir).method == "hierarchyflow"
+    qtbot.waitUntil(lambda: monitor.has_checkpoint, timeout=RUN_S * 1000)
+    assert {"loss", "loss_c", "loss_s"} <= set(monitor.curves)
+    qtbot.waitUntil(lambda: main_window.catalog.get("hierarchyflow-painterly") is not None, timeout=20_000)
+    assert main_window.catalog.get("hierarchyflow-painterly").task == "ContentStyle"
+    qtbot.mouseClick(monitor.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
+    assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}
