@@ -282,7 +282,7 @@ class TranslateImage:
 # Strength s of the stylisation for the fidelity presets (fidelity to the content: strong fidelity = light
 # stylisation). s = 0 gives the photo unchanged, s = 1 the model's full (official) output; between, the engine
 # interpolates on the model (see engine/models/hierarchyflow.py). An app extension: the official code has no knob.
-FIDELITY_PRESETS = {"strong": 0.35, "normal": 0.65, "weak": 1.0}
+FIDELITY_PRESETS = {"strong": 0.5, "normal": 0.75, "weak": 1.0}
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ what it keeps. With the statistics pass at full size, tiled equals untiled to fl
 codes (content and style image) come from copies downscaled to at most STYLE_SIDE px, as Style-Net pools globally.
 
 Slider cache: a photo that fits one pass keeps its content pass (each block's Affine-Net output, the forward
-latent, R(0)) and content code, keyed by model, file and a hash of the photo's pixels (after conversion and
+latent, R(c(0))) and content code, keyed by model, file and a hash of the photo's pixels (after conversion and
 preview scaling), bounded in bytes; style codes likewise. Moving the strength slider then reruns only the
 reverse pass (AdaIN and fusion, per pixel), not the Affine-Nets.
 """
@@ -139,18 +139,19 @@ def stylize_tiled(model: HierarchyFlow, hparams: dict, image: np.ndarray, conten
     pad = int(hparams["pad_size"])
     tiles = plan(hparams, (h, w), tile)
     out = np.zeros((h, w, 3), np.float32)
-    code = torch.lerp(content_code, style_code, strength)
+    codes = [torch.lerp(content_code, style_code, strength), content_code]  # R(c(s)) and, below 1, R(c(0))
     if ctx:
         ctx.check()
         ctx.progress(0.0, "measuring the photo's statistics")
     small = shrink(image, stats_side, int(hparams["min_size"]))
     sample = _padded_patch(small, pad, (0, small.shape[0] + 2 * pad), (0, small.shape[1] + 2 * pad))
-    with torch.inference_mode(), shared_statistics(model, _tensor(sample, device), code, strength) as own:
+    with torch.inference_mode(), shared_statistics(model, _tensor(sample, device), codes) as (own, own_self):
         for i, (rows, cols) in enumerate(tiles):
             if ctx:
                 ctx.check()
             x = _tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
-            y = model.stylize(model.content_pass(x, pad=0), content_code, style_code, strength, own=own)
+            y = model.stylize(model.content_pass(x, pad=0), content_code, style_code, strength, own=own,
+                              own_self=own_self)
             _accumulate(out, _image(y), rows, cols, pad)
             if ctx:
                 ctx.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
@@ -172,7 +173,7 @@ def _accumulate(out: np.ndarray, y: np.ndarray, rows: tiling.Span, cols: tiling.
 
 def bytes_per_pixel(hparams: dict) -> float:
     """Estimated peak bytes per padded pixel of one pass: every block's cached Affine-Net output, the latent and
-    the reverse pass's working tensors, the largest Affine-Net's activations, R(0) and the photo, x overhead."""
+    the reverse pass's working tensors, the largest Affine-Net's activations, R(c(0)) and the photo, x overhead."""
     widths = [int(hparams["in_channel"]), *hparams["out_channels"]]
     cached = sum(widths[1:]) + 2 * widths[-1]
     affine = max(4 * cin + cout for cin, cout in itertools.pairwise(widths))
@@ -258,8 +259,8 @@ class Stylizer:
             return prepared
         with torch.inference_mode():  # a copy of the photo: the caller may edit its array after the request
             cp = model.content_pass(_tensor(content, device).clone())
-            model.reconstruction(cp)  # R(0): every strength below 1 needs it
             prepared = _Prepared(cp, code_of(model, content, device))
+            model.self_styled(cp, prepared.content_code)  # R(c(0)): every strength below 1 needs it
         size = prepared.nbytes()
         if size <= self.budget:
             while self._passes and self.cached_bytes() + size > self.budget:

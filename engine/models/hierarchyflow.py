@@ -12,7 +12,7 @@ reverse pass, blocks N-1..0: AdaIN on the whole (still padded) tensor entering t
 style MLP (8 -> 3Cout -> 3Cout -> 2Cout) of the style code (sigma unconstrained); then the code's fusion
 t = y_n + a_n, t = alpha (t + y_i) + (1 - alpha) a_i for i = n-1..1 (alpha = fixed_weight for weight type
 "learned", 0.5 otherwise); crop the padding. The official eval clamps to [0, 1]. The flow is NOT invertible: with
-AdaIN removed the reverse pass does not return the content (see `reconstruction`).
+AdaIN removed the reverse pass does not return the content (reverse(adain=False)).
 Weight types (config `weight_type`): "learned" (the released one) and "fixed" as above; "softmax" / "sigmoid"
 (a learned vector w of n weights, softmax(w) / sigmoid(w): forward concatenates w_j h_j, reverse returns
 sum_j w_j t_j over [t from y_n + a_n, ..., the last t]); "attention" (a bias-free squeeze-excitation on the
@@ -21,12 +21,16 @@ covered by a fixture: they build to the official keys and run, but their outputs
 
 Fidelity: an APP EXTENSION (the official inference has no knob). Strength s in [0, 1], 1 = the official output,
 0 = the photo unchanged:
-  - style code          c(s) = lerp(Style-Net(content), Style-Net(style), s)
-  - AdaIN targets       (mu, sigma)_i(s) = lerp((own mean, own std), MLP_i(c(s)), s) for every block i, where
-                        "own" are the statistics of the tensor that AdaIN normalises (so at s = 0 AdaIN is the identity)
-  - R(s)                the reverse pass with those targets; R(0) is the flow's own reconstruction (not the photo)
-  - output              O(s) = R(s) + (1 - s) (x - R(0)), so O(0) = x and O(1) = R(1) = the official output exactly.
-The last term adds back, fading out, what the non-invertible flow loses; it makes s = 0 exact.
+  - style code          c(s) = lerp(Style-Net(content), Style-Net(style), s)   (style-code interpolation)
+  - R(c)                the official reverse pass (full AdaIN) with the style code c; R(c(0)) is the photo
+                        stylised after itself (the fixture's `output_self_style_raw`), which is NOT the photo
+  - output              O(s) = R(c(s)) + (1 - s) (x - R(c(0))), so O(0) = x and O(1) = the official output exactly.
+The last term adds back, fading out, what the flow changes even in the photo's own style; so O(s) is the photo plus
+(about) s times the change the style makes beyond the photo's own. Why not also interpolate the AdaIN statistics from
+the tensor's own towards the style MLP's (the README's first candidate): sigma is unconstrained and often negative
+(83 % of the fixture's channels in block 0, many in our trained default too), so a lerp of the std passes through 0
+and mid strengths collapse or invert the colours (measured: an orange tree turned purple at s = 0.35 and 0.65 while
+s = 1 kept it orange); the code interpolation keeps every AdaIN at a sigma the model produced.
 
 Files: the official trainer writes `<output>/<task_name>/model_save/<step>.ckpt.pth.tar` = {"step", "state_dict",
 "optimizer"} of the DDP-wrapped model (`module.` keys); engine.checkpoints unwraps it and strips the prefix. Our
@@ -199,16 +203,16 @@ class CouplingBlock(nn.Module):
 class ContentPass:
     """What the reverse pass needs of a content image: the input x (B, 3, H, W), each block's Affine-Net output
     `a` and the forward latent, both over the input reflect-padded by `pad`. The reverse passes of any style and
-    strength reuse it; `reconstruction` memoises R(0)."""
+    strength reuse it; `self_styled` memoises R(c(0)), the photo stylised after itself."""
 
     x: Tensor
     a: list[Tensor]
     latent: Tensor
     pad: int
-    reconstruction: Tensor | None = None
+    self_styled: Tensor | None = None
 
     def nbytes(self) -> int:
-        tensors = [self.x, self.latent, *self.a] + ([self.reconstruction] if self.reconstruction is not None else [])
+        tensors = [self.x, self.latent, *self.a] + ([self.self_styled] if self.self_styled is not None else [])
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -259,47 +263,49 @@ class HierarchyFlow(nn.Module):
             cached.append(a)
         return ContentPass(content, cached, x, pad)
 
-    def reverse(self, cp: ContentPass, code: Tensor | None, strength: float = 1.0, *, own: Stats | None = None,
+    def reverse(self, cp: ContentPass, code: Tensor | None, *, adain: bool = True, own: Stats | None = None,
                 record: Stats | None = None) -> Tensor:
-        """R(strength): the reverse pass with each block's AdaIN targets lerp((own mean, std), MLP(code), strength);
-        `code` is c(s) already (None only at strength 0, where AdaIN is skipped: it would be the identity).
+        """The official reverse pass with style code `code`: each block's AdaIN to the targets MLP_i(code), then
+        its coupling reverse. adain False (code None): without AdaIN, the flow's own reconstruction.
         own: the content-side statistics to use instead of measuring them (tiles share the statistics pass's);
         record: filled with the statistics measured. Output cropped by cp.pad, unclamped."""
         y = cp.latent
         for i in range(len(self.blocks) - 1, -1, -1):
             block = self.blocks[i]
-            if strength > 0:
+            if adain:
                 mean, std = own[i] if own is not None else adain_statistics(y)
                 if record is not None:
                     record[i] = (mean, std)
                 mu, sigma = block.style_mlp(code)
-                y = (y - mean) / std * torch.lerp(std, sigma, strength) + torch.lerp(mean, mu, strength)
+                y = (y - mean) / std * sigma + mu
             y = block.reverse(y, cp.a[i])
         p = cp.pad
         return y[:, :, p:y.shape[2] - p, p:y.shape[3] - p] if p else y
 
-    def reconstruction(self, cp: ContentPass) -> Tensor:
-        """R(0), memoised in the content pass."""
-        if cp.reconstruction is None:
-            cp.reconstruction = self.reverse(cp, None, 0.0)
-        return cp.reconstruction
+    def self_styled(self, cp: ContentPass, content_code: Tensor, *, own: Stats | None = None) -> Tensor:
+        """R(c(0)): the photo stylised after itself, memoised in the content pass."""
+        if cp.self_styled is None:
+            cp.self_styled = self.reverse(cp, content_code, own=own)
+        return cp.self_styled
 
     def stylize(self, cp: ContentPass, content_code: Tensor, style_code: Tensor, strength: float, *,
-                own: Stats | None = None) -> Tensor:
-        """O(strength), the fidelity output (module docstring): x at 0, the official output at 1. Unclamped."""
+                own: Stats | None = None, own_self: Stats | None = None) -> Tensor:
+        """O(strength), the fidelity output (module docstring): x at 0, the official output at 1. Unclamped.
+        own / own_self: the shared statistics of the reverse passes with c(s) and with c(0) (tiles)."""
         if strength <= 0:
             return cp.x
-        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), strength, own=own)
+        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), own=own)
         if strength >= 1:
             return styled
-        return styled + (1 - strength) * (cp.x - self.reconstruction(cp))
+        return styled + (1 - strength) * (cp.x - self.self_styled(cp, content_code, own=own_self))
 
 
 @contextlib.contextmanager
-def shared_statistics(model: HierarchyFlow, sample: Tensor, code: Tensor, strength: float) -> Iterator[Stats]:
-    """Run the padded `sample` (batch 1) through the content pass and R(strength) with style code c(s) = `code`,
+def shared_statistics(model: HierarchyFlow, sample: Tensor, codes: Sequence[Tensor]) -> Iterator[list[Stats]]:
+    """Run the padded `sample` (batch 1) through the content pass and the reverse pass with each of `codes`,
     record every InstanceNorm's and AdaIN's content-side statistics, and inside the block normalise every input by
-    them (the IN ones through the norms' fixed mode; the yielded AdaIN ones go to reverse(own=...))."""
+    them (the IN ones through the norms' fixed mode; the yielded AdaIN ones, one set per code, go to
+    reverse(own=...))."""
     norms = [m for m in model.modules() if isinstance(m, InstanceNorm)]
     try:
         for norm in norms:
@@ -307,9 +313,9 @@ def shared_statistics(model: HierarchyFlow, sample: Tensor, code: Tensor, streng
         cp = model.content_pass(sample, pad=0)
         for norm in norms:
             norm.mode = "fixed"
-        adain: Stats = {}
-        if strength > 0:
-            model.reverse(cp, code, strength, record=adain)
+        adain: list[Stats] = [{} for _ in codes]
+        for code, record in zip(codes, adain, strict=True):
+            model.reverse(cp, code, record=record)
         del cp
         yield adain
     finally:
