@@ -1,4 +1,5 @@
-"""Files: label maps (indexed PNG), exported photos, OpenRaster projects and autosave. No Qt, no torch."""
+"""Files: label maps (indexed PNG), exported photos, OpenRaster projects and autosave. No Qt, no torch, except
+page_files.py: the pages' File and Edit actions (Qt), imported from there, not from this package."""
 
 from app.fileio.autosave import Autosave, Recovery
 from app.fileio.labels import (

@@ -207,7 +207,7 @@ class PainterPage(QWidget):
         if wanted and self.catalog.get(str(wanted)) is None and self.entry is not None:
             notes.append(f"its model '{wanted}' is not in the Library; using {self.entry.name or self.entry.id}")
         self.set_model(self.catalog.get(str(wanted)) or self.entry, user=False)
-        self.files.document_changed()
+        self.files.project_changed()
         return notes
 
     def set_style_image(self, image: np.ndarray | None) -> None:

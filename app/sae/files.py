@@ -1,6 +1,5 @@
 """The Swap & Edit page's File and Edit actions: photos, projects (.ora), result export, autosave and
-recovery, undo. Like the painter's: a file is read completely before the current work is touched, and
-unsaved work is never dropped without asking.
+recovery, undo; the common part is app/fileio/page_files.py.
 
 A project is an OpenRaster file other programs open as two layers, the photo and the result on top; our
 state (the embedding and the edit layers) rides along as extra members (app/sae/state_io.py), so a
@@ -9,39 +8,30 @@ reopened project is never re-embedded.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer
+import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.document import Document, Layer
 from app.fileio.autosave import Autosave
-from app.fileio.labels import FileError, export_image
-from app.fileio.ora import extras, load_ora, save_ora, set_extras
+from app.fileio.labels import FileError
+from app.fileio.ora import extras, load_ora, set_extras
+from app.fileio.page_files import PageFiles
 from app.sae.decoder import RESULT
 from app.sae.photos import Photo
 from app.sae.session import PHOTO, add_mask_layer
-from app.sae.stack import ProjectChange, SwapProject
+from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
 from app.sae.stats_dialogs import PHOTO_FILTER
 from engine.imageio import ImageFileError
-from engine.storage import user_data_dir
 
 if TYPE_CHECKING:
     from app.sae.page import SwapPage
 
-AUTOSAVE_MS = 3 * 60 * 1000
-AUTOSAVE_FOLDER = "autosave-swap"  # apart from the painter's: each page recovers only its own projects
-PROJECT_FILTER = "OpenRaster projects (*.ora)"
-EXPORT_FILTERS = {"PNG (*.png)": ".png", "JPEG (*.jpg *.jpeg)": ".jpg"}
-Button = QMessageBox.StandardButton
 
-
-def saved_document(project: SwapProject, doc: Document) -> Document:
+def ora_document(project: SwapProject, doc: Document) -> Document:
     """What goes into the .ora: the photo, the result on top (what other programs show) and our state."""
     out = Document(doc.height, doc.width, settings=dict(doc.settings, model_id=project.model_id))
     for name in (PHOTO, RESULT):
@@ -68,64 +58,54 @@ def read_project(path: str | Path) -> tuple[SwapProject, Document, list[str]]:
     return project, doc, loaded.notes
 
 
-class SwapFiles(QObject):
+class SwapFiles(PageFiles):
+    PAGE_NAME = "Swap & Edit"
+    AUTOSAVE_FOLDER = "autosave-swap"
+    EXPORT_TEXT = "&Export Result…"
+    EXPORT_TITLE = "Export Result"
+    READ_ERRORS = (FileError, ProjectFormatError)
+
     def __init__(self, page: SwapPage, autosave: Autosave | None = None) -> None:
-        super().__init__(page)
-        self.page = page
-        self.autosave = autosave or Autosave(user_data_dir() / AUTOSAVE_FOLDER)
-        self.project_path: Path | None = None
-        self._key = uuid.uuid4().hex
-        self._changed_since_autosave = False
-        self._unsubscribe = None
-
-        def action(text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
-            act = QAction(text, self)
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            act.triggered.connect(lambda *_: slot())
-            return act
-
-        self.open_photo = action("&Open Photo…", self.choose_photo, QKeySequence.StandardKey.Open)
-        self.open_project = action("Open &Project…", self.choose_project, "Ctrl+Shift+O")
-        self.save_project = action("&Save Project", self.save, QKeySequence.StandardKey.Save)
-        self.save_project_as = action("Save Project &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
-        self.export_result = action("&Export Result…", self.choose_export, "Ctrl+E")
-        self.undo = action("&Undo", lambda: self.project and self.project.undo(), QKeySequence.StandardKey.Undo)
-        self.redo = action("&Redo", lambda: self.project and self.project.redo())
-        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-
-        self.timer = QTimer(self, interval=AUTOSAVE_MS)
-        self.timer.timeout.connect(self.autosave_now)
-        self.timer.start()
-        QTimer.singleShot(0, self.offer_recovery)
-        self.project_changed()
+        super().__init__(page, autosave)
+        self.open_photo = self._action("&Open Photo…", self.choose_photo, QKeySequence.StandardKey.Open)
 
     @property
     def project(self) -> SwapProject | None:
         return self.page.session.project
 
-    def menu_actions(self) -> dict[str, list[QAction | None]]:
-        return {"File": [self.open_photo, None, self.open_project, self.save_project, self.save_project_as, None,
-                         self.export_result],
-                "Edit": [self.undo, self.redo]}
+    # --- the hooks -----------------------------------------------------------------------------------
 
-    def project_changed(self) -> None:
-        """The page shows another project: follow its history."""
-        if self._unsubscribe:
-            self._unsubscribe()
-        project = self.project
-        self._unsubscribe = project.subscribe(self._on_change) if project else None
-        self._changed_since_autosave = bool(project and project.modified)
-        for act in (self.save_project, self.save_project_as, self.export_result):
-            act.setEnabled(project is not None)
-        self._update_history()
+    def history(self) -> SwapProject | None:
+        return self.project
+
+    def saved_document(self) -> Document | None:
+        project, doc = self.project, self.page.session.document
+        return ora_document(project, doc) if project is not None and doc is not None else None
+
+    def load_project(self, path: str | Path) -> tuple[tuple[SwapProject, Document], list[str]]:
+        project, doc, notes = read_project(path)
+        return (project, doc), notes
+
+    def show_project(self, loaded: tuple[SwapProject, Document], name: str) -> list[str]:
+        return self.page.show_project(*loaded, name)
+
+    def exported_image(self) -> np.ndarray | None:
+        doc = self.page.session.document
+        return doc.layer(RESULT).data if doc is not None else None
+
+    def photo_name(self) -> str:
+        return self.page.session.photo_name or ""
+
+    def export_name(self) -> str:
+        return f"{Path(self.page.session.photo_name or 'result').stem}-edited.png"
+
+    def open_actions(self) -> list[QAction]:
+        return [self.open_photo]
 
     # --- photos --------------------------------------------------------------------------------------
 
     def choose_photo(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.page, "Open Photo", "", PHOTO_FILTER)
-        if path:
-            self.open_photo_file(path)
+        self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file)
 
     def open_photo_file(self, path: str | Path) -> bool:
         """Read and embed a photo as a new project (after asking about unsaved work)."""
@@ -142,147 +122,3 @@ class SwapFiles(QObject):
     def embed(self, photo: Photo) -> None:
         """Embed `photo`; its project replaces the current one (unsaved, no file yet) when it arrives."""
         self.page.session.embed(photo, on_done=lambda: self._replaced(None))
-
-    # --- projects ------------------------------------------------------------------------------------
-
-    def choose_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.page, "Open Project", "", PROJECT_FILTER)
-        if path:
-            self.open_project_file(path)
-
-    def open_project_file(self, path: str | Path) -> bool:
-        try:
-            project, doc, notes = read_project(path)
-        except (FileError, ProjectFormatError) as exc:
-            self._warn("Open Project", str(exc))
-            return False
-        if not self.confirm_discard():
-            return False
-        notes += self.page.show_project(project, doc, Path(path).stem)
-        self._replaced(Path(path))
-        if notes:
-            self._inform("Open Project", f"{Path(path).name}: " + "; ".join(notes) + ".")
-        return True
-
-    def save(self) -> bool:
-        return self.save_project_file(self.project_path) if self.project_path else self.save_as()
-
-    def save_as(self) -> bool:
-        name = str(self.project_path or Path(self.page.session.photo_name or "untitled").with_suffix(".ora"))
-        path, _ = QFileDialog.getSaveFileName(self.page, "Save Project", name, PROJECT_FILTER)
-        return bool(path) and self.save_project_file(_with_suffix(path, ".ora"))
-
-    def save_project_file(self, path: Path) -> bool:
-        project, doc = self.project, self.page.session.document
-        if project is None or doc is None:
-            return False
-        if not self._try("Save Project", lambda: save_ora(path, saved_document(project, doc))):
-            return False
-        self.project_path = path
-        project.modified = False
-        self.autosave.discard(self._key)
-        return True
-
-    def choose_export(self) -> None:
-        stem = Path(self.page.session.photo_name or "result").stem
-        path, chosen = QFileDialog.getSaveFileName(self.page, "Export Result", f"{stem}-edited.png",
-                                                   ";;".join(EXPORT_FILTERS))
-        if path:
-            path = path if Path(path).suffix else path + EXPORT_FILTERS.get(chosen, ".png")
-            self.export(path)
-
-    def export(self, path: str | Path) -> bool:
-        doc = self.page.session.document
-        return doc is not None and self._try("Export Result", lambda: export_image(path, doc.layer(RESULT).data))
-
-    # --- unsaved work --------------------------------------------------------------------------------
-
-    def confirm_discard(self) -> bool:
-        """True when the current project may be replaced or closed (saved, or its changes given up)."""
-        project = self.project
-        if project is not None and project.modified:
-            answer = QMessageBox.question(self.page, "Unsaved changes", f"Save the changes to {self.title()}?",
-                                          Button.Save | Button.Discard | Button.Cancel, Button.Save)
-            if answer == Button.Cancel or (answer == Button.Save and not self.save()):
-                return False
-        self.autosave.discard(self._key)
-        return True
-
-    def autosave_now(self) -> None:
-        project, doc = self.project, self.page.session.document
-        if project is None or doc is None or not project.modified or not self._changed_since_autosave:
-            return
-        try:
-            self.autosave.save(saved_document(project, doc), key=self._key, title=self.title(),
-                               source=self.project_path)
-            self._changed_since_autosave = False
-        except (FileError, OSError) as exc:
-            self.page.show_status(f"Autosave failed: {exc}", error=True)
-
-    def offer_recovery(self) -> None:
-        """After a crash: offer the autosaved projects left behind, newest first."""
-        for rec in self.autosave.pending():
-            when = dt.datetime.fromtimestamp(rec.saved_at).strftime("%Y-%m-%d %H:%M")
-            answer = QMessageBox.question(
-                self.page, "Recover unsaved work",
-                f"I2I Studio was closed without saving the Swap & Edit project “{rec.title}” (autosaved {when}). "
-                "Recover it?\n\nYes opens it; Discard deletes the autosave; Cancel keeps it for the next start.",
-                Button.Yes | Button.Discard | Button.Cancel, Button.Yes)
-            if answer == Button.Discard:
-                self.autosave.discard(rec.path)
-            elif answer != Button.Yes or self._recover(rec.path, rec.source):
-                return
-
-    def _recover(self, path: Path, source: Path | None) -> bool:
-        try:
-            project, doc, _notes = read_project(path)
-        except (FileError, ProjectFormatError) as exc:
-            self._warn("Recover", f"{exc} (the autosave is kept at {path})")
-            return False
-        self.page.show_project(project, doc, source.stem if source else "Recovered")
-        self._replaced(source if source is not None and source.suffix.lower() == ".ora" else None)
-        project.modified = True  # recovered work is unsaved until the user saves it
-        self._key = path.stem
-        self._changed_since_autosave = True
-        self.autosave_now()
-        return True
-
-    def title(self) -> str:
-        return self.project_path.name if self.project_path else (self.page.session.photo_name or "Untitled")
-
-    # --- helpers -------------------------------------------------------------------------------------
-
-    def _replaced(self, project_path: Path | None) -> None:
-        self._key = uuid.uuid4().hex
-        self.project_path = project_path
-
-    def _on_change(self, change: ProjectChange) -> None:
-        if change.what == "history":
-            self._changed_since_autosave = True
-            self._update_history()
-
-    def _update_history(self) -> None:
-        project = self.project
-        self.undo.setEnabled(bool(project and project.can_undo))
-        self.redo.setEnabled(bool(project and project.can_redo))
-        self.undo.setText(f"&Undo {project.undo_text}" if project and project.can_undo else "&Undo")
-        self.redo.setText(f"&Redo {project.redo_text}" if project and project.can_redo else "&Redo")
-
-    def _try(self, title: str, write) -> bool:
-        try:
-            write()
-            return True
-        except (FileError, OSError, ValueError) as exc:
-            self._warn(title, str(exc))
-            return False
-
-    def _warn(self, title: str, text: str) -> None:
-        QMessageBox.warning(self.page, title, text)
-
-    def _inform(self, title: str, text: str) -> None:
-        QMessageBox.information(self.page, title, text)
-
-
-def _with_suffix(path: str, suffix: str) -> Path:
-    p = Path(path)
-    return p if p.suffix.lower() == suffix else p.with_name(p.name + suffix)

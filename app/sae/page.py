@@ -29,6 +29,7 @@ from app.canvas import CanvasView
 from app.catalog_model import CatalogModel
 from app.document import Document
 from app.engine_bridge import EngineBridge
+from app.feedback import Notice, StatusLabel
 from app.sae import edits
 from app.sae.binding import EditBinding
 from app.sae.decoder import RESULT, DecodeScheduler
@@ -80,13 +81,11 @@ class SwapPage(QWidget):
         self.model_picker = QComboBox(minimumContentsLength=30)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_picker.activated.connect(lambda _: self._model_picked())
-        self.notice = QLabel(wordWrap=True)
-        self.notice.setProperty("role", "error")
-        self.notice.hide()
+        self.notice = Notice()
         self.cursor_label = QLabel("")
         self.photo_label = QLabel("")  # the photo and the size it is worked at, while it is open
         self.photo_label.setProperty("role", "muted")
-        self.status_label = QLabel("")
+        self.status_label = StatusLabel()
         self.busy_bar = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
         self.busy_bar.hide()
 
@@ -239,8 +238,7 @@ class SwapPage(QWidget):
                     "the saved result is shown, but edits cannot be generated until it is imported again.")
         else:
             text = ""
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice.say(text)
 
     def _photo_text(self) -> str:
         doc = self.document
@@ -330,10 +328,7 @@ class SwapPage(QWidget):
     # --- feedback ----------------------------------------------------------------------------------------
 
     def show_status(self, text: str, *, error: bool = False) -> None:
-        self.status_label.setText(text)
-        self.status_label.setToolTip(text)
-        self.status_label.setProperty("role", "error" if error else "muted")
-        self.status_label.style().polish(self.status_label)
+        self.status_label.show_message(text, error=error)
 
     def _decoded(self, kind: str) -> None:
         text = {"preview": "Preview (reduced resolution)", "region": "Regenerated the edited cells",

@@ -1,31 +1,23 @@
 """Swap & Edit as a user drives it, with a tiny random Swapping Autoencoder running in the real engine:
-open a photo, swap textures, clone, pick and move regions, global sliders, layers, files, bad input.
-The project model and its file format are tested without Qt first."""
+open a photo, swap textures, clone, pick and move regions, global sliders, layers. The project model and its file
+format are tested without Qt first; projects, exports, bad photos, recovery and model switches are in
+test_swap_projects.py."""
 
 from __future__ import annotations
 
-import itertools
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QPointF, QSettings, Qt
 
 from app.document import Document, Layer
 from app.fileio.ora import extras, load_ora, save_ora, set_extras
-from app.main_window import MainWindow
 from app.sae import edits
-from app.sae import files as swap_files
 from app.sae.decoder import RESULT, reach_cells
-from app.sae.page import SwapPage
 from app.sae.session import MASK, PHOTO
 from app.sae.stack import CloneLayer, Reference, RegionLayer, SwapLayer, SwapProject, TextureLayer
 from app.sae.state_io import ProjectFormatError, project_from_members, project_members
@@ -34,10 +26,23 @@ from engine import codes
 from engine.api import CodeStats, DecodeCodes, Embedding, EncodeImage
 from engine.catalog import Catalog
 from engine.handlers import Engine
-from tests.sae_fixtures import write_tiny_sae
+from tests.app.swap_page_fixtures import (  # noqa: F401 (fixtures are found by name)
+    CELL,
+    WAIT,
+    cell_pos,
+    choose_file,
+    dialogs,
+    drop,
+    menu,
+    open_photo,
+    page,
+    stroke,
+    tiny,
+    wait_decoded,
+    wait_idle,
+    write_photo,
+)
 
-WAIT = 30_000
-CELL = 8  # the tiny model's cell
 WALLPAPER = Path("/usr/share/wallpapers/Autumn/contents/images/640x480.jpg")
 WALLPAPER_REFERENCE = Path("/usr/share/wallpapers/BytheWater/contents/images/640x480.jpg")
 
@@ -191,131 +196,9 @@ def test_ora_keeps_extra_members_through_a_save_by_a_tool_that_does_not_know_the
 # --- the page, as a user drives it ---------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def dialogs(monkeypatch) -> dict:
-    """Message boxes answer from `dialogs["answer"]` and are recorded instead of blocking."""
-    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
-
-    def fake(kind):
-        def show(parent, title, text, *args, **kwargs):
-            record["shown"].append((kind, title, text))
-            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
-        return show
-
-    for kind in ("question", "warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, fake(kind))
-    return record
-
-
-def write_photo(path: Path, size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Path:
-    """A photo-like image: smooth colour fields, a few shapes and some grain, so codes vary across it."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
-    image = np.stack([np.sin(6 * xs + seed) * 0.5 + 0.5, ys, np.cos(5 * (xs + ys) + 2 * seed) * 0.5 + 0.5], -1)
-    for _ in range(4):
-        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
-        image[y0:y0 + h // 4, x0:x0 + w // 4] = rng.random(3)
-    image = np.clip(image + rng.normal(0, 0.03, image.shape), 0, 1)
-    rgb = (image * 255).astype(np.uint8)
-    if mode == "RGBA":
-        Image.fromarray(rgb).convert("RGBA").save(path)
-    elif mode == "L":
-        Image.fromarray(rgb).convert("L").save(path)
-    elif mode == "I;16":
-        Image.fromarray((image[..., 0] * 65535).astype(np.uint16)).save(path)
-    else:
-        Image.fromarray(rgb).save(path)
-    return path
-
-
-def view_action(window: MainWindow) -> QAction:
-    for top in window.menuBar().actions():
-        if top.text().replace("&", "") == "View":
-            return next(a for a in top.menu().actions() if a.text() == "Swap && Edit")
-    raise LookupError("no View > Swap & Edit")
-
-
-def menu(window: MainWindow, title: str, text: str) -> QAction:
-    for top in window.menuBar().actions():
-        if top.text().replace("&", "") == title:
-            for action in top.menu().actions():
-                if action.text().replace("&", "").startswith(text) and action.isVisible():
-                    return action
-    raise LookupError(f"no visible {title} > {text}")
-
-
-def choose_file(monkeypatch, path: Path | str) -> None:
-    for name in ("getOpenFileName", "getSaveFileName"):
-        monkeypatch.setattr(swap_files.QFileDialog, name, lambda *a, **k: (str(path), ""))
-
-
-@pytest.fixture
-def page(main_window, qtbot) -> SwapPage:
-    view_action(main_window).trigger()
-    assert main_window.tools.currentWidget() is main_window.swap
-    return main_window.swap
-
-
-@pytest.fixture
-def tiny(main_window, page, qtbot, tmp_path):
-    """The tiny random SAE, imported through the Library like a user's checkpoint, chosen on the page."""
-    path = write_tiny_sae(tmp_path / "models" / "tiny_sae.safetensors")
-    done: list = []
-    main_window.catalog.import_checkpoint(str(path), done.append)
-    qtbot.waitUntil(lambda: bool(done) and page.model_picker.findData(done[0].id) >= 0, timeout=WAIT)
-    page.model_picker.setCurrentIndex(page.model_picker.findData(done[0].id))  # picked as a user would
-    page.model_picker.activated.emit(page.model_picker.currentIndex())
-    qtbot.waitUntil(lambda: page.session.entry is not None and page.session.entry.id == done[0].id, timeout=WAIT)
-    assert not page.notice.isVisible()
-    return done[0]
-
-
-def wait_decoded(qtbot, page: SwapPage, kind: str = "full") -> None:
-    qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == kind).wait()
-
-
-def wait_idle(qtbot, page: SwapPage) -> None:
-    """Until everything asked of the engine has come back (a stroke sends several requests in turn)."""
-    qtbot.waitUntil(lambda: not page.scheduler.busy and not page.session.busy, timeout=WAIT)
-
-
-def open_photo(qtbot, page: SwapPage, path: Path) -> SwapProject:
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        assert page.files.open_photo_file(path)
-    return page.project
-
-
 def full_decode(entry, structure: np.ndarray, texture: np.ndarray, size, noise_seed: int = 0) -> np.ndarray:
     request = DecodeCodes(entry.id, structure.copy(), texture.copy(), size, noise_seed=noise_seed)
     return Engine(Catalog(), torch.device("cpu"))(request, _Ctx()).image
-
-
-def drop(widget, paths: list[Path], modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    where = QPoint(30, 30)
-    how = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, modifiers)
-    enter = QDragEnterEvent(where, *how)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(QPointF(where), *how))
-
-
-def screen(view, x: float, y: float) -> QPoint:
-    origin = view.map_to_document(QPointF(0, 0))
-    return QPoint(round((x + 0.5 - origin.x()) * view.zoom), round((y + 0.5 - origin.y()) * view.zoom))
-
-
-def cell_pos(view, cy: int, cx: int) -> QPoint:
-    return screen(view, cx * CELL + CELL / 2 - 0.5, cy * CELL + CELL / 2 - 0.5)
-
-
-def stroke(qtbot, view, cells: list[tuple[int, int]], modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.mousePress(view, Qt.MouseButton.LeftButton, modifiers, cell_pos(view, *cells[0]))
-    for c in cells[1:]:
-        qtbot.mouseMove(view, cell_pos(view, *c))
-    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, modifiers, cell_pos(view, *cells[-1]))
 
 
 def test_open_photo_embeds_it_once_and_the_toggle_shows_the_original(main_window, page, tiny, qtbot, monkeypatch,
@@ -488,72 +371,6 @@ def test_sliders_change_only_the_codes_they_should(page, tiny, qtbot, tmp_path):
     assert page.texture_panel.edits().gains[0] == 1.5  # the global sliders still show their layer
 
 
-def test_save_and_reopen_restores_the_layers_and_the_result_without_embedding(main_window, page, tiny, qtbot,
-                                                                              monkeypatch, tmp_path, dialogs):
-    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (128, 160), seed=5))
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        drop(page.canvas, [write_photo(tmp_path / "ref.png", (96, 96), seed=6)])
-    page.swap_panel.blend.slider.setValue(70)
-    wait_decoded(qtbot, page)
-    qtbot.keyClick(page.canvas, Qt.Key.Key_C)
-    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, cell_pos(page.canvas, 2, 2))
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT):
-        stroke(qtbot, page.canvas, [(10, 14), (11, 15)])
-    wait_idle(qtbot, page)
-    result = page.document.layer(RESULT).data.copy()
-    codes_before = project.final_codes()
-    layers = [(la.kind, la.name, la.visible) for la in project.layers]
-
-    saved = tmp_path / "edit.ora"
-    choose_file(monkeypatch, saved)
-    menu(main_window, "File", "Save Project As").trigger()
-    assert saved.is_file() and not project.modified
-    with zipfile.ZipFile(saved) as zf:
-        assert "i2i-studio/sae/state.json" in zf.namelist()
-        merged = np.asarray(Image.open(zf.open("mergedimage.png")).convert("RGB"), np.float32) / 255
-    assert np.abs(merged - result).max() <= 1 / 255 + 1e-6  # other programs show the result
-
-    open_photo(qtbot, page, write_photo(tmp_path / "other.png", (64, 64), seed=7))
-    requests: list = []
-    real = page.session.bridge.submit
-    monkeypatch.setattr(page.session.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
-    choose_file(monkeypatch, saved)
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        menu(main_window, "File", "Open Project").trigger()
-    again = page.project
-    assert again is not project and [(la.kind, la.name, la.visible) for la in again.layers] == layers
-    for a, b in zip(again.final_codes(), codes_before):
-        assert np.array_equal(a, b)
-    assert not any(isinstance(r, EncodeImage) for r in requests)  # never re-embedded
-    assert np.abs(page.document.layer(RESULT).data - result).max() < 1e-4
-    assert page.swap_panel.blend.value() == 0.7 and not dialogs["shown"]
-    page.files.export(tmp_path / "result.jpg")
-    assert Image.open(tmp_path / "result.jpg").size == (160, 128)
-
-
-def test_bad_photos_and_references_give_clear_messages(page, tiny, qtbot, monkeypatch, tmp_path, dialogs):
-    small = write_photo(tmp_path / "small.png", (40, 90))
-    assert not page.files.open_photo_file(small)
-    assert dialogs["shown"][-1][0] == "warning" and "at least 56 px" in dialogs["shown"][-1][2]
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8\xff not a real jpeg")
-    assert not page.files.open_photo_file(broken)
-    assert "broken.jpg" in dialogs["shown"][-1][2] and page.project is None
-
-    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 96)))
-    textures = []
-    for mode in ("RGBA", "L", "I;16"):
-        path = write_photo(tmp_path / f"ref_{mode.replace(';', '')}.png", (50, 300), seed=len(textures) + 20, mode=mode)
-        with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-            page.use_reference(path)  # odd sizes and modes, even below the minimum side: only the look is used
-        textures.append(project.final_codes()[1].copy())
-        assert page.status_label.property("role") != "error", page.status_label.text()
-    assert all(np.abs(a - b).max() > 1e-4 for a, b in itertools.pairwise(textures))
-    page.use_reference(broken)
-    assert page.status_label.property("role") == "error" and "broken.jpg" in page.status_label.text()
-    assert len(dialogs["shown"]) == 2  # references say so in the status line, never in a dialog
-
-
 def test_screenshot_of_the_page_with_a_real_photo(main_window, page, tiny, qtbot, tmp_path):
     if not WALLPAPER.is_file() or not WALLPAPER_REFERENCE.is_file():
         pytest.skip("no wallpapers installed")
@@ -573,57 +390,3 @@ def test_screenshot_of_the_page_with_a_real_photo(main_window, page, tiny, qtbot
     assert (folder / "swap_page.png").stat().st_size > 10_000
 
 
-def test_a_photo_over_2048_px_is_worked_on_downscaled_and_says_so(page, tiny, qtbot, tmp_path):
-    project = open_photo(qtbot, page, write_photo(tmp_path / "wide.png", (64, 2100), seed=8))
-    assert project.embedding.size == (62, 2048) and page.document.layer(PHOTO).data.shape == (62, 2048, 3)
-    assert "2100x64, worked on at 2048x62" in page.photo_label.text()
-
-
-def test_autosaved_work_is_offered_after_a_crash(page, tiny, qtbot, tmp_path, dialogs):
-    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 128), seed=9))
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        page.use_reference(write_photo(tmp_path / "ref.png", (96, 96), seed=10))
-    codes_before = project.final_codes()
-    page.files.autosave_now()
-    note = next(page.files.autosave.folder.glob("*.json"))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    note.write_text(note.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {int(gone.stdout)}'))
-    page.session.set_project(None, None)  # as a fresh start would find it
-
-    dialogs["answer"] = QMessageBox.StandardButton.Yes
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        page.files.offer_recovery()
-    assert dialogs["shown"][-1][1] == "Recover unsaved work"
-    recovered = page.project
-    assert recovered.modified and [la.kind for la in recovered.layers] == ["swap"]
-    for a, b in zip(recovered.final_codes(), codes_before):
-        assert np.array_equal(a, b)
-    assert page.files.autosave.pending() == []  # ours now: not offered again
-
-
-def test_switching_the_model_embeds_the_photo_again_after_asking(main_window, page, tiny, qtbot, tmp_path, dialogs):
-    project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 128), seed=11))
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        page.use_reference(write_photo(tmp_path / "ref.png", (96, 96), seed=12))
-    done: list = []
-    main_window.catalog.import_checkpoint(str(write_tiny_sae(tmp_path / "models" / "other.safetensors", seed=1,
-                                                             name="other-sae")), done.append)
-    qtbot.waitUntil(lambda: bool(done) and page.model_picker.findData(done[0].id) >= 0, timeout=WAIT)
-    assert page.session.entry == tiny and page.project is project  # a new model in the Library changes nothing
-
-    def pick(entry) -> None:
-        index = page.model_picker.findData(entry.id)
-        page.model_picker.setCurrentIndex(index)
-        page.model_picker.activated.emit(index)
-
-    dialogs["answer"] = QMessageBox.StandardButton.Cancel
-    pick(done[0])
-    assert dialogs["shown"][-1][1] == "Unsaved changes" and page.project is project
-    assert page.model_picker.currentData() == tiny.id
-    dialogs["answer"] = QMessageBox.StandardButton.Discard
-    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        pick(done[0])
-    again = page.project
-    assert again.model_id == done[0].id and not again.layers and again.embedding.size == (96, 128)
-    assert np.abs(again.embedding.texture - project.embedding.texture).max() > 1e-3
