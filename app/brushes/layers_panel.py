@@ -72,8 +72,8 @@ class BrushLayersPanel(QWidget):
                              "Double-click to rename.")
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.list.setMinimumHeight(150)
-        self.list.setMaximumHeight(300)  # the layer's settings stay right below; longer stacks scroll
+        self.list.setMinimumHeight(90)
+        self.list.setMaximumHeight(130)  # the Style panel needs the room below
         self.list.itemChanged.connect(self._ticked)
         self.list.currentItemChanged.connect(self._selected)
         self.list.itemDoubleClicked.connect(lambda item: self.rename())
@@ -119,6 +119,15 @@ class BrushLayersPanel(QWidget):
         opacity_row = QHBoxLayout()
         opacity_row.addWidget(self.opacity, 1)
         opacity_row.addWidget(self.opacity_readout)
+        self.fill_mask = QPushButton("Show Everywhere")
+        self.fill_mask.setToolTip("Fill the layer's mask: its translation shows over the whole photo (undoable)")
+        self.fill_mask.clicked.connect(lambda: self._fill(1.0))
+        self.clear_mask = QPushButton("Clear Mask")
+        self.clear_mask.setToolTip("Empty the layer's mask: it shows nowhere until painted again (undoable)")
+        self.clear_mask.clicked.connect(lambda: self._fill(0.0))
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.fill_mask)
+        mask_row.addWidget(self.clear_mask)
         self.status = QLabel(wordWrap=True)
         self.status.setProperty("role", "muted")
         self.retry = QPushButton("Translate again")
@@ -130,6 +139,7 @@ class BrushLayersPanel(QWidget):
         form.addRow(self.model_picker)
         form.addRow(self.direction_label, self.direction_picker)
         form.addRow("Opacity", opacity_row)
+        form.addRow("Mask", mask_row)
         form.addRow(self.status)
         form.addRow(self.retry)
         self.layer_box = layer_box
@@ -202,8 +212,11 @@ class BrushLayersPanel(QWidget):
         if not layer.model_id:
             return "no model"
         name = entry.name or entry.id if entry else layer.model_id
-        if entry is not None and len(directions(entry)) > 1:
+        if entry is not None and len(directions(entry)) > 1 and not layer.style:
             name += f" ({DIRECTION_TITLES.get(layer.direction, layer.direction)})"
+        style = self._project.styles.get(layer.style) if self._project and layer.style else None
+        if style is not None:
+            name += f" · {style.name} {layer.strength:.0%}"
         return name
 
     def _show_settings(self) -> None:
@@ -285,6 +298,10 @@ class BrushLayersPanel(QWidget):
         project = self._project
         if project is not None and project.selected is not None:
             project.set_opacity(project.selected.id, self.opacity.value() / OPACITY_STEPS, final=final)
+
+    def _fill(self, value: float) -> None:
+        if self._project is not None and self._project.selected is not None:
+            self._project.fill_mask(self._project.selected.id, value)
 
     def _retry(self) -> None:
         if self._project is not None and self._project.selected is not None:

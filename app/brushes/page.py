@@ -1,4 +1,5 @@
-"""Style Brushes: paint translations (CycleGAN, CUT, FastCUT, SinCUT) onto a photo through soft masks.
+"""Style Brushes: paint translations (CycleGAN, CUT, FastCUT, SinCUT) and style transfers (HierarchyFlow, after a
+style image, with a fidelity control) onto a photo through soft masks.
 
 The page wires parts that each do one thing: the project holds the layers, the masks (in its document) and
 their one undo history; the translator asks the engine for each (model, direction) translation of the
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -34,11 +35,13 @@ from app.brushes.files import BrushFiles
 from app.brushes.layers_panel import BrushLayersPanel, LayerNote, directions
 from app.brushes.photos import Photo, photo_key
 from app.brushes.project import PHOTO, RESULT, BrushLayer, BrushProject, ProjectChange, brush_document
+from app.brushes.style_panel import StylePanel
 from app.brushes.tools import BrushSettings, MaskEraser, MaskTool
 from app.brushes.translations import CANCELLED, FAILED, READY, RUNNING, Key, Translator
 from app.canvas import CanvasView
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
+from app.feedback import Notice, StatusLabel
 from app.sae.drops import FileDrop
 from app.tools import Tool
 from engine.api import ModelEntry, Task
@@ -48,8 +51,14 @@ DEFAULT_BRUSH_SHARE = 12  # a new photo's brush is about 1/12 of its shorter sid
 EMPTY = ("Open a photo to paint on: File > Open Photo… (Ctrl+O), or drop one here.\n\n"
          "Each brush layer paints a model's translation of the photo through a soft mask. The photo is translated "
          "once per model, in the background; painting is instant after that.")
-NO_MODEL = ("No translation model in the Library yet: import a CycleGAN or CUT checkpoint (Models > Import "
-            "Checkpoint…) or train one (Training menu).")
+NO_MODEL = ("No translation model in the Library yet: import a CycleGAN, CUT or HierarchyFlow checkpoint (Models > "
+            "Import Checkpoint…) or train one (Training menu).")
+BRUSH_TASKS = (Task.IMAGE_TO_IMAGE.value, Task.CONTENT_STYLE.value)
+
+
+def is_style_transfer(entry: ModelEntry | None) -> bool:
+    """A model that stylises after a style image (HierarchyFlow) rather than translating on its own."""
+    return entry is not None and entry.task == Task.CONTENT_STYLE.value
 
 
 class StyleBrushPage(QWidget):
@@ -80,13 +89,13 @@ class StyleBrushPage(QWidget):
         self.layers_panel = BrushLayersPanel(self.layer_status)
         self.layers_panel.add_requested.connect(self.add_layer)
         self.layers_panel.retry_requested.connect(lambda layer_id: self.translate(retry={layer_id}))
-        self.notice = QLabel(wordWrap=True)
-        self.notice.setProperty("role", "error")
-        self.notice.hide()
+        self.style_panel = StylePanel()
+        self.style_panel.failed.connect(lambda text: self.show_status(text, error=True))
+        self.notice = Notice()
         self.cursor_label = QLabel("")
         self.photo_label = QLabel("")
         self.photo_label.setProperty("role", "muted")
-        self.status_label = QLabel("")
+        self.status_label = StatusLabel()
         self.progress = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
         self.progress.setRange(0, 1000)
         self.cancel = QPushButton("Cancel")
@@ -112,7 +121,8 @@ class StyleBrushPage(QWidget):
     def _build_toolbar(self) -> QToolBar:
         bar = QToolBar("Style Brushes tools")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.addAction("Open Photo…", lambda: self.files.choose_photo()).setToolTip("Open a photo to paint on (Ctrl+O)")
+        open_photo = bar.addAction("Open Photo…", lambda: self.files.choose_photo())
+        open_photo.setToolTip("Open a photo to paint on (Ctrl+O)")
         bar.addSeparator()
         for key, name, tool, tip in (
                 ("V", "View", None, "Look, zoom and pan; no painting (V)"),
@@ -161,11 +171,12 @@ class StyleBrushPage(QWidget):
         column.setContentsMargins(0, 0, 4, 0)
         column.addWidget(self.brush_panel)
         column.addWidget(self.layers_panel)
+        column.addWidget(self.style_panel)
         column.addStretch()
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(right)
-        scroll.setFixedWidth(RIGHT_WIDTH)
+        scroll.setFixedWidth(RIGHT_WIDTH + scroll.verticalScrollBar().sizeHint().width())  # no clipping when it shows
         middle = QHBoxLayout()
         middle.addWidget(self.views, 1)
         middle.addWidget(scroll)
@@ -188,8 +199,10 @@ class StyleBrushPage(QWidget):
     def open_photo(self, photo: Photo) -> BrushProject:
         """A new project on `photo`, with one brush layer of the default model (translated at once)."""
         model = self.default_model()
-        layers = [BrushLayer("b1", "Brush 1", model.id, directions(model)[0])] if model else []
-        project = BrushProject(brush_document(photo.image), photo.key or photo_key(photo.image), layers)
+        project = BrushProject(brush_document(photo.image), photo.key or photo_key(photo.image))
+        if model is not None:
+            self._add_layer(project, model, name="Brush 1")
+            project.mark_opened()
         h, w = photo.image.shape[:2]
         self.settings.set_brush_size(max(8, min(h, w) // DEFAULT_BRUSH_SHARE))
         self.set_project(project, photo.name, photo.note)
@@ -213,6 +226,8 @@ class StyleBrushPage(QWidget):
         self.views.setCurrentWidget(self.canvas if project else self.placeholder)
         self.compositor.set_project(project)
         self.layers_panel.set_project(project)
+        self.style_panel.set_project(project)
+        self._sync_style_panel()
         self.photo_label.setText(self._photo_text())
         self._sync_overlay()
         self._sync_notice()
@@ -228,18 +243,56 @@ class StyleBrushPage(QWidget):
         model = self.default_model()
         if project is None or model is None:
             return None
+        return self._add_layer(project, model)
+
+    def _add_layer(self, project: BrushProject, model: ModelEntry, *, name: str = "") -> BrushLayer:
+        """A translation layer starts with an empty mask, in the selected layer's direction; a style transfer
+        layer shows everywhere (erase to limit it), with the selected layer's style and strength or the shelf's
+        first style."""
         selected = project.selected
         same = selected is not None and selected.model_id == model.id
-        return project.add_layer(model.id, selected.direction if same else directions(model)[0])
+        if not is_style_transfer(model):
+            return project.add_layer(model.id, selected.direction if same else directions(model)[0], name=name)
+        if same and selected.style:
+            return project.add_layer(model.id, name=name, style=selected.style, strength=selected.strength,
+                                     filled=True)
+        shelf = self.style_panel.entries()
+        style = project.add_style(shelf[0].style.name, shelf[0].style.pixels).key if shelf else ""
+        return project.add_layer(model.id, name=name, style=style, filled=True)
 
     def _project_changed(self, change: ProjectChange) -> None:
         if change.what == "selection":
             self._sync_overlay()
         elif change.what == "layers" and change.final:
             before, self._keys = self._keys, self._layer_keys()
+            wanted = set(self._keys.values())
+            self.translator.cancel([k for k, _ in self.translator.running() if k not in wanted], forget=True)
             self.translate(retry={i for i, key in self._keys.items() if key != before.get(i)})  # a model picked
             self._sync_overlay()
             self._sync_notice()
+            unstyled = [la.id for la in self.project.layers if self._keys.get(la.id) is None and la.model_id
+                        and is_style_transfer(self.catalog.get(la.model_id))]
+            if unstyled:  # after this change has reached every observer
+                QTimer.singleShot(0, lambda: self._start_styles(unstyled))
+        if change.what in ("selection", "layers"):
+            self._sync_style_panel()
+
+    def _start_styles(self, layer_ids: list[str]) -> None:
+        """Layers just switched to a style transfer model get the shelf's first style and, if nothing is painted
+        yet, show everywhere (as a new style layer does)."""
+        project, shelf = self.project, self.style_panel.entries()
+        for layer_id in layer_ids:
+            if project is None or not shelf or layer_id not in {la.id for la in project.layers}:
+                return
+            style = project.add_style(shelf[0].style.name, shelf[0].style.pixels)
+            if not project.layer(layer_id).style:
+                project.set_style(layer_id, style.key)
+            if not project.mask(layer_id).any():
+                project.fill_mask(layer_id, 1.0)
+
+    def _sync_style_panel(self) -> None:
+        layer = self.project.selected if self.project else None
+        self.style_panel.setVisible(layer is not None and is_style_transfer(self.catalog.get(layer.model_id)))
 
     def _photo_text(self) -> str:
         project = self.project
@@ -251,7 +304,7 @@ class StyleBrushPage(QWidget):
     # --- models and translations ---------------------------------------------------------------------
 
     def models(self) -> list[ModelEntry]:
-        return [e for e in self.catalog.entries if e.task == Task.IMAGE_TO_IMAGE.value]
+        return [e for e in self.catalog.entries if e.task in BRUSH_TASKS]
 
     def default_model(self) -> ModelEntry | None:
         """For a new layer: the selected layer's model if the Library has it, else the first one."""
@@ -264,8 +317,11 @@ class StyleBrushPage(QWidget):
         """What the layer's translation is cached under (None: the layer has no model)."""
         if self.project is None or not layer.model_id:
             return None
+        entry = self.catalog.get(layer.model_id)
+        if is_style_transfer(entry) or (entry is None and layer.style):  # kept while its model is missing
+            return Key(layer.model_id, "", self.project.photo_key, layer.style, layer.strength) if layer.style else None
         direction = layer.direction
-        if not direction and (entry := self.catalog.get(layer.model_id)) is not None:
+        if not direction and entry is not None:
             direction = directions(entry)[0]
         return Key(layer.model_id, direction, self.project.photo_key)
 
@@ -288,7 +344,8 @@ class StyleBrushPage(QWidget):
         for layer in project.layers:
             key = self.key(layer)
             if key is not None and self.catalog.get(key.model_id) is not None:
-                self.translator.request(key, photo, retry=layer.id in retry)
+                style = project.styles[key.style].pixels if key.style else None
+                self.translator.request(key, photo, style=style, retry=layer.id in retry)
 
     def _pin(self) -> None:
         """The open project's translations stay in the cache, whatever its budget says."""
@@ -300,7 +357,7 @@ class StyleBrushPage(QWidget):
         """How the layer's translation stands, for the layer list."""
         key = self.key(layer)
         if key is None:
-            return LayerNote("choose a model")
+            return LayerNote("choose a style" if layer.model_id else "choose a model")
         state = self.translator.state(key)
         if state is not None and state.status == READY:
             return LayerNote()
@@ -309,9 +366,11 @@ class StyleBrushPage(QWidget):
         if state is None:
             return LayerNote("waiting")
         if state.status == RUNNING:
-            return LayerNote(f"translating {state.fraction:.0%}" if state.fraction > 0 else "translating…")
+            verb = "stylising" if key.style else "translating"
+            return LayerNote(f"{verb} {state.fraction:.0%}" if state.fraction > 0 else f"{verb}…")
         if state.status == FAILED:
-            return LayerNote(f"translation failed: {state.message}", error=True, retry=True)
+            return LayerNote(f"{'stylisation' if key.style else 'translation'} failed: {state.message}", error=True,
+                             retry=True)
         return LayerNote(CANCELLED, retry=True)
 
     def _translation_changed(self, key: Key) -> None:
@@ -325,21 +384,26 @@ class StyleBrushPage(QWidget):
             return
         entry = self.catalog.get(key.model_id)
         what = f"{entry.name or entry.id if entry else key.model_id}" + (
-            f" ({key.direction})" if entry is not None and len(directions(entry)) > 1 else "")
+            f" ({key.direction})" if entry is not None and not key.style and len(directions(entry)) > 1 else "")
+        if key.style:
+            what += f" after “{project.styles[key.style].name}” at {key.strength:.0%}"
+        done, doing, job = ("Stylised", "Stylising", "Stylisation") if key.style else (
+            "Translated", "Translating", "Translation")
         if state.status == READY:
             self.compositor.refresh_layers({la.id for la in users})
-            self.show_status(f"Translated with {what}: painting shows it now")
+            self.show_status(f"{done} with {what}: painting shows it now")
         elif state.status == RUNNING:
             self.progress.setValue(round(1000 * state.fraction))
-            self.show_status(f"Translating with {what}… {state.message}".rstrip())
+            self.show_status(f"{doing} with {what}… {state.message}".rstrip())
         elif state.status == FAILED:
-            self.show_status(f"Translation with {what} failed: {state.message}", error=True)
+            self.show_status(f"{job} with {what} failed: {state.message}", error=True)
         else:
-            self.show_status(f"Translation with {what} cancelled; the masks are kept")
+            self.show_status(f"{job} with {what} cancelled; the masks are kept")
         self._sync_overlay()
 
     def _catalog_changed(self) -> None:
         self.layers_panel.set_models(self.models())
+        self._sync_style_panel()
         self._sync_notice()
         self.translate()  # a model the project names may have come back
 
@@ -354,8 +418,7 @@ class StyleBrushPage(QWidget):
                     "layers keep their masks but show nothing until the model is imported again.")
         else:
             text = ""
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice.say(text)
 
     # --- view ----------------------------------------------------------------------------------------
 
@@ -382,10 +445,7 @@ class StyleBrushPage(QWidget):
     # --- feedback ----------------------------------------------------------------------------------------
 
     def show_status(self, text: str, *, error: bool = False) -> None:
-        self.status_label.setText(text)
-        self.status_label.setToolTip(text)
-        self.status_label.setProperty("role", "error" if error else "muted")
-        self.status_label.style().polish(self.status_label)
+        self.status_label.show_message(text, error=error)
 
     def _busy(self, busy: bool) -> None:
         self.progress.setValue(0)

@@ -1,5 +1,5 @@
-"""The Style Brushes project: a photo, a stack of brush layers (each a translation model seen through a
-painted mask) and one undo history for both.
+"""The Style Brushes project: a photo, a stack of brush layers (each a translation model, or a style transfer
+model with its style image and strength, seen through a painted mask) and one undo history for both.
 
 Plain Python + numpy (no Qt, no torch), observed through callbacks. The masks are "mask" layers of the
 project's Document, so a stroke is the Document's tile-based undo step and costs the area it touched; the
@@ -11,11 +11,13 @@ A deleted layer's mask stays in the Document, so undoing the deletion brings the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from app.document import Change, Document, Layer
 
@@ -23,11 +25,14 @@ PHOTO, RESULT = "photo", "result"
 MASK_PREFIX = "mask:"
 TOOL_SETTING = "style-brushes"  # the document setting "tool" of our projects
 HISTORY_STEPS = 200
+MAX_STYLE_SIDE = 1024  # a style image's size hardly matters to the models (they pool it): kept this small
 
 
 @dataclass(frozen=True)
 class BrushLayer:
-    """A translation seen through a mask: `model_id` ("" until one is chosen) in `direction`."""
+    """A translation seen through a mask: `model_id` ("" until one is chosen) in `direction`; for a style
+    transfer model (HierarchyFlow), `style` names one of the project's style images and `strength` says how far
+    the photo moves towards it (0 = unchanged, 1 = the model's full output)."""
 
     id: str
     name: str
@@ -35,11 +40,22 @@ class BrushLayer:
     direction: str = ""
     opacity: float = 1.0
     visible: bool = True
+    style: str = ""
+    strength: float = 1.0
 
     @property
     def mask(self) -> str:
         """The name of its mask layer in the document."""
         return MASK_PREFIX + self.id
+
+
+@dataclass(frozen=True, eq=False)
+class StyleImage:
+    """A style image the project keeps (its layers name it by `key`, a digest of the pixels)."""
+
+    key: str
+    name: str
+    pixels: np.ndarray  # HxWx3 uint8, at most MAX_STYLE_SIDE on its long side
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,20 @@ class _Step:
     layers: tuple[BrushLayer, ...] | None  # the layer list on the other side of the step; None: a stroke
 
 
+def make_style(name: str, pixels: np.ndarray) -> StyleImage:
+    """A style image, scaled down to MAX_STYLE_SIDE, keyed by a digest of what is kept."""
+    pixels = np.ascontiguousarray(pixels, np.uint8)
+    h, w = pixels.shape[:2]
+    if max(h, w) > MAX_STYLE_SIDE:
+        scale = MAX_STYLE_SIDE / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
+    digest = hashlib.blake2b(str(pixels.shape).encode(), digest_size=12)
+    digest.update(pixels.data)
+    pixels.flags.writeable = False
+    return StyleImage(digest.hexdigest(), name, pixels)
+
+
 def brush_document(photo: np.ndarray) -> Document:
     """The document of a project: the photo and, on top, the composite (the photo until layers show)."""
     h, w = photo.shape[:2]
@@ -69,11 +99,13 @@ def brush_document(photo: np.ndarray) -> Document:
 
 class BrushProject:
     def __init__(self, document: Document, photo_key: str, layers: Sequence[BrushLayer] = (),
-                 masks: dict[str, np.ndarray] | None = None) -> None:
+                 masks: dict[str, np.ndarray] | None = None, styles: Sequence[StyleImage] = ()) -> None:
         """`photo_key` names the photo's pixels (translations are cached under it); `masks` by layer id
-        (missing ones start empty)."""
+        (missing ones start empty); `styles`: the style images the layers name."""
         self.document = document
         self.photo_key = photo_key
+        # style images only ever join (a layer's undo may name any of them again); saved with the project
+        self.styles: dict[str, StyleImage] = {style.key: style for style in styles}
         self._layers = tuple(layers)
         for layer in self._layers:
             self._add_mask(layer, (masks or {}).get(layer.id))
@@ -150,10 +182,12 @@ class BrushProject:
 
     # --- layer edits -------------------------------------------------------------------------------------
 
-    def add_layer(self, model_id: str = "", direction: str = "", *, name: str = "") -> BrushLayer:
-        """A new layer on top, with an empty mask, selected."""
-        layer = BrushLayer(self.new_id(), name or self.new_name(), model_id, direction)
-        self._add_mask(layer, None)
+    def add_layer(self, model_id: str = "", direction: str = "", *, name: str = "", style: str = "",
+                  strength: float = 1.0, filled: bool = False) -> BrushLayer:
+        """A new layer on top, selected, its mask empty (or, `filled`, showing the layer everywhere)."""
+        layer = BrushLayer(self.new_id(), name or self.new_name(), model_id, direction, style=style,
+                           strength=strength)
+        self._add_mask(layer, np.ones(self.size, np.float32) if filled else None)
         self._apply(self._layers + (layer,), f"Add {layer.name}")
         self.select(layer.id)
         return layer
@@ -198,6 +232,45 @@ class BrushProject:
         if (model_id, direction) != (layer.model_id, layer.direction):
             self._replace(dataclasses.replace(layer, model_id=model_id, direction=direction),
                           f"Model of {layer.name}")
+
+    def add_style(self, name: str, pixels: np.ndarray) -> StyleImage:
+        """Keep a style image (HxWx3 uint8; larger ones are scaled down); the same pixels give the same key."""
+        style = make_style(name, pixels)
+        return self.styles.setdefault(style.key, style)
+
+    def set_style(self, layer_id: str, style: str) -> None:
+        layer = self.layer(layer_id)
+        if style not in self.styles:
+            raise KeyError(f"the project has no style image '{style}'")
+        if style != layer.style:
+            self._replace(dataclasses.replace(layer, style=style),
+                          f"Style of {layer.name}: {self.styles[style].name}")
+
+    def set_strength(self, layer_id: str, strength: float, *, final: bool = True) -> None:
+        """final False: a slider drag in progress; one undo step when a final value (or `settle`) ends it."""
+        layer = self.layer(layer_id)
+        strength = round(min(max(float(strength), 0.0), 1.0), 3)
+        if strength != layer.strength or (final and self._drag_base is not None):
+            self._replace(dataclasses.replace(layer, strength=strength), f"Strength of {layer.name}", final=final)
+
+    def fill_mask(self, layer_id: str, value: float) -> None:
+        """Show the layer everywhere (1) or nowhere (0): one undoable step, like a stroke."""
+        layer = self.layer(layer_id)
+        self.begin_stroke()
+        with self.stroke():
+            edit = self.document.edit(layer.mask, f"{'Fill' if value else 'Clear'} the mask of {layer.name}")
+            h, w = self.size
+            edit.region((0, 0, w, h))[...] = value
+            edit.changed((0, 0, w, h))
+            edit.commit()
+
+    def mark_opened(self) -> None:
+        """What was set up so far is the project as opened: nothing to undo, nothing unsaved."""
+        self._undo.clear()
+        self._redo.clear()
+        self.document.modified = False
+        self.modified = False
+        self._notify(ProjectChange("history"))
 
     def settle(self, description: str) -> None:
         """End a drag with the layers as they are."""

@@ -1,7 +1,7 @@
 """A Style Brushes project as extra members of an OpenRaster file: i2i-studio/brushes/state.json, each mask
-as zlib-compressed little-endian float32 pixels (exact; mostly zeros, so small even for huge photos) and each
-translation in use as a PNG. The photo and the composite travel as ordinary .ora layers; with the translations
-stored too, a reopened project shows the same composite at once, even where its model is not in the Library.
+as zlib-compressed little-endian float32 pixels (exact; mostly zeros, so small even for huge photos), each
+style image the layers name and each translation in use as a PNG. The photo and the composite travel as
+ordinary .ora layers; with the translations stored too, a reopened project shows the same composite at once, even where its model is not in the Library.
 
 Masks are inflated to at most the photo's size and images checked against it, so a damaged or foreign file
 gives one readable message, never a crash, a memory blow-up or code execution.
@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.brushes.project import BrushLayer, BrushProject
+from app.brushes.project import MAX_STYLE_SIDE, BrushLayer, BrushProject, StyleImage, make_style
 from app.brushes.translations import Key
 
 PREFIX = "i2i-studio/brushes/"
 STATE = PREFIX + "state.json"
 FORMAT = "i2i-studio-brushes"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: style transfer layers (style, strength) and style images
 _MAX_MEMBER_BYTES = 1024 * 1024 * 1024
 MASK_DTYPE = np.dtype("<f4")
 MASK_COMPRESSION = 1  # fast: masks are mostly zeros or ones, which compress well at any level
@@ -44,6 +44,7 @@ class ProjectState:
     layers: tuple[BrushLayer, ...]
     masks: dict[str, np.ndarray]  # by layer id
     translations: dict[Key, np.ndarray]  # HxWx3 uint8
+    styles: tuple[StyleImage, ...] = ()
 
 
 def is_brush_project(members: Mapping[str, bytes]) -> bool:
@@ -61,17 +62,28 @@ def project_members(project: BrushProject, translations: Mapping[Key, np.ndarray
         pixels = np.ascontiguousarray(project.mask(layer.id), MASK_DTYPE)
         members[PREFIX + f"{layer.id}_mask.f32z"] = zlib.compress(pixels.data, MASK_COMPRESSION)
         layers.append({"id": layer.id, "name": layer.name, "model_id": layer.model_id, "direction": layer.direction,
-                       "opacity": layer.opacity, "visible": layer.visible, "mask": f"{layer.id}_mask.f32z"})
+                       "opacity": layer.opacity, "visible": layer.visible, "mask": f"{layer.id}_mask.f32z",
+                       "style": layer.style, "strength": layer.strength})
+    styles = []
+    used = {layer.style for layer in project.layers}  # those only undo could bring back are left out
+    for i, style in enumerate((st for key, st in project.styles.items() if key in used), 1):
+        members[PREFIX + f"style{i}.png"] = _png(style.pixels)
+        styles.append({"key": style.key, "name": style.name, "image": f"style{i}.png"})
     stored = []
     for i, (key, image) in enumerate(translations.items(), 1):
-        buffer = BytesIO()  # fast PNG settings: autosave writes these too, on the GUI thread
-        Image.fromarray(np.ascontiguousarray(image, np.uint8)).save(buffer, "PNG", compress_level=1)
-        members[PREFIX + f"translation{i}.png"] = buffer.getvalue()
-        stored.append({"model_id": key.model_id, "direction": key.direction, "image": f"translation{i}.png"})
+        members[PREFIX + f"translation{i}.png"] = _png(image)
+        stored.append({"model_id": key.model_id, "direction": key.direction, "style": key.style,
+                       "strength": key.strength, "image": f"translation{i}.png"})
     state = {"format": FORMAT, "version": FORMAT_VERSION, "photo": project.photo_key, "size": list(project.size),
-             "layers": layers, "translations": stored}
+             "layers": layers, "styles": styles, "translations": stored}
     members[STATE] = json.dumps(state, indent=1, ensure_ascii=False).encode("utf-8")
     return members
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = BytesIO()  # fast PNG settings: autosave writes these too, on the GUI thread
+    Image.fromarray(np.ascontiguousarray(image, np.uint8)).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -112,11 +124,18 @@ class _Reader:
     def _build(self, state: dict[str, Any], photo_key: str) -> ProjectState:
         if tuple(int(v) for v in state["size"]) != self.size:
             raise self.fail("the brush layers do not fit the photo's size")
+        styles = {}
+        for spec in state.get("styles", []):
+            style = make_style(str(spec["name"]), self.image(str(spec["image"]), fit=False))
+            styles[str(spec["key"])] = StyleImage(str(spec["key"]), style.name, style.pixels)
         layers, masks = [], {}
         for spec in state.get("layers", []):
             layer = BrushLayer(str(spec["id"]), str(spec["name"]), str(spec.get("model_id", "")),
-                               str(spec.get("direction", "")), min(max(float(spec.get("opacity", 1.0)), 0.0), 1.0),
-                               bool(spec.get("visible", True)))
+                               str(spec.get("direction", "")), _unit(spec.get("opacity", 1.0)),
+                               bool(spec.get("visible", True)), str(spec.get("style", "")),
+                               _unit(spec.get("strength", 1.0)))
+            if layer.style and layer.style not in styles:
+                raise self.fail(f"the style image of {layer.name} is missing")
             masks[layer.id] = self.mask(str(spec["mask"]))
             layers.append(layer)
         if len({la.id for la in layers}) != len(layers):
@@ -124,9 +143,10 @@ class _Reader:
         translations = {}
         if state.get("photo") == photo_key:  # stored for this very photo: reuse them
             for spec in state.get("translations", []):
-                key = Key(str(spec["model_id"]), str(spec["direction"]), photo_key)
+                key = Key(str(spec["model_id"]), str(spec["direction"]), photo_key, str(spec.get("style", "")),
+                          _unit(spec.get("strength", 1.0)))
                 translations[key] = self.image(str(spec["image"]))
-        return ProjectState(photo_key, tuple(layers), masks, translations)
+        return ProjectState(photo_key, tuple(layers), masks, translations, tuple(styles.values()))
 
     def member(self, name: str) -> bytes:
         data = self.members.get(PREFIX + name)
@@ -150,15 +170,26 @@ class _Reader:
             raise self.fail(f"{name} holds values that are not finite")
         return np.clip(mask, 0.0, 1.0)
 
-    def image(self, name: str) -> np.ndarray:
+    def image(self, name: str, *, fit: bool = True) -> np.ndarray:
+        """A stored PNG: the photo's size (`fit`), or a style image (at most MAX_STYLE_SIDE a side)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
                 with Image.open(BytesIO(self.member(name))) as image:
-                    if (image.height, image.width) != self.size:
+                    if fit and (image.height, image.width) != self.size:
                         raise self.fail(f"{name} is not the size of the photo")
+                    if not fit and not 0 < max(image.size) <= MAX_STYLE_SIDE:
+                        raise self.fail(f"{name} is not a style image I2I Studio wrote")
                     return np.asarray(image.convert("RGB"), np.uint8)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             if isinstance(exc, ProjectFormatError):
                 raise
             raise self.fail(f"{name} is damaged") from None
+
+
+def _unit(value: Any) -> float:
+    """A stored 0..1 number, clamped; ValueError (a damaged state) when it is not a finite number."""
+    number = float(value)
+    if number != number:
+        raise ValueError("a number is not finite")
+    return min(max(number, 0.0), 1.0)

@@ -1,9 +1,9 @@
-"""Translated photos: asked of the engine once per (model, direction, photo) and kept, so painting never
-waits on a model.
+"""Translated photos: asked of the engine once per (model, direction, photo) — for style transfer models per
+(model, style image, strength, photo) — and kept, so painting never waits on a model.
 
 TranslationCache is plain Python: an LRU bounded in bytes whose entries in use by the open project are
-never evicted. Translator sends TranslateImage through the bridge (one slot per model and direction, so a
-newer photo supersedes an older one's job) and reports how each translation stands.
+never evicted. Translator sends TranslateImage or StylizeImage through the bridge (one slot per key without
+its photo, so a newer photo supersedes an older one's job) and reports how each translation stands.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.engine_bridge import EngineBridge
-from engine.api import JobRef, TranslateImage
+from engine.api import JobRef, StylizeImage, TranslateImage
 
 DEFAULT_CACHE_BYTES = 1536 * 1024 * 1024  # about forty 12-megapixel translations
 SLOT_PREFIX = "brushes-translate:"
@@ -28,6 +28,8 @@ class Key:
     model_id: str
     direction: str
     photo: str  # the photo's content key (BrushProject.photo_key)
+    style: str = ""  # style transfer: the style image's key (StyleImage.key); "" for a translation
+    strength: float = 1.0  # style transfer: 0 = the photo ... 1 = the model's full output
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,9 @@ class Translator(QObject):
     def running(self) -> list[tuple[Key, TranslationState]]:
         return [(key, self._states[key]) for key in self._jobs]
 
-    def request(self, key: Key, photo: np.ndarray, *, retry: bool = False) -> None:
-        """Translate `photo` unless it is cached or on its way; one that failed or was cancelled is asked
-        again only with `retry` (the user said so)."""
+    def request(self, key: Key, photo: np.ndarray, *, style: np.ndarray | None = None, retry: bool = False) -> None:
+        """Translate `photo` (stylise it after `style`, HxWx3 uint8, for a key with a style) unless it is cached
+        or on its way; one that failed or was cancelled is asked again only with `retry` (the user said so)."""
         state = self.state(key)
         if state is not None and (state.status in (READY, RUNNING) or not retry):
             return
@@ -127,8 +129,14 @@ class Translator(QObject):
             self._settle(superseded, None)
         was_busy = self.busy
         self._states[key] = TranslationState(RUNNING, "waiting for the engine")
+        if key.style:
+            if style is None:
+                raise ValueError("a style transfer needs its style image")
+            request = StylizeImage(key.model_id, photo, style, key.strength)
+        else:
+            request = TranslateImage(key.model_id, photo, key.direction)
         self._jobs[key] = self.bridge.submit(
-            TranslateImage(key.model_id, photo, key.direction), slot=slot,
+            request, slot=slot,
             on_result=lambda image: self._arrived(key, image, photo.shape[:2]),
             on_failed=lambda message: self._settle(key, TranslationState(FAILED, message)))
         self.submitted.append(key)
@@ -178,4 +186,5 @@ class Translator(QObject):
 
 
 def _slot(key: Key) -> str:
-    return f"{SLOT_PREFIX}{key.model_id}:{key.direction}"
+    style = f":{key.style}:{key.strength}" if key.style else ""
+    return f"{SLOT_PREFIX}{key.model_id}:{key.direction}{style}"
