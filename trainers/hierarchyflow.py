@@ -173,8 +173,10 @@ def out_channels(cfg: HierarchyFlowConfig) -> tuple[int, ...]:
 def scan(cfg: HierarchyFlowConfig, p: Plan) -> tuple[list[Path], list[Path], dict[str, Any]]:
     """(usable content photos, usable style images, summary). Any size works (crops are resized to the training
     size); the summary counts them as images_A (content) and images_B (style), the two folders' keys of the
-    training dialog's dataset check, with errors and warnings prefixed "content: " / "style: "."""
+    training dialog's dataset check (with `domain_names` saying what they hold), with errors and warnings
+    prefixed "content: " / "style: "."""
     summary: dict[str, Any] = {"images_A": 0, "images_B": 0, "folder_A": str(p.content), "folder_B": str(p.style),
+                               "domain_names": {"A": "content photos", "B": "style images"},
                                "sizes": {}, "unreadable": [], "crop_size": f"{cfg.crop_height}x{cfg.crop_width}",
                                "errors": [], "warnings": []}
     found = []

@@ -133,12 +133,16 @@ def _parse_summary(out: str) -> dict[str, Any] | None:
 
 
 def _usable(summary: dict[str, Any]) -> str:
-    """"12 pairs" for paired folders (SPADE), "12 photos in A and 9 in B" for two domains (CycleGAN, CUT),
-    "12 photos" for one folder of photos or the photos of SinCUT."""
+    """"12 pairs" for paired folders (SPADE), "12 photos in A and 9 in B" for two domains (CycleGAN, CUT) or
+    "12 content photos and 9 style images" when the summary names them (HierarchyFlow), "12 photos" for one
+    folder of photos or the photos of SinCUT."""
     if "pairs" in summary:
         return f"{_count(summary['pairs'])} pairs"
     if "images_A" in summary:
-        return f"{_count(summary['images_A'])} photos in A and {_count(summary.get('images_B'))} in B"
+        a, b = _count(summary["images_A"]), _count(summary.get("images_B"))
+        if names := summary.get("domain_names"):
+            return f"{a} {names.get('A', 'in A')} and {b} {names.get('B', 'in B')}"
+        return f"{a} photos in A and {b} in B"
     return f"{_count(summary.get('images'))} photos"
 
 
@@ -186,7 +190,9 @@ def _details(summary: dict[str, Any]) -> str:
     if domains:
         counts = [_count(summary.get(f"images_{d}")) for d in "AB"]
         usable = min(counts)
-        rows = [("Photos", f"A {counts[0]}, B {counts[1]}", None)]
+        names = summary.get("domain_names")
+        rows = [("Images", f"{names.get('A', 'A')} {counts[0]}, {names.get('B', 'B')} {counts[1]}", None) if names
+                else ("Photos", f"A {counts[0]}, B {counts[1]}", None)]
     else:
         usable = _count(summary.get("pairs" if paired else "images"))
         rows = [("Pairs" if paired else "Photos", str(usable), None)]

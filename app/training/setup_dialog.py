@@ -55,7 +55,7 @@ DATA_KINDS = {
     "single": ("Data (one source photo and one target photo)", [("source", "target")],
                "Choose the source photo and the target photo."),
     # the check counts them as its two folders, A and B
-    "content_style": ("Data (a folder of content photos (A) and a folder of style images (B), any sizes)",
+    "content_style": ("Data (a folder of content photos and a folder of style images, any sizes)",
                       [("content", "style")], "Choose a folder of content photos and a folder of style images."),
 }
 VGG_FILES = {"hierarchyflow": HF_VGG_FILES}  # the weights a trainer looks for (others: torchvision's VGG-19)
@@ -136,8 +136,8 @@ class SetupDialog(QDialog):
         data.addRow("Domain B photos", self.domain_b)
         data.addRow("Source photo", self.source)
         data.addRow("Target photo", self.target)
-        data.addRow("Content photos (A)", self.content)
-        data.addRow("Style images (B)", self.style_images)
+        data.addRow("Content photos", self.content)
+        data.addRow("Style images", self.style_images)
         self._paths = {"images": self.images, "labels": self.labels, "instances": self.instances,
                        "dataroot": self.dataroot, "a": self.domain_a, "b": self.domain_b, "source": self.source,
                        "target": self.target, "content": self.content, "style": self.style_images}

@@ -418,7 +418,7 @@ HF_TINY = {"out_channels": "6,12", "crop_height": 32, "crop_width": 32, "vgg_wei
 
 
 def test_hierarchyflow_dialog_takes_content_and_style_folders_and_trains(main_window, menu_action, qtbot, unpaired,
-                                                                         tmp_path, monkeypatch):
+                                                                         tmp_path, monkeypatch, screenshots):
     for name in ("TORCH_HOME", "XDG_CACHE_HOME", "HOME"):  # every place torch.hub may keep VGG weights
         monkeypatch.setenv(name, str(tmp_path / name))
     train = menu_action(main_window, "Training", "Train HierarchyFlow…")
@@ -441,7 +441,8 @@ def test_hierarchyflow_dialog_takes_content_and_style_folders_and_trains(main_wi
     dialog.content.line.setText(str(unpaired / "trainA"))
     dialog.style_images.line.setText(str(unpaired / "trainB"))
     qtbot.waitUntil(lambda: dialog.check.summary is not None, timeout=CHECK_S * 1000)
-    assert dialog.check.ok and "4 photos in A and 3 in B ready to train" in dialog.check.headline.text()
+    assert dialog.check.ok and "4 content photos and 3 style images ready to train" in dialog.check.headline.text()
+    assert dialog.grab().save(str(screenshots / "train_setup_hierarchyflow.png"))
     config = dialog.config()
     assert config["content"] == str(unpaired / "trainA") and config["style"] == str(unpaired / "trainB")
     qtbot.waitUntil(dialog.start.isEnabled, timeout=5_000)
