@@ -96,13 +96,13 @@ class StylePanel(QGroupBox):
         self.shelf.setIconSize(QSize(THUMB, THUMB))
         self.shelf.setGridSize(QSize(THUMB + 12, THUMB + 12))
         self.shelf.setFixedHeight(2 * (THUMB + 12) + 8)  # two rows; more scroll
-        self.shelf.setToolTip("Click a style to apply it to the layer; drop image files here to add styles")
+        self.shelf.setToolTip("Click a style to apply it to the layer; drop image files on this panel to add styles")
         self.shelf.itemClicked.connect(self._picked)
         self.add_button = QPushButton("Add Style Image…")
         self.add_button.setToolTip("Choose an image whose look the layer takes (it stays on the shelf)")
         self.add_button.clicked.connect(self.choose_style)
         self.drops = FileDrop(self)
-        self.drops.install(self.shelf)
+        self.drops.install(self, self.shelf.viewport())  # drops land on a list's viewport
         self.drops.dropped.connect(lambda paths, _mods: self.add_style_files(paths))
 
         self.presets: dict[str, QPushButton] = {}

@@ -31,6 +31,7 @@ from tests.app.brush_page_fixtures import (  # noqa: F401 (fixtures are found by
     wait_translated,
     write_photo,
 )
+from tests.app.swap_page_fixtures import drop
 from tests.hierarchyflow_fixtures import write_tiny_flow
 
 # --- the project's style state, without a window ---------------------------------------------------------------
@@ -142,12 +143,15 @@ def test_a_style_layer_stylises_the_photo_and_the_fidelity_controls_move_it(page
     assert abs(distance(page) - distances["weak"]) < 1e-6
 
 
-def test_another_style_and_the_eraser_limit_the_effect(page, flow, qtbot, tmp_path):
+def test_a_dropped_style_image_and_the_eraser_limit_the_effect(page, flow, qtbot, tmp_path):
     project, layer = styled_layer(qtbot, page, write_photo(tmp_path / "photo.png", (80, 100), seed=2), flow)
     first = page.translation(layer).copy()
-    page.style_panel.shelf.itemClicked.emit(page.style_panel.shelf.item(2))
+    Image.new("RGB", (64, 48), (30, 200, 90)).save(tmp_path / "green paper.png")
+    drop(page.style_panel.shelf.viewport(), [tmp_path / "green paper.png"])  # dragged from a file manager
     wait_translated(qtbot, page)
-    assert project.layer(layer.id).style != layer.style and not np.array_equal(page.translation(project.selected), first)
+    selected = project.selected
+    assert project.styles[selected.style].name == "Green paper" and selected.style != layer.style
+    assert not np.array_equal(page.translation(selected), first)
 
     page.tool_actions.actions()[2].trigger()  # Eraser
     brush(page, 30)
