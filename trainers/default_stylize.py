@@ -11,8 +11,8 @@ configuration (out_channels [30, 120], learned fusion weights) trained with the 
 optimiser at 96x160 crops, but a style weight of 3 (the official 0.1 is tuned to the real VGG's feature
 scale: with it this run only darkened photos). No ImageNet VGG-19 can be downloaded here, so the losses are
 measured through a RANDOM-weights VGG-19 (the trainer's `--vgg_weights random`): its features still carry
-colour and local texture statistics, which is what this demonstration model learns to move; a model trained with the real VGG (the
-README says how) transfers style far better. The catalog entry says so.
+colour and local texture statistics, which is what this demonstration model learns to move; a model trained
+with the real VGG (the README says how) transfers style far better. The catalog entry says so.
 """
 
 from __future__ import annotations

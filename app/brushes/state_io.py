@@ -1,7 +1,8 @@
 """A Style Brushes project as extra members of an OpenRaster file: i2i-studio/brushes/state.json, each mask
 as zlib-compressed little-endian float32 pixels (exact; mostly zeros, so small even for huge photos), each
 style image the layers name and each translation in use as a PNG. The photo and the composite travel as
-ordinary .ora layers; with the translations stored too, a reopened project shows the same composite at once, even where its model is not in the Library.
+ordinary .ora layers; with the translations stored too, a reopened project shows the same composite at once,
+even where its model is not in the Library.
 
 Masks are inflated to at most the photo's size and images checked against it, so a damaged or foreign file
 gives one readable message, never a crash, a memory blow-up or code execution.
