@@ -49,7 +49,6 @@ from trainers.checkpointing import (
 from trainers.common import (
     Emit,
     TrainError,
-    describe_os_error,
     no_emit,
     now_iso,
     prepare_run_dir,
@@ -61,7 +60,6 @@ from trainers.datasets import PhotoFolder, scan_images
 from trainers.distributed import (
     Dist,
     Precision,
-    any_rank,
     barrier,
     choose_precision,
     mean_over_ranks,
@@ -75,7 +73,7 @@ from trainers.distributed import (
 from trainers.events import STOP_FILE
 from trainers.losses import logistic_d_loss, logistic_g_loss, r1_penalty
 from trainers.nets.stylegan2_d import CooccurrenceDiscriminator, ImageDiscriminator, patch_feature_size
-from trainers.stepping import drive, epoch_batches
+from trainers.stepping import checkpoint_on_main, drive, epoch_batches
 
 METHOD = "sae"
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -445,17 +443,7 @@ class _Loop:
         All ranks learn whether it worked, so a full disk stops every process with the same message.
         """
         rng = rng_rows(self.d)
-        failure, path = "", self.run_dir / CHECKPOINT_DIR / f"{step_stem(self.step)}.safetensors"
-        if self.d.is_main:
-            try:
-                path = self._write(rng)
-            except OSError as exc:
-                previous = find_resume_point(self.run_dir)
-                kept = f"checkpoint step {previous.step} is kept" if previous else "no earlier checkpoint"
-                failure = f"could not write the checkpoint of step {self.step} ({describe_os_error(exc)}); {kept}"
-        if any_rank(bool(failure), self.d):
-            raise TrainError(failure or "rank 0 could not write the checkpoint")
-        return path
+        return checkpoint_on_main(self.d, self.run_dir, self.step, lambda: self._write(rng))
 
     def _write(self, rng: dict[str, Tensor]) -> Path:
         cfg, date = self.cfg, now_iso()

@@ -49,7 +49,6 @@ from trainers.checkpointing import (
 from trainers.common import (
     Emit,
     TrainError,
-    describe_os_error,
     linear_decay,
     no_emit,
     now_iso,
@@ -61,7 +60,6 @@ from trainers.datasets import Pair, PairedFolder, crop_box, scan, validate_pairs
 from trainers.distributed import (
     Dist,
     Precision,
-    any_rank,
     barrier,
     choose_precision,
     mean_over_ranks,
@@ -84,7 +82,7 @@ from trainers.losses import (
     load_vgg19,
 )
 from trainers.nets.discriminator import MultiscaleDiscriminator
-from trainers.stepping import drive, epoch_batches
+from trainers.stepping import checkpoint_on_main, drive, epoch_batches
 
 METHOD = "spade"
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -429,17 +427,7 @@ class _Loop:
         All ranks learn whether it worked, so a full disk stops every process with the same message.
         """
         rng = rng_rows(self.d)
-        failure, path = "", self.run_dir / CHECKPOINT_DIR / f"{step_stem(self.step)}.safetensors"
-        if self.d.is_main:
-            try:
-                path = self._write(rng)
-            except OSError as exc:
-                previous = find_resume_point(self.run_dir)
-                kept = f"checkpoint step {previous.step} is kept" if previous else "no earlier checkpoint"
-                failure = f"could not write the checkpoint of step {self.step} ({describe_os_error(exc)}); {kept}"
-        if any_rank(bool(failure), self.d):
-            raise TrainError(failure or "rank 0 could not write the checkpoint")
-        return path
+        return checkpoint_on_main(self.d, self.run_dir, self.step, lambda: self._write(rng))
 
     def _write(self, rng: dict[str, Tensor]) -> Path:
         cfg, date = self.cfg, now_iso()

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from trainers.checkpointing import ResumePoint
-from trainers.common import Emit, Progress, TrainError
+from trainers.checkpointing import CHECKPOINT_DIR, ResumePoint, find_resume_point, step_stem
+from trainers.common import Emit, Progress, TrainError, describe_os_error
 from trainers.distributed import Dist, any_rank
 
 Batches = Iterator[tuple[dict[str, Any], int]]  # (batch, epoch)
@@ -67,6 +67,22 @@ def drive(loop: SteppedLoop, batches: Batches, *, point: ResumePoint | None,
         progress.close()
     loop.emit("done", step=loop.step, reason="stopped" if stopped else "finished")
     return last_saved
+
+
+def checkpoint_on_main(d: Dist, run_dir: Path, step: int, write: Callable[[], Path]) -> Path:
+    """Run `write` (the checkpoint pair, written by rank 0 only) and tell every rank whether it worked, so a full
+    disk stops every process with the same message. Returns the model file's path (on every rank)."""
+    failure, path = "", run_dir / CHECKPOINT_DIR / f"{step_stem(step)}.safetensors"
+    if d.is_main:
+        try:
+            path = write()
+        except OSError as exc:
+            previous = find_resume_point(run_dir)
+            kept = f"checkpoint step {previous.step} is kept" if previous else "no earlier checkpoint"
+            failure = f"could not write the checkpoint of step {step} ({describe_os_error(exc)}); {kept}"
+    if any_rank(bool(failure), d):
+        raise TrainError(failure or "rank 0 could not write the checkpoint")
+    return path
 
 
 def epoch_batches(dataset: Any, *, batch_size: int, workers: int, seed: int, d: Dist, start_step: int,

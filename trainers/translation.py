@@ -33,15 +33,15 @@ from trainers.checkpointing import (
 from trainers.common import (
     Emit,
     TrainError,
-    describe_os_error,
     no_emit,
     now_iso,
     save_grid,
     write_run_json,
 )
 from trainers.datasets import LOAD_RATIO, PhotoFolder
-from trainers.distributed import Dist, Precision, any_rank, barrier, gather_rows, mean_over_ranks, rng_rows
+from trainers.distributed import Dist, Precision, barrier, gather_rows, mean_over_ranks, rng_rows
 from trainers.events import STOP_FILE
+from trainers.stepping import checkpoint_on_main
 
 TASK = Task.IMAGE_TO_IMAGE.value
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -224,17 +224,7 @@ class TranslationLoop:
         """Write the pair (rank 0; every rank contributes its RNG state and pools) and refresh the catalog
         entry. All ranks learn whether it worked, so a full disk stops every process with the same message."""
         shared = {**self.training_state(), "rng": rng_rows(self.d)}
-        failure, path = "", self.run_dir / CHECKPOINT_DIR / f"{step_stem(self.step)}.safetensors"
-        if self.d.is_main:
-            try:
-                path = self._write(shared)
-            except OSError as exc:
-                previous = find_resume_point(self.run_dir)
-                kept = f"checkpoint step {previous.step} is kept" if previous else "no earlier checkpoint"
-                failure = f"could not write the checkpoint of step {self.step} ({describe_os_error(exc)}); {kept}"
-        if any_rank(bool(failure), self.d):
-            raise TrainError(failure or "rank 0 could not write the checkpoint")
-        return path
+        return checkpoint_on_main(self.d, self.run_dir, self.step, lambda: self._write(shared))
 
     def _write(self, state: dict[str, Any]) -> Path:
         cfg, date = self.cfg, now_iso()
