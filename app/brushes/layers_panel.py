@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.brushes.project import BrushLayer, BrushProject, ProjectChange
+from app.layer_actions import ID_ROLE, LayerListActions
 from engine.api import DIRECTIONS, ModelEntry
 
-ID_ROLE = Qt.ItemDataRole.UserRole
 OPACITY_STEPS = 100
 DIRECTION_TITLES = {"AtoB": "A → B", "BtoA": "B → A"}
 ERROR_COLOR = QColor("#FF6B6B")  # the theme's error text
@@ -53,7 +53,7 @@ def directions(entry: ModelEntry) -> tuple[str, ...]:
     return held or DIRECTIONS[:1]
 
 
-class BrushLayersPanel(QWidget):
+class BrushLayersPanel(LayerListActions, QWidget):
     add_requested = Signal()
     retry_requested = Signal(str)  # layer id: translate again after a failure or a cancel
 
@@ -263,22 +263,6 @@ class BrushLayersPanel(QWidget):
         name, ok = QInputDialog.getText(self, "Rename Layer", "Name:", text=layer.name)
         if ok:
             project.rename(layer.id, name)
-
-    def _ticked(self, item: QListWidgetItem) -> None:
-        if self._project is not None:
-            self._project.set_visible(item.data(ID_ROLE), item.checkState() == Qt.CheckState.Checked)
-
-    def _selected(self, item: QListWidgetItem | None) -> None:
-        if self._project is not None:
-            self._project.select(item.data(ID_ROLE) if item else None)
-
-    def _move(self, delta: int) -> None:
-        if self._project is not None and self._project.selected is not None:
-            self._project.move_layer(self._project.selected.id, delta)
-
-    def _delete(self) -> None:
-        if self._project is not None and self._project.selected is not None:
-            self._project.remove_layer(self._project.selected.id)
 
     def _model_picked(self) -> None:
         project = self._project

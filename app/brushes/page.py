@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -39,6 +38,7 @@ from app.brushes.style_panel import StylePanel
 from app.brushes.tools import BrushSettings, MaskEraser, MaskTool
 from app.brushes.translations import CANCELLED, FAILED, READY, RUNNING, Key, Translator
 from app.canvas import CanvasView
+from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
 from app.feedback import Notice, StatusLabel
@@ -154,15 +154,7 @@ class StyleBrushPage(QWidget):
         self.show_mask.toggled.connect(lambda _: self._sync_overlay())
         bar.addAction(self.show_mask)
         bar.addSeparator()
-        bar.addAction("Fit", self.canvas.zoom_fit).setToolTip("Fit the photo in the view (Ctrl+0)")
-        bar.addAction("−", self.canvas.zoom_out).setToolTip("Zoom out (Ctrl+-)")
-        bar.addAction("+", self.canvas.zoom_in).setToolTip("Zoom in (Ctrl+=)")
-        self.zoom_label = QLabel()
-        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
-        bar.addWidget(self.zoom_label)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
+        self.zoom_label = add_zoom_controls(bar, self.canvas, "photo")
         return bar
 
     def _build_layout(self, toolbar: QToolBar) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.layer_actions import ID_ROLE, LayerListActions
 from app.sae.stack import (
     CloneLayer,
     EditLayer,
@@ -27,7 +28,6 @@ from app.sae.stack import (
     TextureLayer,
 )
 
-ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 def describe(layer: EditLayer, project: SwapProject) -> str:
@@ -45,7 +45,7 @@ def describe(layer: EditLayer, project: SwapProject) -> str:
     return ""
 
 
-class LayersPanel(QGroupBox):
+class LayersPanel(LayerListActions, QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Edit layers", parent)
         self._project: SwapProject | None = None
@@ -108,18 +108,3 @@ class LayersPanel(QGroupBox):
         self.down.setEnabled(layer is not None and index > 0)
         self.delete.setEnabled(layer is not None)
 
-    def _ticked(self, item: QListWidgetItem) -> None:
-        if self._project is not None:
-            self._project.set_visible(item.data(ID_ROLE), item.checkState() == Qt.CheckState.Checked)
-
-    def _selected(self, item: QListWidgetItem | None) -> None:
-        if self._project is not None:
-            self._project.select(item.data(ID_ROLE) if item else None)
-
-    def _move(self, delta: int) -> None:
-        if self._project is not None and self._project.selected is not None:
-            self._project.move_layer(self._project.selected.id, delta)
-
-    def _delete(self) -> None:
-        if self._project is not None and self._project.selected is not None:
-            self._project.remove_layer(self._project.selected.id)

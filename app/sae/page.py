@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QToolBar,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import CanvasView
+from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
 from app.document import Document
 from app.engine_bridge import EngineBridge
@@ -132,15 +132,7 @@ class SwapPage(QWidget):
         self.before_after.toggled.connect(self._show_original)
         bar.addAction(self.before_after)
         bar.addSeparator()
-        bar.addAction("Fit", self.canvas.zoom_fit).setToolTip("Fit the image in the view (Ctrl+0)")
-        bar.addAction("−", self.canvas.zoom_out).setToolTip("Zoom out (Ctrl+-)")
-        bar.addAction("+", self.canvas.zoom_in).setToolTip("Zoom in (Ctrl+=)")
-        self.zoom_label = QLabel()
-        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f" {z * 100:.0f}% "))
-        bar.addWidget(self.zoom_label)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
+        self.zoom_label = add_zoom_controls(bar, self.canvas)
         bar.addWidget(QLabel("Model "))
         bar.addWidget(self.model_picker)
         return bar
