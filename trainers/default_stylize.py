@@ -9,10 +9,12 @@ Content: crops of Debian's desktop wallpapers (the Swapping Autoencoder default'
 procedural style images (trainers/style_art.py), many seeds of each kind. The network is the released HF
 configuration (out_channels [30, 120], learned fusion weights) trained with the official code's losses and
 optimiser at 96x160 crops, but a style weight of 3 (the official 0.1 is tuned to the real VGG's feature
-scale: with it this run only darkened photos). No ImageNet VGG-19 can be downloaded here, so the losses are
-measured through a RANDOM-weights VGG-19 (the trainer's `--vgg_weights random`): its features still carry
-colour and local texture statistics, which is what this demonstration model learns to move; a model trained
-with the real VGG (the README says how) transfers style far better. The catalog entry says so.
+scale: with it this run only darkened photos) and the plain style loss (k -1: the aligned loss ignores the
+channels furthest from the style, and through a random VGG those carried the colours; seen on samples). No
+ImageNet VGG-19 can be downloaded here, so the losses are measured through a RANDOM-weights VGG-19 (the
+trainer's `--vgg_weights random`): its features still carry colour and local texture statistics, which is what
+this demonstration model learns to move; a model trained with the real VGG (the README says how) transfers style
+far better. The catalog entry says so.
 """
 
 from __future__ import annotations
@@ -43,16 +45,18 @@ STYLE_SEEDS = 30  # images per procedural style kind
 STYLE_SIZE = (192, 192)
 TOTAL_STEPS = 1500
 TRAIN_ARGS = ["--name", "stylize-training", "--variant", "HF", "--crop_height", "96", "--crop_width", "160",
-              "--vgg_weights", "random", "--lr", "0.0005", "--lambda_style", "3", "--total_steps", str(TOTAL_STEPS),
-              "--log_every", "20", "--sample_every", "250", "--checkpoint_every", "250", "--seed", "0"]
+              "--vgg_weights", "random", "--lr", "0.0005", "--lambda_style", "3", "--k", "-1",
+              "--total_steps", str(TOTAL_STEPS), "--log_every", "20", "--sample_every", "250",
+              "--checkpoint_every", "250", "--seed", "0"]
 HALF_TOLERANCE = 1e-2  # float16 weights must stylise within this of float32 (images in [0, 1])
 LICENSE = ("ours: trained by I2I Studio on Debian's desktop wallpapers (plasma-workspace-wallpapers GPL-2+, "
            "gnome-backgrounds CC-BY-SA) and procedural style images; free to use")
 NOTES = ("Embedded default (a small demonstration model trained here, not the paper's quality): HierarchyFlow, the "
          "released HF configuration, {steps} steps at 96x160 crops on a 2-core CPU with the official losses (style "
-         "weight 3, not 0.1) measured through a RANDOM-weights VGG-19 (no ImageNet weights could be downloaded), "
-         "content from Debian's wallpapers, styles from I2I Studio's procedural style images. It carries a style's "
-         "colours and mood; train with the real VGG-19 for texture. Recipe: trainers/default_stylize.py.")
+         "weight 3, not 0.1; the plain style loss, not the aligned one) measured through a RANDOM-weights VGG-19 "
+         "(no ImageNet weights could be downloaded), content from Debian's wallpapers, styles from I2I Studio's "
+         "procedural style images. It carries a style's colours and mood; train with the real VGG-19 for texture. "
+         "Recipe: trainers/default_stylize.py.")
 
 
 def write_styles(out: Path, seeds: int = STYLE_SEEDS, size: tuple[int, int] = STYLE_SIZE) -> int:

@@ -41,14 +41,12 @@ def test_the_shipped_flow_stylises_monotonically_and_after_its_style():
         photo = landscapes.make_scene(np.random.default_rng((4321, seed)), (96, 128))[1].astype(np.float32) / 255
         outputs = [engine(StylizeImage(default_stylize.MODEL_ID, photo, _style(name), s), _Ctx()) for s in STRENGTHS]
         scores = [ssim(photo, out) for out in outputs]
-        # measured 1, .996, .985, .968, .945 (mosaic) and 1, .987, .94, .84, .68 (ember)
+        # measured 1, .97, .91, .86, .80 (mosaic) and 1, .99, .97, .87, .78 (ember)
         assert scores[0] == 1.0 and all(b < a for a, b in itertools.pairwise(scores)), (name, scores)
-        assert scores[-1] < 0.97
+        assert scores[-1] < 0.9
         looks.setdefault(name, []).append(outputs[-1])
     blue = {name: float(np.mean([(o[..., 2] - o[..., 0]).mean() for o in outs])) for name, outs in looks.items()}
-    bright = {name: float(np.mean([o.mean() for o in outs])) for name, outs in looks.items()}
-    assert blue["blue_mosaic.jpg"] > blue["ember_swirls.jpg"] + 0.1  # measured 0.17 against 0.01
-    assert bright["ember_swirls.jpg"] < bright["blue_mosaic.jpg"] - 0.2  # the dark-banded style darkens
+    assert blue["blue_mosaic.jpg"] > 0.15 and blue["ember_swirls.jpg"] < -0.3  # measured 0.27 and -0.52
 
 
 def test_every_shelf_style_and_preset_gives_a_photo_sized_result():
