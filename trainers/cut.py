@@ -74,10 +74,9 @@ from trainers.losses import (
 from trainers.nets.patch_mlp import PatchProjector
 from trainers.nets.patchgan import PatchDiscriminator, init_weights
 from trainers.nets.stylegan2_d import ImageDiscriminator
-from trainers.stepping import drive, epoch_batches, step_batches
+from trainers.stepping import begin_run, drive, epoch_batches, step_batches
 from trainers.translation import (
     TranslationLoop,
-    begin_run,
     check_options,
     fixed_photos,
     parse_layers,

@@ -46,11 +46,10 @@ from trainers.distributed import (
 )
 from trainers.losses import lsgan_d_loss, lsgan_g_loss
 from trainers.nets.patchgan import PatchDiscriminator, init_weights
-from trainers.stepping import drive, epoch_batches
+from trainers.stepping import begin_run, drive, epoch_batches
 from trainers.translation import (
     ImagePool,
     TranslationLoop,
-    begin_run,
     check_options,
     fixed_photos,
     to_uint8,

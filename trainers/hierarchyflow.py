@@ -76,7 +76,7 @@ from trainers.distributed import (
     setup_distributed,
     wrap_ddp,
 )
-from trainers.stepping import drive, step_batches
+from trainers.stepping import begin_run, drive, step_batches
 from trainers.style_losses import (
     LAYERS,
     aligned_style_loss,
@@ -84,7 +84,7 @@ from trainers.style_losses import (
     load_style_encoder,
     random_vgg_normalised,
 )
-from trainers.translation import TranslationLoop, begin_run
+from trainers.translation import TranslationLoop
 
 METHOD = arch.METHOD
 RECIPES = {  # k, lr, style layers

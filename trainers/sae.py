@@ -41,7 +41,6 @@ from trainers.checkpointing import (
     prune,
     publish,
     read_state,
-    remove_leftovers,
     step_stem,
     write_latest,
     write_pair,
@@ -53,14 +52,12 @@ from trainers.common import (
     now_iso,
     prepare_run_dir,
     save_grid,
-    write_run_json,
 )
 from trainers.configs import SaeConfig
 from trainers.datasets import PhotoFolder, scan_images
 from trainers.distributed import (
     Dist,
     Precision,
-    barrier,
     choose_precision,
     mean_over_ranks,
     optimizer_step,
@@ -70,10 +67,9 @@ from trainers.distributed import (
     setup_distributed,
     wrap_ddp,
 )
-from trainers.events import STOP_FILE
 from trainers.losses import logistic_d_loss, logistic_g_loss, r1_penalty
 from trainers.nets.stylegan2_d import CooccurrenceDiscriminator, ImageDiscriminator, patch_feature_size
-from trainers.stepping import checkpoint_on_main, drive, epoch_batches
+from trainers.stepping import begin_run, checkpoint_on_main, drive, epoch_batches
 
 METHOD = "sae"
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -197,19 +193,7 @@ def train(cfg: SaeConfig, *, emit: Emit, should_stop: Callable[[], bool], resume
     paths, summary = scan_images(Path(cfg.images), crop_size=cfg.crop_size, max_images=cfg.max_images)
     if summary["errors"]:
         raise TrainError("; ".join(summary["errors"]))
-    point = find_resume_point(run_dir)
-    if resume and point is None:
-        raise TrainError(f"nothing to resume: {run_dir / CHECKPOINT_DIR} has no complete checkpoint")
-    if not resume and point is not None:
-        raise TrainError(f"{run_dir} already holds a run (checkpoint step {point.step}): pass --resume to "
-                         "continue it, or choose another run folder")
-    notes: list[str] = []
-    if d.is_main:
-        if removed := remove_leftovers(run_dir, after_step=point.step if point else -1):
-            notes.append(f"removed {len(removed)} files left by an interrupted run: {', '.join(removed[:5])}")
-        write_run_json(run_dir, method=METHOD, config=asdict(cfg), world_size=d.world_size)
-        (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop request left from before would end this run at once
-    barrier(d)
+    point, notes = begin_run(cfg, d, run_dir, method=METHOD, resume=resume)
 
     loop = _Loop.build(cfg, d, run_dir, layout, paths, point, notes)
     emit("start", step=loop.step, total_steps=cfg.total_steps, method=METHOD, world_size=d.world_size,

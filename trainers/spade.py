@@ -41,7 +41,6 @@ from trainers.checkpointing import (
     prune,
     publish,
     read_state,
-    remove_leftovers,
     step_stem,
     write_latest,
     write_pair,
@@ -54,13 +53,11 @@ from trainers.common import (
     now_iso,
     prepare_run_dir,
     save_grid,
-    write_run_json,
 )
 from trainers.datasets import Pair, PairedFolder, crop_box, scan, validate_pairs
 from trainers.distributed import (
     Dist,
     Precision,
-    barrier,
     choose_precision,
     mean_over_ranks,
     optimizer_step,
@@ -71,7 +68,6 @@ from trainers.distributed import (
     sync_batch_norm,
     wrap_ddp,
 )
-from trainers.events import STOP_FILE
 from trainers.losses import (
     VGG19Features,
     VGGLoss,
@@ -82,7 +78,7 @@ from trainers.losses import (
     load_vgg19,
 )
 from trainers.nets.discriminator import MultiscaleDiscriminator
-from trainers.stepping import checkpoint_on_main, drive, epoch_batches
+from trainers.stepping import begin_run, checkpoint_on_main, drive, epoch_batches
 
 METHOD = "spade"
 LICENSE = "ours (trained by the user with I2I Studio)"
@@ -207,19 +203,7 @@ def train(cfg: SpadeConfig, *, emit: Emit, should_stop: Callable[[], bool], resu
                           max_images=cfg.max_images, ignore_unknown_ids=cfg.ignore_unknown_ids)
     if summary["errors"]:
         raise TrainError("; ".join(summary["errors"]))
-    point = find_resume_point(run_dir)
-    if resume and point is None:
-        raise TrainError(f"nothing to resume: {run_dir / CHECKPOINT_DIR} has no complete checkpoint")
-    if not resume and point is not None:
-        raise TrainError(f"{run_dir} already holds a run (checkpoint step {point.step}): pass --resume to "
-                         "continue it, or choose another run folder")
-    notes: list[str] = []
-    if d.is_main:
-        if removed := remove_leftovers(run_dir, after_step=point.step if point else -1):
-            notes.append(f"removed {len(removed)} files left by an interrupted run: {', '.join(removed[:5])}")
-        write_run_json(run_dir, method=METHOD, config=asdict(cfg), world_size=d.world_size)
-        (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop request left from before would end this run at once
-    barrier(d)
+    point, notes = begin_run(cfg, d, run_dir, method=METHOD, resume=resume)
 
     loop = _Loop.build(cfg, d, run_dir, lay, pairs, point, notes)
     emit("start", step=loop.step, total_steps=cfg.total_steps, method=METHOD, world_size=d.world_size,

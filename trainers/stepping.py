@@ -1,22 +1,26 @@
-"""The step loop every trainer runs, and the batch streams it consumes.
+"""How every trainer runs: the start of a run, the step loop, and the batch streams it consumes.
 
-A trainer's loop object does one iteration, a sample grid and a checkpoint; `drive` runs it to total_steps
-or a stop request (asked of every rank, so all stop at the same step), sampling and checkpointing on
-schedule and once more at the end, and emits "done".
+`begin_run` checks a run folder before anything is built (a resume needs a checkpoint, a new run an empty
+folder) and writes run.json. A trainer's loop object does one iteration, a sample grid and a checkpoint;
+`drive` runs it to total_steps or a stop request (asked of every rank, so all stop at the same step),
+sampling and checkpointing on schedule and once more at the end, and emits "done"; `checkpoint_on_main`
+lets every rank learn whether rank 0 wrote the checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from trainers.checkpointing import CHECKPOINT_DIR, ResumePoint, find_resume_point, step_stem
-from trainers.common import Emit, Progress, TrainError, describe_os_error
-from trainers.distributed import Dist, any_rank
+from trainers.checkpointing import CHECKPOINT_DIR, ResumePoint, find_resume_point, remove_leftovers, step_stem
+from trainers.common import Emit, Progress, TrainError, describe_os_error, write_run_json
+from trainers.distributed import Dist, any_rank, barrier
+from trainers.events import STOP_FILE
 
 Batches = Iterator[tuple[dict[str, Any], int]]  # (batch, epoch)
 
@@ -37,6 +41,26 @@ class SteppedLoop(Protocol):
     def iteration(self, batch: dict[str, Any], epoch: int) -> None: ...
     def sample(self) -> None: ...
     def checkpoint(self) -> Path: ...
+
+
+def begin_run(cfg: Any, d: Dist, run_dir: Path, *, method: str, resume: bool) -> tuple[ResumePoint | None, list[str]]:
+    """The checkpoint to resume from (None for a new run) and the start notes; writes run.json (rank 0).
+
+    Refuses to resume a run without a checkpoint, and to start afresh in a folder that holds one."""
+    point = find_resume_point(run_dir)
+    if resume and point is None:
+        raise TrainError(f"nothing to resume: {run_dir / CHECKPOINT_DIR} has no complete checkpoint")
+    if not resume and point is not None:
+        raise TrainError(f"{run_dir} already holds a run (checkpoint step {point.step}): pass --resume to "
+                         "continue it, or choose another run folder")
+    notes: list[str] = []
+    if d.is_main:
+        if removed := remove_leftovers(run_dir, after_step=point.step if point else -1):
+            notes.append(f"removed {len(removed)} files left by an interrupted run: {', '.join(removed[:5])}")
+        write_run_json(run_dir, method=method, config=asdict(cfg), world_size=d.world_size)
+        (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop request left from before would end this run at once
+    barrier(d)
+    return point, notes
 
 
 def drive(loop: SteppedLoop, batches: Batches, *, point: ResumePoint | None,

@@ -21,11 +21,8 @@ from torch import Tensor
 from engine.api import Task
 from trainers.checkpointing import (
     CHECKPOINT_DIR,
-    ResumePoint,
-    find_resume_point,
     prune,
     publish,
-    remove_leftovers,
     step_stem,
     write_latest,
     write_pair,
@@ -36,11 +33,9 @@ from trainers.common import (
     no_emit,
     now_iso,
     save_grid,
-    write_run_json,
 )
 from trainers.datasets import LOAD_RATIO, PhotoFolder
-from trainers.distributed import Dist, Precision, barrier, gather_rows, mean_over_ranks, rng_rows
-from trainers.events import STOP_FILE
+from trainers.distributed import Dist, Precision, gather_rows, mean_over_ranks, rng_rows
 from trainers.stepping import checkpoint_on_main
 
 TASK = Task.IMAGE_TO_IMAGE.value
@@ -61,26 +56,6 @@ def check_options(cfg: Any, positive: tuple[str, ...] = COMMON_POSITIVE) -> None
         raise TrainError(f"decay_steps must be between 0 and total_steps ({cfg.total_steps}), got {cfg.decay_steps}")
     if cfg.lr <= 0:
         raise TrainError("lr must be positive")
-
-
-def begin_run(cfg: Any, d: Dist, run_dir: Path, *, method: str, resume: bool) -> tuple[ResumePoint | None, list[str]]:
-    """The checkpoint to resume from (None for a new run) and the start notes; writes run.json (rank 0).
-
-    Refuses to resume a run without a checkpoint, and to start afresh in a folder that holds one."""
-    point = find_resume_point(run_dir)
-    if resume and point is None:
-        raise TrainError(f"nothing to resume: {run_dir / CHECKPOINT_DIR} has no complete checkpoint")
-    if not resume and point is not None:
-        raise TrainError(f"{run_dir} already holds a run (checkpoint step {point.step}): pass --resume to "
-                         "continue it, or choose another run folder")
-    notes: list[str] = []
-    if d.is_main:
-        if removed := remove_leftovers(run_dir, after_step=point.step if point else -1):
-            notes.append(f"removed {len(removed)} files left by an interrupted run: {', '.join(removed[:5])}")
-        write_run_json(run_dir, method=method, config=asdict(cfg), world_size=d.world_size)
-        (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop request left from before would end this run at once
-    barrier(d)
-    return point, notes
 
 
 # --- the image pool -----------------------------------------------------------------------------------
