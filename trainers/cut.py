@@ -58,7 +58,6 @@ from trainers.distributed import (
     Dist,
     choose_precision,
     optimizer_step,
-    restore_rng,
     seed_everything,
     setup_distributed,
     wrap_ddp,
@@ -310,14 +309,7 @@ class CutLoop(TranslationLoop):
             loop.sample_caption = "input (A) | translated (A→B) | a B photo"
         loop._val = None
         if state is not None:
-            opt_G.load_state_dict(state["optimizer_G"])
-            opt_D.load_state_dict(state["optimizer_D"])
-            for scheduler, key in zip(schedulers, ("scheduler_G", "scheduler_D"), strict=True):
-                scheduler.load_state_dict(state[key])
-            for scaler, key in ((loop.scaler_G, "scaler_G"), (loop.scaler_D, "scaler_D")):
-                if scaler is not None and state.get(key):
-                    scaler.load_state_dict(state[key])
-            same_streams = restore_rng(state["rng"], d)
+            same_streams = loop.restore_gan_state(state)
             notes.append(f"resumed from step {state['step']}" + (
                 "" if same_streams else " (new random streams: the run was saved with fewer processes)"))
         return loop

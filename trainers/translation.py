@@ -35,7 +35,7 @@ from trainers.common import (
     save_grid,
 )
 from trainers.datasets import LOAD_RATIO, PhotoFolder
-from trainers.distributed import Dist, Precision, gather_rows, mean_over_ranks, rng_rows
+from trainers.distributed import Dist, Precision, gather_rows, mean_over_ranks, restore_rng, rng_rows
 from trainers.stepping import checkpoint_on_main
 
 TASK = Task.IMAGE_TO_IMAGE.value
@@ -132,6 +132,18 @@ class TranslationLoop:
         self._counts: dict[str, int] = {}
         self._clock = (time.perf_counter(), step)
         self._reported: set[str] = set()
+
+    def restore_gan_state(self, state: Mapping[str, Any]) -> bool:
+        """Load what a G/D trainer (one with scaler_G / scaler_D) saved: both optimisers, their schedulers, the
+        grad scalers and the random streams. False when the streams are new (saved with fewer processes)."""
+        self.optimizers["G"].load_state_dict(state["optimizer_G"])
+        self.optimizers["D"].load_state_dict(state["optimizer_D"])
+        for scheduler, key in zip(self.schedulers, ("scheduler_G", "scheduler_D"), strict=True):
+            scheduler.load_state_dict(state[key])
+        for scaler, key in ((self.scaler_G, "scaler_G"), (self.scaler_D, "scaler_D")):
+            if scaler is not None and state.get(key):
+                scaler.load_state_dict(state[key])
+        return restore_rng(state["rng"], self.d)
 
     # --- what a method supplies ------------------------------------------------------------------------
 
