@@ -2,50 +2,105 @@
 
 from __future__ import annotations
 
+import stat
+import struct
 import warnings
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Refuse files whose pixel count would exhaust memory before decoding them (Pillow checks the header).
+from engine.errors import error_message
+from engine.storage import atomic_write_bytes
+
+# The most pixels any image is decoded to; callers pass a lower budget of their own (checked from the header).
 MAX_PIXELS = 100_000_000
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+_ORIENTATION = 0x0112  # EXIF tag; values 5-8 turn the picture by a quarter
 
 
 class ImageFileError(ValueError):
     pass
 
 
-def _open(path: Path) -> Image.Image:
-    if not path.is_file():
-        raise ImageFileError(f"{path}: no such file")
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+def check_readable(path: Path) -> None:
+    """A regular file we may open: folders, FIFOs and devices are named as such (opening a FIFO would block)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageFileError(error_message(exc)) from None
+    if stat.S_ISDIR(mode):
+        raise ImageFileError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise ImageFileError(f"{path}: not a regular file (a pipe or a device)")
+
+
+def _header(path: Path) -> Image.Image:
+    """The file opened lazily: format, mode and size known, nothing decoded."""
+    check_readable(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            image.load()
-        return image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own budgets are checked instead
+            return Image.open(path)
+    except Image.DecompressionBombError:
         raise ImageFileError(f"{path.name}: the image is too large (over {MAX_PIXELS // 1_000_000} megapixels)") from None
     except UnidentifiedImageError:
         raise ImageFileError(f"{path.name}: not an image file, or a format that cannot be read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except OSError as exc:
+        raise ImageFileError(f"{path.name}: cannot read ({error_message(exc)})") from None
+    except (SyntaxError, ValueError) as exc:
         raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
-def read_label_map(path: str | Path) -> np.ndarray:
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation a phone camera records (1: as stored; 5-8 turn by a quarter)."""
+    try:
+        value = image.getexif().get(_ORIENTATION, 1)
+    except (OSError, SyntaxError, ValueError, struct.error):  # damaged EXIF: shown as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) as shown, after the EXIF orientation."""
+    return (image.height, image.width) if _orientation(image) >= 5 else (image.width, image.height)
+
+
+def image_info(path: str | Path) -> tuple[str, int, int]:
+    """(mode, width, height) from the header alone, the size upright (EXIF orientation applied)."""
+    path = Path(path)
+    with _header(path) as image:
+        return (image.mode, *_upright_size(image))
+
+
+def _open(path: Path, max_pixels: int, *, upright: bool = True) -> Image.Image:
+    """Decoded, after checking the header's size against `max_pixels`; turned upright by its EXIF orientation."""
+    image = _header(path)
+    width, height = _upright_size(image)
+    if width * height > min(max_pixels, MAX_PIXELS):
+        image.close()
+        raise ImageFileError(f"{path.name} is {width}x{height} ({width * height / 1e6:.0f} megapixels): over the "
+                             f"{min(max_pixels, MAX_PIXELS) / 1e6:.0f} megapixels this takes; scale it down first")
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image) if upright and _orientation(image) != 1 else image
+    except OSError as exc:
+        raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({error_message(exc)})") from None
+    except (SyntaxError, ValueError, struct.error, EOFError) as exc:
+        raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
+
+
+def read_label_map(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An HxW int32 array of class ids from an indexed (P) or grayscale (L, I;16, I) image.
 
     Indexed PNGs give their palette indices, never their colours. A colour image is refused unless
     it is grey (R = G = B), since its colours are not ids.
     """
     path = Path(path)
-    image = _open(path)
+    image = _open(path, max_pixels, upright=False)  # ids are never turned: label maps carry no camera
     if image.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
         return np.asarray(image, dtype=np.int64).astype(np.int32)
     if image.mode in ("RGB", "RGBA"):
@@ -58,10 +113,11 @@ def read_label_map(path: str | Path) -> np.ndarray:
     raise ImageFileError(f"{path.name}: unsupported label map mode {image.mode}; use an indexed or greyscale PNG")
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """HxWx3 float32 in [0, 1]; alpha is composited over white, greyscale expanded, 16-bit scaled."""
+def read_rgb(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """HxWx3 float32 in [0, 1], upright (EXIF orientation applied); alpha is composited over white, greyscale
+    expanded, 16-bit scaled. Files over `max_pixels` are refused from their header, before decoding."""
     path = Path(path)
-    image = _open(path)
+    image = _open(path, max_pixels)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = np.asarray(image, dtype=np.float32) / (65535.0 if image.mode != "I" else float(max(np.max(image), 1)))
         return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2)
@@ -101,12 +157,36 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(image * 255.0, 0, 255).astype(np.uint8)
 
 
-def write_rgb(path: str | Path, image: np.ndarray) -> None:
+def check_output(path: str | Path) -> Path:
+    """An output path we can write an image to: a known extension and an existing folder. Checked before any
+    model runs, so a typo costs nothing."""
     path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    if path.suffix.lower() not in WRITE_FORMATS:
         raise ImageFileError(f"{path.name}: unknown image type; use one of {', '.join(sorted(WRITE_FORMATS))}")
     if not path.parent.is_dir():
         raise ImageFileError(f"{path.parent}: no such folder")
+    if path.is_dir():
+        raise ImageFileError(f"{path}: is a folder; give a file name")
+    return path
+
+
+def encode_image(image: np.ndarray, suffix: str) -> bytes:
+    """[0, 1] floats encoded in memory as the format of `suffix` (so a write either completes or fails whole)."""
+    fmt = WRITE_FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise ImageFileError(f"unknown image type {suffix!r}; use one of {', '.join(sorted(WRITE_FORMATS))}")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    Image.fromarray(to_uint8(image)).save(path, fmt, **options)
+    buffer = BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def write_rgb(path: str | Path, image: np.ndarray) -> None:
+    """Atomically: on any failure (a full or read-only disk) an existing file is left as it was and no partial
+    file remains. Raises ImageFileError with one line."""
+    path = check_output(path)
+    data = encode_image(image, path.suffix)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise ImageFileError(f"{path.name}: cannot save ({error_message(exc)}); nothing was written") from None

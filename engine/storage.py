@@ -6,12 +6,13 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 DATA_ENV = "I2I_STUDIO_DATA"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,48 +36,127 @@ def user_data_dir() -> Path:
     return base / "i2i-studio"
 
 
+class LockBusy(ValueError):
+    """Another living process holds the lock past the timeout (a one-line message for the user)."""
+
+
 @contextlib.contextmanager
-def file_lock(path: Path, *, timeout: float = 10.0, stale_after: float = 60.0) -> Iterator[None]:
-    """Exclusive across processes (the GUI and a trainer both edit the catalog): a lock file
-    created with O_EXCL. A lock older than `stale_after` seconds was left by a killed process."""
+def file_lock(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
+    """Exclusive across processes (the GUI and a trainer both edit the catalog): a lock file created with
+    O_EXCL that records its owner ("pid host"). A lock whose owner on this machine is dead (a kill -9) is
+    taken over at once; one written on another machine (a shared folder) only after `_FOREIGN_STALE` s."""
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
         except FileExistsError:
-            try:
-                if time.time() - path.stat().st_mtime > stale_after:
-                    path.unlink(missing_ok=True)
-                    continue
-            except FileNotFoundError:
+            owner = _lock_owner(path)
+            if owner is not None and not _owner_alive(path, owner):
+                _take_over(path, owner)
                 continue
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} is held by another process; try again") from None
+                who = f" (process {owner[0]})" if owner and owner[0] else ""
+                raise LockBusy(f"{path.name.removesuffix('.lock')} is in use by another I2I Studio process{who}; "
+                               "try again when it has finished") from None
             time.sleep(0.02)
     try:
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, f"{os.getpid()} {_HOST}".encode())
         os.close(fd)
         yield
     finally:
         path.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
+_HOST = socket.gethostname()
+_FOREIGN_STALE = 60.0  # s: a lock from another machine cannot be checked for life, only for age
+_UNWRITTEN_GRACE = 2.0  # s: an owner between creating the lock file and writing its pid into it
+
+
+def _lock_owner(path: Path) -> tuple[int, str] | None:
+    """(pid, host) of the lock, (0, "") for one with no readable owner; None when it vanished meanwhile."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0, ""
+    pid, _, host = text.strip().partition(" ")
+    return (int(pid), host) if pid.isdigit() else (0, "")
+
+
+def _owner_alive(path: Path, owner: tuple[int, str]) -> bool:
+    pid, host = owner
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if pid and host in (_HOST, ""):
+        return pid_alive(pid)
+    return age < (_FOREIGN_STALE if pid else _UNWRITTEN_GRACE)
+
+
+def _take_over(path: Path, owner: tuple[int, str]) -> None:
+    """Remove a dead owner's lock, unless another process replaced it meanwhile (then it is live)."""
+    with contextlib.suppress(FileNotFoundError):
+        if _lock_owner(path) == owner:
+            path.unlink()
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file so that it is either the complete new content or left as it was.
+
+    `write` fills a temporary file beside `path` (same folder, so the rename cannot cross disks); it is
+    flushed and fsynced, renamed over `path`, and the folder fsynced. Any error (a full or read-only disk,
+    an exception in `write`) removes the temporary file and leaves `path` untouched. Temporary files that a
+    killed writer left for the same target are removed first. Raises OSError.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _sweep_dead_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; ours are ordinary user files
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _sweep_dead_temps(path: Path) -> None:
+    """.<name>.<pid>.<random>.tmp files whose writer no longer lives."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if not (entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX)):
+                continue
+            pid = entry.name[len(prefix):].split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); folders cannot be opened for this on Windows."""
+    if sys.platform == "win32":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

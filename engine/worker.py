@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.api import Cancelled, Event, Failed, JobRef, Preview, Progress, Request, Result
+from engine.errors import USER_ERRORS, error_message
 
 log = logging.getLogger(__name__)
 
@@ -172,17 +173,3 @@ class Worker:
         except Exception as exc:  # a job's error is data for the GUI, never the thread's death
             log.exception("job %s failed", ctx.job)
             return Failed(ctx.job, error_message(exc))
-
-
-# Errors that describe bad input (CheckpointError, CatalogError, ImageFileError are ValueErrors).
-USER_ERRORS = (ValueError, FileNotFoundError, PermissionError)
-
-
-def error_message(exc: BaseException) -> str:
-    """A one-line, readable message for the user."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, USER_ERRORS) and text:
-        return text.strip("'\"")
-    if isinstance(exc, MemoryError):
-        return "out of memory: try a smaller image or size"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import errno
 import io
 import json
 import os
@@ -42,13 +41,6 @@ RUN_FORMAT = 1
 
 def no_emit(type_: str, **fields: Any) -> None:
     """The event sink of ranks other than 0: only rank 0 writes events.jsonl."""
-
-
-def describe_os_error(exc: OSError) -> str:
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno == errno.ENOSPC:
-        return f"the disk is full{where}"
-    return f"{exc.strerror or exc}{where}"
 
 
 def now_iso() -> str:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.errors import describe_os_error
 from trainers.common import (
     RunLock,
     StopFlag,
@@ -24,7 +25,6 @@ from trainers.common import (
     add_config_arguments,
     check_resumable,
     config_from_dict,
-    describe_os_error,
     load_config_file,
     no_emit,
     prepare_run_dir,

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from engine.errors import describe_os_error
 from trainers.checkpointing import CHECKPOINT_DIR, ResumePoint, find_resume_point, remove_leftovers, step_stem
-from trainers.common import Emit, Progress, TrainError, describe_os_error, write_run_json
+from trainers.common import Emit, Progress, TrainError, write_run_json
 from trainers.distributed import Dist, any_rank, barrier
 from trainers.events import STOP_FILE
 

@@ -5,15 +5,13 @@ Plain numpy + Pillow; every refusal is a one-line ImageFileError the page shows 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from engine.api import MAX_TRANSLATE_PIXELS
-from engine.imageio import ImageFileError, read_rgb, to_uint8
+from engine.imageio import ImageFileError, image_info, read_rgb, to_uint8
 
 MIN_SIDE = 16  # a narrower photo has nothing to paint on
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -29,24 +27,6 @@ class Photo:
     key: str = ""  # photo_key(image), when the reader has it already
 
 
-def probe(path: Path) -> tuple[str, int, int]:
-    """(mode, width, height) from the header alone."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked by the caller
-            with Image.open(path) as image:
-                return image.mode, image.width, image.height
-    except Image.DecompressionBombError:
-        raise ImageFileError(f"{path.name}: the image is too large (style brushes take up to "
-                             f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels)") from None
-    except FileNotFoundError:
-        raise ImageFileError(f"{path}: no such file") from None
-    except UnidentifiedImageError:
-        raise ImageFileError(f"{path.name}: not an image file, or a format that cannot be read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
-
-
 def check_size(name: str, width: int, height: int) -> None:
     if width * height > MAX_TRANSLATE_PIXELS:
         raise ImageFileError(f"{name} is {width}x{height} ({width * height / 1e6:.0f} megapixels): style brushes "
@@ -58,9 +38,9 @@ def check_size(name: str, width: int, height: int) -> None:
 def read_photo(path: str | Path) -> Photo:
     """The photo to paint on; ImageFileError (one line) when it cannot be used."""
     path = Path(path)
-    mode, width, height = probe(path)
+    mode, width, height = image_info(path)
     check_size(path.name, width, height)
-    pixels = to_uint8(read_rgb(path))  # alpha over white, greyscale expanded, 16-bit scaled
+    pixels = to_uint8(read_rgb(path, max_pixels=MAX_TRANSLATE_PIXELS))  # alpha over white, greyscale expanded, 16-bit scaled
     image = pixels.astype(np.float32)
     image /= 255.0  # as read_rgb and load_ora compute it, so a saved photo reads back bit for bit
     return Photo(image, path.name, _note(mode), _digest(pixels))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from engine.imageio import MAX_PIXELS, ImageFileError, read_rgb, to_uint8
 
@@ -97,7 +97,8 @@ def file_thumbnail(path: str | Path, side: int = THUMB_SIDE) -> np.ndarray:
                     image.draft("RGB", (side * 2, side * 2))
                     image.thumbnail((side * 2, side * 2))
                     if image.mode not in ("RGBA", "LA", "P"):
-                        return thumbnail(np.asarray(image.convert("RGB"), np.float32) / 255.0, side)
+                        upright = ImageOps.exif_transpose(image.convert("RGB"))  # as read_rgb turns phone photos
+                        return thumbnail(np.asarray(upright, np.float32) / 255.0, side)
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageFileError):
             raise
