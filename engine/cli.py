@@ -2,14 +2,16 @@
 `stats ...`.
 
 It drives the same Engine handlers as the GUI, synchronously. Every user error ends as one line
-on stderr and exit status 2; nothing prints a traceback for a bad input.
+on stderr and exit status 2; nothing prints a traceback for a bad input. Arguments (values, output paths)
+are checked before any model is loaded; in a batch, a photo that fails is reported on its own `error:` line
+and the others are still made, and the command exits 2 at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,11 @@ import numpy as np
 
 from engine.api import (
     FIDELITY_PRESETS,
+    MAX_TRANSLATE_PIXELS,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
     DecodeCodes,
-    Embedding,
     EncodeImage,
     JobRef,
     ModelEntry,
@@ -35,10 +37,11 @@ from engine.catalog import Catalog
 from engine.code_stats import gather, resize_short_side
 from engine.codes import MIN_STATS_PHOTOS, blend_texture
 from engine.device import CHOICES, pick_device
+from engine.errors import USER_ERRORS, error_message
 from engine.handlers import Engine, pick_direction
-from engine.imageio import read_label_map, read_rgb, write_rgb
+from engine.imageio import check_output, read_label_map, read_rgb, write_rgb
 from engine.stylize import check_style
-from engine.worker import USER_ERRORS, JobContext, error_message
+from engine.worker import JobContext
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +134,9 @@ def _size(text: str) -> tuple[int, int]:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 256x512 (height x width)") from None
+    if h < 1 or w < 1 or h * w > MAX_TRANSLATE_PIXELS:
+        raise argparse.ArgumentTypeError(f"'{text}': the size must be positive and at most "
+                                         f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels")
     return h, w
 
 
@@ -161,7 +167,7 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (*USER_ERRORS, MemoryError) as exc:
+    except USER_ERRORS as exc:
         print(f"error: {error_message(exc)}", file=sys.stderr)
         return 2
 
@@ -189,22 +195,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"note: {entry.notes}", file=sys.stderr)
         return 0
     if args.command == "translate":
-        for path in translate(engine, ctx, args):
-            print(path)
-        return 0
+        return translate(engine, ctx, args)
     if args.command == "stylize":
-        for path in stylize(engine, ctx, args):
-            print(path)
-        return 0
+        return stylize(engine, ctx, args)
     if args.command == "swap":
-        for path in swap(engine, ctx, args):
-            print(path)
-        return 0
+        return swap(engine, ctx, args)
     if args.command == "stats":
         result = stats(engine, ctx, args)
         print(format_stats(result) if result else
               f"no editing statistics yet; compute them with: main.py stats --model {args.model} PHOTOS...")
         return 0
+    check_output(args.out)
     request = RenderLabels(
         model_id=args.model, labels=read_label_map(args.labels),
         instances=read_label_map(args.instances) if args.instances else None, size=args.size,
@@ -214,76 +215,101 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
-    """Each structure photo decoded with its texture code blended towards the texture photo's; the outputs."""
+def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each structure photo decoded with its texture code blended towards the texture photo's; the exit status."""
     if not 0.0 <= args.alpha <= 1.0:
         raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
     engine.structure_texture_entry(args.model)  # a wrong model is named as such, not blamed on a photo
-    texture_photo = read_rgb(args.texture)
     targets = _output_targets([Path(p) for p in args.structure], Path(args.out), "--structure")
+    texture_photo = read_rgb(args.texture, max_pixels=MAX_TRANSLATE_PIXELS)
     textures: dict[int, np.ndarray] = {}  # texture code per short side (the texture photo is resized to match)
-    for source, target in targets:
-        own = _embed(engine, ctx, args.model, source, read_rgb(source))
+
+    def one(source: Path, target: Path) -> None:
+        own = engine.encode_image(EncodeImage(args.model, read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)), ctx)
         short = min(own.size)
         if short not in textures:
-            textures[short] = _embed(engine, ctx, args.model, Path(args.texture),
-                                     resize_short_side(texture_photo, short)).texture
+            try:
+                textures[short] = engine.encode_image(
+                    EncodeImage(args.model, resize_short_side(texture_photo, short)), ctx).texture
+            except ValueError as exc:
+                raise ValueError(_about(Path(args.texture), exc)) from None
         texture = blend_texture(own.texture, textures[short], args.alpha)
         patch = engine.decode_codes(
             DecodeCodes(args.model, own.structure, texture, own.size, noise_seed=args.seed), ctx)
         write_rgb(target, patch.image)
-    return [target for _, target in targets]
+
+    return _each(targets, one)
 
 
-def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
-    """Each input photo translated at full resolution; the outputs."""
+def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each input photo translated at full resolution; the exit status."""
     # a wrong model or direction is named before any photo is read
     direction = pick_direction(engine.image_to_image_entry(args.model), args.direction)
     if args.tile < 0:
         raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
     folder = any(Path(p).is_dir() for p in args.input)
     targets = _output_targets(gather(args.input), Path(args.out), "--input", folder=folder)
-    for source, target in targets:
-        photo = read_rgb(source)
-        try:
-            result = engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx)
-        except ValueError as exc:
-            raise ValueError(f"{source.name}: {error_message(exc)}") from None
-        write_rgb(target, result)
-    return [target for _, target in targets]
+
+    def one(source: Path, target: Path) -> None:
+        photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
+        write_rgb(target, engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx))
+
+    return _each(targets, one)
 
 
-def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> list[Path]:
-    """Each content photo stylised after the style image at full resolution; the outputs."""
+def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each content photo stylised after the style image at full resolution; the exit status."""
     engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
     strength = FIDELITY_PRESETS[args.preset] if args.preset else 1.0 if args.fidelity is None else args.fidelity
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"--fidelity must be between 0 (the photo) and 1 (full stylisation), got {strength}")
     if args.tile < 0:
         raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
-    style = read_rgb(args.style)
+    folder = any(Path(p).is_dir() for p in args.content)
+    targets = _output_targets(gather(args.content), Path(args.out), "--content", folder=folder)
+    style = read_rgb(args.style, max_pixels=MAX_TRANSLATE_PIXELS)
     try:
         check_style(style)
     except ValueError as exc:
-        raise ValueError(f"{Path(args.style).name}: {error_message(exc)}") from None
-    folder = any(Path(p).is_dir() for p in args.content)
-    targets = _output_targets(gather(args.content), Path(args.out), "--content", folder=folder)
+        raise ValueError(_about(Path(args.style), exc)) from None
+
+    def one(source: Path, target: Path) -> None:
+        photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
+        write_rgb(target, engine.stylize_image(StylizeImage(args.model, photo, style, strength, tile=args.tile), ctx))
+
+    return _each(targets, one)
+
+
+def _each(targets: list[tuple[Path, Path]], make: Callable[[Path, Path], None]) -> int:
+    """`make(photo, output)` for every pair, printing each output made. A photo that fails is reported on its own
+    `error:` line and the rest are still made; returns the exit status (2 when any failed)."""
+    failed = 0
     for source, target in targets:
-        photo = read_rgb(source)
         try:
-            result = engine.stylize_image(StylizeImage(args.model, photo, style, strength, tile=args.tile), ctx)
-        except ValueError as exc:
-            raise ValueError(f"{source.name}: {error_message(exc)}") from None
-        write_rgb(target, result)
-    return [target for _, target in targets]
+            make(source, target)
+        except USER_ERRORS as exc:
+            failed += 1
+            print(f"error: {_about(source, exc)}", file=sys.stderr, flush=True)
+            continue
+        print(target, flush=True)
+    if failed and len(targets) > 1:
+        print(f"error: {failed} of {len(targets)} photos failed; the others were written", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _about(source: Path, exc: BaseException) -> str:
+    """The message, naming the photo it concerns unless it already does."""
+    message = error_message(exc)
+    return message if source.name in message else f"{source.name}: {message}"
 
 
 def _output_targets(sources: list[Path], out: Path, option: str, *, folder: bool = False) -> list[tuple[Path, Path]]:
-    """(photo, output file) pairs; several photos, an input folder or an existing folder make `out` a folder."""
+    """(photo, output file) pairs; several photos, an input folder or an existing folder make `out` a folder.
+    Output paths are checked here, before any model runs."""
     if not sources:
         raise ValueError(f"no photos found in {option}")
     if len(sources) == 1 and not folder and not out.is_dir():
-        return [(sources[0], out)]
+        return [(sources[0], check_output(out))]
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: with several {option} photos, --out must be a folder")
     targets = [(source, out / f"{source.stem}.png") for source in sources]
@@ -292,13 +318,6 @@ def _output_targets(sources: list[Path], out: Path, option: str, *, folder: bool
         raise ValueError(f"two {option} photos would both be written to {out / clash}; rename one")
     out.mkdir(parents=True, exist_ok=True)
     return targets
-
-
-def _embed(engine: Engine, ctx: JobContext, model_id: str, path: Path, image: np.ndarray) -> Embedding:
-    try:
-        return engine.encode_image(EncodeImage(model_id, image), ctx)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {error_message(exc)}") from None
 
 
 def stats(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> CodeStats | None:

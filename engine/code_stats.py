@@ -132,6 +132,8 @@ def gather(paths: Sequence[str | Path]) -> list[Path]:
             found.update(dict.fromkeys(sorted(photos)))
         elif path.is_file():
             found[path] = None
+        elif path.exists():
+            raise ValueError(f"{path}: not a regular file or folder (a pipe or a device)")
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     return list(found)

@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,16 +43,17 @@ class LockBusy(ValueError):
 
 @contextlib.contextmanager
 def file_lock(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
-    """Exclusive across processes (the GUI and a trainer both edit the catalog): a lock file created with
-    O_EXCL that records its owner ("pid host"). A lock whose owner on this machine is dead (a kill -9) is
-    taken over at once; one written on another machine (a shared folder) only after `_FOREIGN_STALE` s."""
+    """Exclusive across processes (the GUI and a trainer both edit the catalog): a lock file that records its
+    owner ("pid host"), created complete in one step (a hard link of a written file), so a process killed at
+    any point leaves either no lock or one naming it. A lock whose owner on this machine is dead (a kill -9)
+    is taken over at once; one written on another machine (a shared folder) only after `_FOREIGN_STALE` s."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_dead_temps(path)
+    mine = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
+    try:
+        mine.write_text(f"{os.getpid()} {_HOST}", encoding="utf-8")
+        while not _link(mine, path):
             owner = _lock_owner(path)
             if owner is not None and not _owner_alive(path, owner):
                 _take_over(path, owner)
@@ -61,17 +63,33 @@ def file_lock(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
                 raise LockBusy(f"{path.name.removesuffix('.lock')} is in use by another I2I Studio process{who}; "
                                "try again when it has finished") from None
             time.sleep(0.02)
+    finally:
+        mine.unlink(missing_ok=True)
     try:
-        os.write(fd, f"{os.getpid()} {_HOST}".encode())
-        os.close(fd)
         yield
     finally:
         path.unlink(missing_ok=True)
 
 
+def _link(source: Path, target: Path) -> bool:
+    """Create `target` as `source` unless it exists; False when it does."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive create, then the owner
+        try:
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        os.write(fd, source.read_bytes())
+        os.close(fd)
+    return True
+
+
 _HOST = socket.gethostname()
 _FOREIGN_STALE = 60.0  # s: a lock from another machine cannot be checked for life, only for age
-_UNWRITTEN_GRACE = 2.0  # s: an owner between creating the lock file and writing its pid into it
+_UNWRITTEN_GRACE = 2.0  # s: a lock without an owner (only a file system without hard links makes one)
 
 
 def _lock_owner(path: Path) -> tuple[int, str] | None:
