@@ -31,7 +31,8 @@ from app.brushes.project import BrushProject, ProjectChange, StyleImage, make_st
 from app.sae.drops import FileDrop
 from app.sae.stats_dialogs import PHOTO_FILTER
 from engine.api import FIDELITY_PRESETS
-from engine.imageio import ImageFileError, read_rgb
+from engine.errors import error_message
+from engine.imageio import ImageFileError, read_rgb, write_rgb
 from engine.storage import RESOURCES, user_data_dir
 
 BUILTIN_STYLES = RESOURCES / "styles"
@@ -216,15 +217,11 @@ class StylePanel(QGroupBox):
         """On the shelf now and, as a PNG in the user's styles folder, at the next start."""
         self._shelf.append(ShelfStyle(style, "added"))
         name = "".join(c if c.isalnum() or c in " -_" else "_" for c in style.name)[:60] or "style"
-        h, w = style.pixels.shape[:2]
         try:
             self.user_folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self.failed.emit(f"the style stays on the shelf for this session only: {exc}")
-            return
-        image = QImage(np.ascontiguousarray(style.pixels).data, w, h, 3 * w, QImage.Format.Format_RGB888)
-        if not image.save(str(self.user_folder / f"{name}-{style.key[:8]}.png")):
-            self.failed.emit(f"the style stays on the shelf for this session only: {self.user_folder} is not writable")
+            write_rgb(self.user_folder / f"{name}-{style.key[:8]}.png", style.pixels.astype(np.float32) / 255.0)
+        except (OSError, ValueError) as exc:
+            self.failed.emit(f"the style stays on the shelf for this session only: {error_message(exc)}")
 
     def _picked(self, item: QListWidgetItem) -> None:
         entry = next((e for e in self.entries() if e.style.key == item.data(KEY_ROLE)), None)

@@ -7,8 +7,6 @@ ever resampled, anti-aliased or colour-managed. Decoding and its guards live in 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from io import BytesIO
@@ -17,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.imageio import WRITE_FORMATS, ImageFileError, read_label_map, read_rgb, write_rgb
+from engine.imageio import ImageFileError, read_label_map, read_rgb, write_rgb
 from engine.palettes import Palette
 from engine.storage import atomic_write_bytes
 
@@ -86,26 +84,11 @@ def write_label_png(path: str | Path, labels: np.ndarray, palette: Palette) -> N
 
 def export_image(path: str | Path, rgb: np.ndarray) -> None:
     """HxWx3 floats in [0, 1] -> PNG/JPEG/TIFF (by extension) at full resolution; a failed export never
-    leaves half a file behind."""
-    path = Path(path)
-    if path.suffix.lower() not in WRITE_FORMATS:
-        raise FileError(f"{path.name}: unknown image type; use one of {', '.join(sorted(WRITE_FORMATS))}")
+    leaves half a file behind nor touches the file it would have replaced."""
     try:
-        # write_rgb picks the format from the suffix, so the temporary file keeps it
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    except OSError as exc:
-        raise FileError(f"{path.name}: cannot save in {path.parent} ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write_rgb(tmp, rgb)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise FileError(f"{path.name}: cannot save ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        write_rgb(path, rgb)
+    except ImageFileError as exc:
+        raise FileError(str(exc)) from None
 
 
 def _probe(path: Path) -> str | None:
