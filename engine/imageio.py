@@ -93,6 +93,11 @@ def _open(path: Path, max_pixels: int, *, upright: bool = True) -> Image.Image:
         raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
 
 
+def upright_rgb(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A photo as a Pillow RGB image, upright (EXIF orientation applied): the trainers' photo reader."""
+    return _open(Path(path), max_pixels).convert("RGB")
+
+
 def read_label_map(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An HxW int32 array of class ids from an indexed (P) or grayscale (L, I;16, I) image.
 

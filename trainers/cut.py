@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from engine.catalog import slug
 from engine.checkpoints import read_checkpoint
+from engine.imageio import upright_rgb
 from engine.models import cut as arch
 from trainers import runner
 from trainers.checkpointing import ResumePoint, read_state
@@ -407,8 +408,7 @@ class CutLoop(TranslationLoop):
 
 def _sample_photo(path: Path, width: int) -> Tensor:
     """The whole photo scaled to `width` (at most its own, a multiple of 4), as (3, H, W) in [-1, 1]."""
-    with Image.open(path) as im:
-        image = im.convert("RGB")
+    image = upright_rgb(path)
     w = max(4, min(width, image.width) // 4 * 4)
     h = max(4, round(image.height * w / image.width / 4) * 4)
     image = image.resize((w, h), Image.BICUBIC)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from engine.imageio import upright_rgb
 from engine.models.spade import DONTCARE, encode_labels
 from engine.palettes import Palette
 
@@ -378,8 +379,7 @@ class PhotoFolder:
     def load(self, path: Path, rng: np.random.Generator) -> Any:
         import torch
 
-        with Image.open(path) as im:
-            image = im.convert("RGB")
+        image = upright_rgb(path)
         s = self.crop_size
         short = self.load_size if self.augment else s
         scale = short / min(image.size)
@@ -515,8 +515,7 @@ class SingleImageCrops:
                  seed: int = 0, rank: int = 0) -> None:
         self.images = []
         for path in (source, target):
-            with Image.open(path) as im:
-                self.images.append(im.convert("RGB"))
+            self.images.append(upright_rgb(path))
         self.crop_size, self.count = crop_size, count
         self.min_width, self.max_width = min_width, max(max_width, min_width)
         self.seed, self.rank = seed, rank

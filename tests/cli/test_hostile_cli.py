@@ -17,7 +17,7 @@ from PIL import Image
 from engine.handlers import Engine
 from engine.imageio import read_rgb
 from tests.cli.test_models_cli import _one_line_error, cli
-from tests.disks import fill, folder_listing, small_disk
+from tests.disks import fill, folder_listing, make_read_only, small_disk
 from tests.translation_fixtures import photo, write_tiny_cut
 
 
@@ -146,3 +146,13 @@ def test_a_full_disk_fails_the_command_and_keeps_the_good_output(cut_id, tmp_pat
         assert line == f"error: in.png: {out.name}: cannot save (the disk is full); nothing was written"
         assert out.read_bytes() == good
         assert folder_listing(disk) == ["filler.bin", out.name]
+
+
+def test_a_read_only_data_folder_refuses_an_import_in_one_line(tmp_path, capsys, monkeypatch):
+    model = write_tiny_cut(tmp_path / "models" / "tiny.safetensors")
+    with small_disk(tmp_path / "data", 256) as data:
+        monkeypatch.setenv("I2I_STUDIO_DATA", str(data))
+        make_read_only(data)
+        line = _one_line_error(capsys, "models", "import", model)
+        assert "the disk is read-only" in line
+        assert folder_listing(data) == []
