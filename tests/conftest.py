@@ -10,6 +10,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("I2I_FIXTURES", REPO.parent / "shared" / "fixtures" / "official"))
 
+# Every trainer a test starts (the GUI starts them detached, on purpose) watches this session's process and
+# stops when it is gone (trainers.runner.WATCH_ENV), so a test killed by a timeout leaves no run training on.
+# Set in os.environ, not per test: detached runs inherit the environment of the process that starts them.
+os.environ["I2I_TRAINER_WATCH_PID"] = str(os.getpid())
+
 
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory, monkeypatch):

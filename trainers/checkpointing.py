@@ -6,15 +6,21 @@ RUN/checkpoints/
   step_0001000.state.safetensors  what resuming needs besides: discriminator, optimisers, schedulers,
                                   step, RNG states. Nested state dicts are flattened to named tensors plus
                                   a JSON skeleton in the metadata (no pickle anywhere).
-  latest.json                     {"step", "model", "state", ...}: written last, atomically, so it always
-                                  names a complete pair; a torn newer file from a killed run is never used.
+  latest.json                     {"step", "model", "state", "model_id", "published"}: written last,
+                                  atomically, so it always names a complete pair; a torn newer file from a
+                                  killed run is never used. "published" is the model file the run's catalog
+                                  entry names, which pruning keeps.
+
+`save_checkpoint` is the one order every trainer follows: the pair, latest.json, the catalog entry, and
+only then pruning, which never deletes a file the catalog still names (a kill -9 or a failed catalog
+write at any point leaves a resumable run and a catalog whose entries exist).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +30,16 @@ import torch
 from engine.api import ModelEntry
 from engine.catalog import Catalog, CatalogError, slug
 from engine.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
-from engine.storage import atomic_write_json, sha256_file
+from engine.errors import error_message
+from engine.storage import atomic_write_json, pid_alive, sha256_file
 from trainers.common import TrainError
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.json"
 STATE_SUFFIX = ".state.safetensors"
 _PAIR = re.compile(r"^step_(\d{7,})\.safetensors$")
-_TEMP = re.compile(r"^\..+\.tmp$")  # engine.storage's temporary names: .<name>.<random>.tmp
+_TEMP = re.compile(r"^\..+\.tmp$")  # engine.storage's temporary names: .<name>.<pid>.<random>.tmp
+_TEMP_PID = re.compile(r"^\..+\.(\d+)\.\w+\.tmp$")
 
 
 def step_stem(step: int) -> str:
@@ -118,12 +126,24 @@ def write_latest(run_dir: Path, info: Mapping[str, Any]) -> None:
     atomic_write_json(run_dir / CHECKPOINT_DIR / LATEST, dict(info))
 
 
-def prune(run_dir: Path, *, keep: int, newest: int) -> None:
-    """Delete all but the `keep` newest pairs up to step `newest` (never the one latest.json names)."""
+def prune(run_dir: Path, *, keep: int, newest: int, protect: frozenset[str] | set[str] = frozenset()) -> None:
+    """Delete all but the `keep` newest pairs up to step `newest` (never the one latest.json names), except
+    the pairs whose model file is named in `protect` (the ones a catalog entry points at); then the
+    temporary files of writers that were killed."""
     folder = run_dir / CHECKPOINT_DIR
     steps = sorted(s for s in _steps(folder) if s <= newest)
     for step in steps[:-max(keep, 1)]:
-        for path in (folder / f"{step_stem(step)}.safetensors", folder / f"{step_stem(step)}{STATE_SUFFIX}"):
+        if f"{step_stem(step)}.safetensors" in protect:
+            continue
+        # the state first: a kill in between leaves a model file, which the next prune still sees
+        for path in (folder / f"{step_stem(step)}{STATE_SUFFIX}", folder / f"{step_stem(step)}.safetensors"):
+            path.unlink(missing_ok=True)
+    _sweep_dead_temps(folder)
+
+
+def _sweep_dead_temps(folder: Path) -> None:
+    for path in folder.glob(".*.tmp"):
+        if (m := _TEMP_PID.match(path.name)) and not pid_alive(int(m.group(1))):
             path.unlink(missing_ok=True)
 
 
@@ -209,3 +229,53 @@ def publish(model_path: Path, *, model_id: str | None, run_name: str, method: st
     )
     catalog.upsert(entry)
     return model_id
+
+
+def save_checkpoint(run_dir: Path, *, step: int, model: Mapping[str, torch.Tensor], metadata: Mapping[str, Any],
+                    parts: Mapping[str, Mapping[str, torch.Tensor]], state: Mapping[str, Any], model_id: str | None,
+                    listing: Mapping[str, Any], keep: int, emit: Callable[..., Any],
+                    default_id: str | None = None) -> tuple[Path, str | None]:
+    """One checkpoint of a run, in the order that keeps every file anyone points at: the pair and
+    latest.json (`write_pair`), the run's catalog entry (`publish(**listing)`, under `model_id`, else
+    `default_id`, else `<method>-<run slug>`), then pruning down to `keep` pairs.
+
+    When the catalog cannot be updated (a full disk, an unreadable catalog, a held lock) a warning is emitted
+    and the entry keeps naming an older checkpoint; pruning never deletes that one (nor any file another
+    catalog entry names), and latest.json remembers it as "published" for when the catalog cannot even be
+    read. Emits the "checkpoint" event. Returns (the model file, the catalog id or None when not published).
+    A failure to write the pair itself raises OSError with the previous checkpoint untouched.
+    """
+    published = _latest_info(run_dir).get("published")  # the model file the catalog entry names so far
+    point = write_pair(run_dir, step=step, model=model, metadata=metadata, parts=parts, state=state,
+                       latest_extra={"model_id": model_id, "published": published})
+    try:
+        new_id: str | None = publish(point.model, model_id=model_id or default_id, **listing)
+    except (TrainError, ValueError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, TrainError) else error_message(exc)
+        emit("log", level="warning", message=f"the checkpoint is saved but not in the model catalog: {reason}")
+        new_id = None
+    else:
+        published = point.model.name
+        write_latest(run_dir, {**point.info, "model_id": new_id, "published": published})
+    protect = _catalog_files(run_dir) | ({published} if isinstance(published, str) else set())
+    prune(run_dir, keep=keep, newest=step, protect=protect)
+    emit("checkpoint", step=step, path=f"{CHECKPOINT_DIR}/{point.model.name}", model_id=new_id)
+    return point.model, new_id
+
+
+def _latest_info(run_dir: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((run_dir / CHECKPOINT_DIR / LATEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _catalog_files(run_dir: Path) -> set[str]:
+    """Names of this run's checkpoint files that the user's catalog points at (none if it cannot be read)."""
+    folder = (run_dir / CHECKPOINT_DIR).resolve()
+    try:
+        entries = Catalog().entries()
+    except (CatalogError, OSError):
+        return set()
+    return {Path(e.source).name for e in entries if not e.builtin and Path(e.source).parent == folder}

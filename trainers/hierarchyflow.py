@@ -55,6 +55,7 @@ from engine.api import Task
 from engine.catalog import slug
 from engine.checkpoints import CheckpointError, read_checkpoint
 from engine.models import hierarchyflow as arch
+from engine.storage import atomic_write
 from trainers import runner
 from trainers.checkpointing import STATE_SUFFIX, ResumePoint, find_resume_point, read_state
 from trainers.common import Emit, TrainError, prepare_run_dir
@@ -458,7 +459,7 @@ def export(source: Path, out: Path) -> Path:
     path = out / f"{step}.ckpt.pth.tar"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        torch.save(container, path)
+        atomic_write(path, lambda f: torch.save(container, f))
     except OSError as exc:
         raise TrainError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
     return path

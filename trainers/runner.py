@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.errors import describe_os_error
+from engine.storage import atomic_write_bytes, pid_alive
 from trainers.common import (
     RunLock,
     StopFlag,
@@ -34,6 +39,13 @@ from trainers.distributed import setup_distributed, teardown_distributed
 from trainers.events import EventWriter
 
 TRACEBACK_FILE = "traceback.txt"
+# A process id the trainer watches: when that process is gone, the run stops (checkpoint, exit), and if it
+# has not within WATCH_GRACE s, exits anyway. The test session sets it (tests/conftest.py) so that runs the
+# GUI tests start detached never outlive a killed pytest; the app itself leaves it unset (a run outlives it).
+WATCH_ENV = "I2I_TRAINER_WATCH_PID"
+WATCH_POLL = 1.0
+WATCH_GRACE = 5.0
+WATCH_EXIT = 130
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def run(spec: MethodCLI, argv: list[str]) -> int:
+    watch_parent()
     parser = OneLineParser(prog=f"python -m trainers {spec.method}",
                      description=f"Train {spec.method}. Options map 1:1 to the config fields.")
     add_config_arguments(parser, spec.config_type)
@@ -131,7 +144,7 @@ def _internal(exc: Exception, run_dir: Path, rank: int) -> str:
         return f"out of device memory: lower batch_size or crop_size ({text})"
     name = TRACEBACK_FILE if rank == 0 else f"traceback.rank{rank}.txt"
     try:
-        (run_dir / name).write_text(traceback.format_exc(), encoding="utf-8")
+        atomic_write_bytes(run_dir / name, traceback.format_exc().encode("utf-8"))
         where = f" (details in {run_dir / name})"
     except OSError:
         where = ""
@@ -152,3 +165,28 @@ def _echo(event: dict[str, Any]) -> None:
     from tqdm import tqdm
 
     tqdm.write(line, file=sys.stderr)
+
+
+_watcher: threading.Thread | None = None
+
+
+def watch_parent() -> threading.Thread | None:
+    """Start the watchdog of $I2I_TRAINER_WATCH_PID (once per process; not when it names this process)."""
+    global _watcher
+    text = os.environ.get(WATCH_ENV, "").strip()
+    if _watcher is not None or not text.isdigit() or int(text) in (0, os.getpid()):
+        return _watcher
+    _watcher = threading.Thread(target=_watch, args=(int(text),), name="watch-parent", daemon=True)
+    _watcher.start()
+    return _watcher
+
+
+def _watch(pid: int) -> None:
+    while pid_alive(pid):
+        time.sleep(WATCH_POLL)
+    print(f"stopping: process {pid} that this run depends on ({WATCH_ENV}) is gone", file=sys.stderr, flush=True)
+    try:  # the StopFlag's clean stop (checkpoint, "done"); before it is installed, SIGTERM ends the process
+        os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        time.sleep(WATCH_GRACE)
+        os._exit(WATCH_EXIT)

@@ -33,17 +33,14 @@ from torch import Tensor, nn
 from engine.api import Task
 from engine.checkpoints import SPADE_OPTIONS_FILE, CheckpointError, read_checkpoint
 from engine.models import sae as arch
+from engine.storage import atomic_write, atomic_write_bytes
 from trainers import runner
 from trainers.checkpointing import (
-    CHECKPOINT_DIR,
     ResumePoint,
     find_resume_point,
-    prune,
-    publish,
     read_state,
+    save_checkpoint,
     step_stem,
-    write_latest,
-    write_pair,
 )
 from trainers.common import (
     Emit,
@@ -443,22 +440,15 @@ class _Loop:
                  "optimizer_D": self.opt_D.state_dict() if self.opt_D is not None else None,
                  "scaler_G": self.scaler_G.state_dict() if self.scaler_G else None,
                  "scaler_D": self.scaler_D.state_dict() if self.scaler_D else None, "rng": rng}
-        point = write_pair(self.run_dir, step=self.step, model=model, metadata=metadata, parts={}, state=state,
-                           latest_extra={"model_id": self.model_id})
-        try:
-            model_id = publish(point.model, model_id=self.model_id, run_name=self.name, method=METHOD,
-                               task=Task.STRUCTURE_TEXTURE.value, size_rule=arch.size_rule(hparams), license=LICENSE,
-                               hparams=hparams, classes=[], palette="", added=date,
-                               notes=f"step {self.step} of run {self.name}, photos {cfg.images}, {date[:10]}")
-        except (TrainError, ValueError, OSError) as exc:
-            self.emit("log", level="warning", message=f"the checkpoint is saved but not in the model catalog: {exc}")
-            model_id = None
-        if model_id is not None and model_id != self.model_id:  # later checkpoints refresh this entry
-            self.model_id = model_id
-            write_latest(self.run_dir, {**point.info, "model_id": model_id})
-        prune(self.run_dir, keep=cfg.keep_checkpoints, newest=self.step)  # the catalog has moved on by now
-        self.emit("checkpoint", step=self.step, path=f"{CHECKPOINT_DIR}/{point.model.name}", model_id=model_id)
-        return point.model
+        path, model_id = save_checkpoint(
+            self.run_dir, step=self.step, model=model, metadata=metadata, parts={}, state=state,
+            model_id=self.model_id, keep=cfg.keep_checkpoints, emit=self.emit,
+            listing={"run_name": self.name, "method": METHOD, "task": Task.STRUCTURE_TEXTURE.value,
+                     "size_rule": arch.size_rule(hparams), "license": LICENSE, "hparams": hparams, "classes": [],
+                     "palette": "", "added": date,
+                     "notes": f"step {self.step} of run {self.name}, photos {cfg.images}, {date[:10]}"})
+        self.model_id = model_id or self.model_id  # later checkpoints refresh this entry
+        return path
 
 
 def _to_uint8(image: Tensor) -> np.ndarray:
@@ -493,8 +483,9 @@ def export(source: Path, out: Path) -> list[Path]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / OFFICIAL_FILE, out / SPADE_OPTIONS_FILE]
-        torch.save({k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}, written[0])
-        written[1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
+        atomic_write(written[0], lambda f: torch.save(weights, f))
+        atomic_write_bytes(written[1], ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as exc:
         raise TrainError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
     return written

@@ -32,18 +32,14 @@ from engine import palettes
 from engine.checkpoints import SPADE_OPTIONS_FILE, CheckpointError, read_checkpoint
 from engine.models import spade as arch
 from engine.registry import SPADE as SPADE_ARCH
+from engine.storage import atomic_write, atomic_write_bytes
 from trainers import runner
-from trainers.configs import SpadeConfig, find_vgg19_weights
 from trainers.checkpointing import (
-    CHECKPOINT_DIR,
     ResumePoint,
     find_resume_point,
-    prune,
-    publish,
     read_state,
+    save_checkpoint,
     step_stem,
-    write_latest,
-    write_pair,
 )
 from trainers.common import (
     Emit,
@@ -54,6 +50,7 @@ from trainers.common import (
     prepare_run_dir,
     save_grid,
 )
+from trainers.configs import SpadeConfig, find_vgg19_weights
 from trainers.datasets import Pair, PairedFolder, crop_box, scan, validate_pairs
 from trainers.distributed import (
     Dist,
@@ -428,22 +425,15 @@ class _Loop:
                  "scheduler_D": self.sched_D.state_dict(),
                  "scaler_G": self.scaler_G.state_dict() if self.scaler_G else None,
                  "scaler_D": self.scaler_D.state_dict() if self.scaler_D else None, "rng": rng}
-        point = write_pair(self.run_dir, step=self.step, model=netG.state_dict(), metadata=metadata, parts=parts,
-                           state=state, latest_extra={"model_id": self.model_id})
-        try:
-            model_id = publish(point.model, model_id=self.model_id, run_name=self.name, method=METHOD,
-                               task=SPADE_ARCH.task.value, size_rule=arch.size_rule(self.hparams), license=LICENSE,
-                               hparams=self.hparams, classes=classes, palette=cfg.palette, added=date,
-                               notes=f"step {self.step} of run {self.name}, dataset {cfg.images}, {date[:10]}")
-        except (TrainError, ValueError, OSError) as exc:
-            self.emit("log", level="warning", message=f"the checkpoint is saved but not in the model catalog: {exc}")
-            model_id = None
-        if model_id is not None and model_id != self.model_id:  # later checkpoints refresh this entry
-            self.model_id = model_id
-            write_latest(self.run_dir, {**point.info, "model_id": model_id})
-        prune(self.run_dir, keep=cfg.keep_checkpoints, newest=self.step)  # the catalog has moved on by now
-        self.emit("checkpoint", step=self.step, path=f"{CHECKPOINT_DIR}/{point.model.name}", model_id=model_id)
-        return point.model
+        path, model_id = save_checkpoint(
+            self.run_dir, step=self.step, model=netG.state_dict(), metadata=metadata, parts=parts, state=state,
+            model_id=self.model_id, keep=cfg.keep_checkpoints, emit=self.emit,
+            listing={"run_name": self.name, "method": METHOD, "task": SPADE_ARCH.task.value,
+                     "size_rule": arch.size_rule(self.hparams), "license": LICENSE, "hparams": self.hparams,
+                     "classes": classes, "palette": cfg.palette, "added": date,
+                     "notes": f"step {self.step} of run {self.name}, dataset {cfg.images}, {date[:10]}"})
+        self.model_id = model_id or self.model_id  # later checkpoints refresh this entry
+        return path
 
 
 def _pairs_for_D(seg: Tensor, fake: Tensor, real: Tensor) -> Tensor:
@@ -482,10 +472,12 @@ def export(source: Path, out: Path) -> list[Path]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "latest_net_G.pth"]
-        torch.save(dict(ckpt.state_dict), written[0])  # bare state dict, no prefix: the official layout
+        generator = dict(ckpt.state_dict)  # bare state dict, no prefix: the official layout
+        atomic_write(written[0], lambda f: torch.save(generator, f))
         if "netE" in ckpt.parts:
             written.append(out / "latest_net_E.pth")
-            torch.save(dict(ckpt.parts["netE"]), written[-1])
+            encoder = dict(ckpt.parts["netE"])
+            atomic_write(written[-1], lambda f: torch.save(encoder, f))
         options = {
             "name": ckpt.metadata.get("name", source.stem), "model": "pix2pix", "netG": "spade",
             "norm_G": "spectralspadesyncbatch3x3", "ngf": hp["ngf"], "label_nc": hp["label_nc"],
@@ -503,7 +495,7 @@ def export(source: Path, out: Path) -> list[Path]:
         lines += [f"{k:>25}: {v!s:<30}" for k, v in sorted(options.items())]
         lines += ["----------------- End -------------------"]
         written.append(out / SPADE_OPTIONS_FILE)
-        written[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+        atomic_write_bytes(written[-1], ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as exc:
         raise TrainError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
     return written

@@ -19,14 +19,7 @@ import torch
 from torch import Tensor
 
 from engine.api import Task
-from trainers.checkpointing import (
-    CHECKPOINT_DIR,
-    prune,
-    publish,
-    step_stem,
-    write_latest,
-    write_pair,
-)
+from trainers.checkpointing import save_checkpoint, step_stem
 from trainers.common import (
     Emit,
     TrainError,
@@ -221,22 +214,15 @@ class TranslationLoop:
                       "recipe": self.recipe, "config": asdict(cfg)}
         metadata = {"method": self.arch_method, "name": self.name, "hparams": hparams, "license": LICENSE,
                     "provenance": provenance}
-        point = write_pair(self.run_dir, step=self.step, model=model, metadata=metadata, parts=parts,
-                           state={"step": self.step, **state}, latest_extra={"model_id": self.model_id})
-        try:
-            model_id = publish(point.model, model_id=self.model_id or self.default_id, run_name=self.name,
-                               method=self.arch_method, task=self.task, size_rule=self.size_rule(hparams),
-                               license=LICENSE, hparams=hparams, classes=[], palette="", added=date,
-                               notes=f"step {self.step} of run {self.name}, {data}, {date[:10]}")
-        except (TrainError, ValueError, OSError) as exc:
-            self.emit("log", level="warning", message=f"the checkpoint is saved but not in the model catalog: {exc}")
-            model_id = None
-        if model_id is not None and model_id != self.model_id:  # later checkpoints refresh this entry
-            self.model_id = model_id
-            write_latest(self.run_dir, {**point.info, "model_id": model_id})
-        prune(self.run_dir, keep=cfg.keep_checkpoints, newest=self.step)  # the catalog has moved on by now
-        self.emit("checkpoint", step=self.step, path=f"{CHECKPOINT_DIR}/{point.model.name}", model_id=model_id)
-        return point.model
+        path, model_id = save_checkpoint(
+            self.run_dir, step=self.step, model=model, metadata=metadata, parts=parts,
+            state={"step": self.step, **state}, model_id=self.model_id, default_id=self.default_id,
+            keep=cfg.keep_checkpoints, emit=self.emit,
+            listing={"run_name": self.name, "method": self.arch_method, "task": self.task,
+                     "size_rule": self.size_rule(hparams), "license": LICENSE, "hparams": hparams, "classes": [],
+                     "palette": "", "added": date, "notes": f"step {self.step} of run {self.name}, {data}, {date[:10]}"})
+        self.model_id = model_id or self.model_id  # later checkpoints refresh this entry
+        return path
 
 
 def translation_load_size(cfg: Any) -> int:

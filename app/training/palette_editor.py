@@ -4,7 +4,6 @@ folder (<data>/palettes/NAME.json, the schema of resources/palettes) so built-in
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -28,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from app.engine_bridge import EngineBridge
 from engine import palettes
+from engine.errors import error_message
+from engine.storage import atomic_write_bytes
 
 COLUMNS = ("Id", "Name", "Colour", "Group")
 ID, NAME, COLOUR, GROUP = range(len(COLUMNS))
@@ -110,19 +111,25 @@ class PaletteEditor(QDialog):
         except ValueError as exc:
             self.error.setText(str(exc))
             return
-        folder = user_palette_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        with tempfile.TemporaryDirectory() as scratch:  # the same checks the trainer and painter apply
+            probe = Path(scratch) / f"{name}.json"
+            try:
+                probe.write_text(text, encoding="utf-8")
+                palettes.load(probe)
+            except ValueError as exc:
+                self.error.setText(str(exc).replace(str(probe), "palette"))
+                return
+            except OSError as exc:
+                self.error.setText(f"Cannot check the palette: {error_message(exc)}")
+                return
+        path = user_palette_dir() / f"{name}.json"
         try:
-            palettes.load(tmp)  # the same checks the trainer and painter apply
-        except ValueError as exc:
-            os.unlink(tmp)
-            self.error.setText(str(exc).replace(tmp, "palette"))
+            atomic_write_bytes(path, text.encode("utf-8"))
+        except OSError as exc:
+            self.error.setText(f"Cannot save the palette: {error_message(exc)}")
             return
-        self.saved_path = folder / f"{name}.json"
-        os.replace(tmp, self.saved_path)
+        self.saved_path = path
         self.accept()
 
     def _palette_json(self, name: str) -> dict:

@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import QProcess, QProcessEnvironment
 
 from app.engine_bridge import EngineBridge
-from engine.storage import pid_alive
+from engine.storage import atomic_write_json, pid_alive
 from trainers.events import RUN_FILE, STOP_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # `-m trainers` must import from here
@@ -79,7 +79,7 @@ def _environment(launch: Launch) -> dict[str, str]:
 def start_run(run_dir: Path, config: dict[str, Any], launch: Launch) -> int:
     """Write RUN/config.json and start the trainer on it, detached; returns its pid. Raises OSError."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(run_dir / CONFIG_FILE, config)
     return _start_detached(run_dir, launch, ["--config", str(run_dir / CONFIG_FILE)])
 
 
@@ -153,7 +153,7 @@ def _start_detached(run_dir: Path, launch: Launch, args: list[str]) -> int:
     if not started:
         raise OSError(f"could not start the trainer: {command}")
     data = {**asdict(launch), "pid": pid, "started": time.time(), "command": command}
-    (run_dir / LAUNCH_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(run_dir / LAUNCH_FILE, data)
     return pid
 
 
