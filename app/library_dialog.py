@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFontDatabase
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.catalog_model import CatalogModel
-from engine.api import ModelEntry, parse_import_options
+from engine.api import ALLOW_NONFINITE, NONFINITE_REFUSAL, ModelEntry, parse_import_options
 
 COLUMNS = ("ID", "Origin", "Method", "Task", "Size rule", "Licence", "SHA-256", "Source")
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.tar *.safetensors);;All files (*)"
@@ -44,6 +46,9 @@ class LibraryDialog(QDialog):
         self.resize(1280, 680)
         self._catalog = catalog
         self._select_after_refresh: str | None = None
+        # file name -> (path, options) of the imports this dialog asked for, to offer a refused one again
+        self._asked: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._warning = ""  # the warning of the model just imported, shown with the outcome
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -126,6 +131,7 @@ class LibraryDialog(QDialog):
             self._show_error(f"Import options: {exc}")
             return
         for path in paths:
+            self._asked[Path(path).name] = (path, options)
             self._catalog.import_checkpoint(path, on_done=self._select_when_listed, options=options)
 
     def selected_id(self) -> str | None:
@@ -145,6 +151,8 @@ class LibraryDialog(QDialog):
 
     def _select_when_listed(self, entry: ModelEntry) -> None:
         self._select_after_refresh = entry.id
+        self._warning = next((n for n in entry.notes.split("; ") if n.startswith("WARNING")), "")
+        self._asked.pop(Path(entry.source).name, None)
 
     def _remove_selected(self) -> None:
         entry = self._catalog.get(self.selected_id() or "")
@@ -164,7 +172,32 @@ class LibraryDialog(QDialog):
         self.busy_text.setText(description)
 
     def _show_outcome(self, text: str, ok: bool) -> None:
-        self._set_message(text, "muted" if ok else "error")
+        warning, self._warning = self._warning, ""
+        if ok and warning:
+            self._set_message(f"{text} {warning}", "error")  # imported, but it will not render well
+        elif not ok and NONFINITE_REFUSAL in text and (name := self._asked_name(text)):
+            self._offer_import_anyway(text, name)
+        else:
+            self._set_message(text, "muted" if ok else "error")
+
+    def _asked_name(self, text: str) -> str | None:
+        """The file name of the import this dialog asked for that `text` reports, if any."""
+        return next((n for n in sorted(self._asked, key=len, reverse=True) if f"{n}:" in text), None)
+
+    def _offer_import_anyway(self, text: str, name: str) -> None:
+        """Weights with NaN or infinite values are refused; the user may keep them, marked with a warning."""
+        path, options = self._asked.pop(name)
+        reason = text[text.index(f"{name}:"):].split("; such a model", 1)[0]
+        answer = QMessageBox.question(
+            self, "Import anyway?",
+            f"{reason}.\n\nA model with such weights renders black or garbage. Import it anyway? It will be "
+            "marked with a warning in the library.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self._asked[Path(path).name] = (path, options)
+            self._catalog.import_checkpoint(path, on_done=self._select_when_listed,
+                                            options={**options, ALLOW_NONFINITE: True})
+        else:
+            self._set_message(text, "error")
 
     def _show_error(self, text: str) -> None:
         self._set_message(text, "error")

@@ -6,6 +6,8 @@ RGB images are float32 HxWx3 in [0, 1]; label and instance maps are integer HxW 
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Union
@@ -74,35 +76,61 @@ class ImportModel:
 
     `options` carries dataset conventions the weights cannot reveal (e.g. SPADE's label_nc,
     contain_dontcare_label, no_instance, num_upsampling_layers, aspect_ratio), using the official
-    option names. Result value: ModelEntry.
+    option names; a name the detected architecture does not know is refused with the list of those it
+    knows. One option belongs to the import itself, not the architecture: ALLOW_NONFINITE = True keeps
+    weights that hold NaN or infinite values (refused otherwise; imported with a warning in the notes).
+    Result value: ModelEntry.
     """
 
     path: str
     options: dict[str, Any] | None = None
 
 
+# The import option that is not an architecture's: keep weights that hold NaN or infinite values.
+ALLOW_NONFINITE = "allow_nonfinite"
+# Every refusal of non-finite weights says this, so the GUI can offer to import anyway.
+NONFINITE_REFUSAL = "NaN or infinite"
+
+_OPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def parse_import_options(pairs: list[str]) -> dict[str, Any]:
-    """`["label_nc=150", "aspect_ratio=2.0"]` -> typed values, as the official option files write them."""
+    """`["label_nc=150", "aspect_ratio=2.0"]` -> typed values, as the official option files write them.
+
+    Only the form is checked here (NAME=VALUE, a name given once); whether the architecture knows the
+    name and takes the value is checked at import, against the detected architecture."""
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"option '{pair}' is not NAME=VALUE")
-        options[name.strip()] = parse_option_value(value.strip())
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"option {pair!r} is not NAME=VALUE")
+        if not _OPTION_NAME.match(name):
+            raise ValueError(f"option name {name!r} is not a name (letters, digits and _ only)")
+        if name in options:
+            raise ValueError(f"option {name} is given twice")
+        if not value.strip():
+            raise ValueError(f"option {name} has no value (write {name}=VALUE)")
+        options[name] = parse_option_value(value.strip())
     return options
 
 
 def parse_option_value(text: str) -> Any:
+    """'True' -> True, '150' -> 150, '2.0' -> 2.0, 'None' -> None, anything else stays text. Numbers
+    must be finite ('nan', 'inf' and overflowing ones stay text, so the option's check names them)."""
     if text in ("True", "true", "False", "false"):
         return text.lower() == "true"
     if text == "None":
         return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 @dataclass(frozen=True)

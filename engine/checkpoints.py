@@ -3,25 +3,37 @@
 Foreign `.pth` files are opened with `torch.load(weights_only=True)` only, so a file that would
 run code is refused. Containers are unwrapped, DataParallel/compile prefixes stripped and keys
 that official loaders ignore are dropped. Our own files are safetensors with JSON metadata.
+
+Every file here is hostile until read: only regular files are opened (a folder, a pipe or a device is
+named as such, and a FIFO is never opened, since that blocks), and whatever a malformed file makes the
+parsers raise ends as a CheckpointError whose text is one line for the user. A pickle that is refused is
+described by reading its opcodes (never running them): code it would run, Python objects that are not
+tensors, or no tensors at all.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import pickle
+import pickletools
 import re
+import stat
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 
-from engine.api import parse_option_value
+from engine.api import NONFINITE_REFUSAL, parse_option_value
+from engine.errors import describe_os_error
 from engine.storage import atomic_write_bytes
 
 StateDict = dict[str, torch.Tensor]
@@ -31,6 +43,9 @@ METADATA_KEY = "i2i_studio"
 CONTAINER_KEYS = ("state_dict", "model", "net_G", "netG", "G", "gen", "generator", "g_ema", "params_ema", "params")
 PREFIXES = ("module.", "_orig_mod.")
 SPADE_OPTIONS_FILE = "opt.txt"
+MAX_SIDECAR_BYTES = 1 << 20  # an official opt.txt is a few kB
+MAX_SAFETENSORS_HEADER = 100 << 20  # the safetensors library's own limit
+MAX_PICKLE_SCAN = 64 << 20  # bytes of a refused pickle read to say what it holds
 
 
 class CheckpointError(ValueError):
@@ -49,12 +64,13 @@ class Checkpoint:
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path.name}: the file is empty")
-    if _is_safetensors(path):
-        return _read_ours(path)
+    with _open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(16)
+    if size == 0:
+        raise CheckpointError(f"{_label(path)}: the file is empty")
+    if _is_safetensors(head):
+        return _read_ours(path, head, size)
     ckpt = Checkpoint(path, _read_foreign(path), options=read_sidecar_options(path))
     if companion := _companion_encoder(path):
         ckpt.parts["netE"] = _read_foreign(companion)
@@ -62,36 +78,235 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return ckpt
 
 
+def _label(path: Path) -> str:
+    return path.name or str(path)
+
+
+_NOT_REGULAR = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+                stat.S_IFBLK: "a device"}
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """The file opened for reading, if it is a regular file (symbolic links followed). A folder, a pipe, a socket
+    or a device is refused by name without being opened: opening a FIFO would block until someone writes."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except OSError as exc:  # a symbolic link loop, a path through a file, permission on a folder
+        raise CheckpointError(describe_os_error(exc)) from None
+    except ValueError as exc:  # an embedded NUL
+        raise CheckpointError(f"{path!r}: not a usable file name ({exc})") from None
+    _check_regular(path, mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise CheckpointError(describe_os_error(exc)) from None
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)  # it may have been swapped since the stat
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{_label(path)}: it is a folder, not a checkpoint file (give the file inside it)")
+    if not stat.S_ISREG(mode):
+        what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+        raise CheckpointError(f"{_label(path)}: it is {what}, not a checkpoint file (not opened)")
+
+
 def _read_foreign(path: Path) -> StateDict:
-    return canonicalize(unwrap(_torch_load(path), path.name))
-
-
-def _looks_like_torch_file(path: Path) -> bool:
-    """torch.save writes a zip archive, or (before PyTorch 1.6) a pickle stream."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+    return canonicalize(unwrap(_torch_load(path), _label(path)))
 
 
 def _torch_load(path: Path) -> Any:
-    if not _looks_like_torch_file(path):
-        raise CheckpointError(f"{path.name}: not a PyTorch checkpoint or safetensors file")
+    """torch.save writes a zip archive, or (before PyTorch 1.6) a stream of pickles; weights_only=True refuses
+    anything but tensors and plain containers. Whatever a malformed file makes the loader raise is reported."""
+    name = _label(path)
+    with _open_regular(path) as f:
+        head = f.read(4)
+        f.seek(0)
+        is_zip = head.startswith(b"PK\x03\x04")
+        if not is_zip and head[:1] != b"\x80":
+            if what := _explain_old_pickle(f):  # protocol 0 or 1: no torch.save file, but maybe a pickle
+                raise CheckpointError(f"{name}: cannot be loaded: {what}")
+            raise CheckpointError(f"{name}: not a PyTorch checkpoint or safetensors file")
+        if is_zip:
+            _check_archive(f, name)
+        try:
+            with warnings.catch_warnings():  # torch warns about pickle protocols: noise on a one-line stderr
+                warnings.simplefilter("ignore")
+                return torch.load(f, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise CheckpointError(f"{name}: cannot be loaded: {_explain_pickle(f, is_zip)}") from None
+        except MemoryError:
+            raise CheckpointError(f"{name}: too large to load into this machine's memory") from None
+        except Exception as exc:  # noqa: BLE001 - the parsers' errors on a malformed file, whatever their type
+            text = " ".join(str(exc).split())
+            if "magic number" in text.lower():  # a pickle, but not one that torch.save wrote
+                raise CheckpointError(f"{name}: cannot be loaded: {_explain_pickle(f, is_zip)}") from None
+            if isinstance(exc, (EOFError, zipfile.BadZipFile)) or any(
+                    word in text.lower() for word in ("zip archive", "central directory", "corrupt", "truncated",
+                                                      "failed reading", "unexpected end", "pickle data was")):
+                raise CheckpointError(f"{name}: the file is truncated or corrupt") from None
+            raise CheckpointError(f"{name}: not a PyTorch checkpoint ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _check_archive(f: BinaryIO, name: str) -> None:
+    """A zip that is readable and does not inflate far beyond its size (torch.save stores, never compresses)."""
+    size = os.fstat(f.fileno()).st_size
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        unsafe = "Unsupported global" in str(exc) or "Unsupported operand" in str(exc)
-        what = "it contains code or Python objects, not just tensors (refused for safety)" if unsafe else (
-            "not a PyTorch checkpoint")
-        raise CheckpointError(f"{path.name}: cannot be loaded: {what}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        text = str(exc)
-        if "zip archive" in text or "central directory" in text or isinstance(exc, EOFError):
-            raise CheckpointError(f"{path.name}: the file is truncated or corrupt") from None
-        raise CheckpointError(f"{path.name}: not a PyTorch checkpoint ({text.splitlines()[0][:120]})") from None
+        with zipfile.ZipFile(f) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError):
+        raise CheckpointError(f"{name}: the file is truncated or corrupt") from None
+    finally:
+        f.seek(0)
+    if not any(info.filename.endswith("/data.pkl") for info in infos):
+        raise CheckpointError(f"{name}: a zip archive without data.pkl, not a PyTorch checkpoint")
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > max(8 * size, 256 << 20):
+        raise CheckpointError(f"{name}: the archive would unpack to {unpacked / 2**30:.1f} GB from "
+                              f"{size / 2**20:.1f} MB (torch.save does not compress): refused")
+
+
+# What a pickle may refer to that builds plain data (arrays, containers, paths, dates), by exact name: a module
+# also holds functions that act (numpy.save, pathlib.Path.touch), and those are code.
+_NUMPY = ("numpy.core.multiarray", "numpy._core.multiarray")
+_DATA_GLOBALS = {
+    *(f"{m}.{n}" for m in _NUMPY for n in ("_reconstruct", "scalar")), "numpy.ndarray", "numpy.dtype",
+    *(f"numpy.{t}" for t in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                            "float16", "float32", "float64", "complex64", "complex128", "str_", "bytes_")),
+    "_codecs.encode", "copyreg._reconstructor", "collections.OrderedDict", "collections.Counter",
+    "collections.deque", "argparse.Namespace", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath",
+    "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "datetime.datetime", "datetime.date", "datetime.time",
+    "datetime.timedelta", "datetime.timezone", "decimal.Decimal", "fractions.Fraction", "uuid.UUID",
+    *(f"builtins.{t}" for t in ("set", "frozenset", "bytearray", "bytes", "complex", "slice", "range", "object",
+                               "dict", "list", "tuple", "int", "float", "str", "bool")),
+}
+_TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a pre-1.6 torch.save stream
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING", "SHORT_BINSTRING"}
+
+
+def _explain_pickle(f: BinaryIO, is_zip: bool) -> str:
+    """What a pickle that torch would not load holds, read from its opcodes without running any."""
+    try:
+        f.seek(0)
+        if is_zip:
+            with zipfile.ZipFile(f) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if member is None:
+                    return "a zip archive without data.pkl, not a PyTorch checkpoint"
+                with archive.open(member) as pkl:
+                    data = pkl.read(MAX_PICKLE_SCAN)
+        else:
+            data = f.read(MAX_PICKLE_SCAN)
+        names, torch_format = _pickle_globals(data)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, RecursionError, MemoryError, NotImplementedError):
+        return "the file is truncated or corrupt"
+    return _describe_pickle(names, plain=not torch_format and not is_zip)
+
+
+def _explain_old_pickle(f: BinaryIO) -> str | None:
+    """What a file that parses as a whole pickle of protocol 0 or 1 holds; None if it does not parse."""
+    try:
+        f.seek(0)
+        names, _ = _pickle_globals(f.read(MAX_PICKLE_SCAN))
+    except (ValueError, EOFError, OSError, RecursionError, MemoryError, NotImplementedError):
+        return None
+    return _describe_pickle(names, plain=True)
+
+
+def _describe_pickle(names: list[str], *, plain: bool) -> str:
+    foreign = [n for n in names if not n.startswith("torch.") and n != "collections.OrderedDict"]
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    code = [n for n in foreign if not _is_data_global(n)]
+    if code:
+        more = f" and {len(code) - 3} more" if len(code) > 3 else ""
+        return f"it would run code when loaded ({', '.join(code[:3])}{more}): refused for safety"
+    if foreign:
+        return f"it holds Python objects ({shown}) that are not tensors: refused for safety"
+    if plain and names:  # tensors pickled by pickle.dump: torch.load cannot read them
+        return "it is a plain Python pickle (pickle.dump), not a file written by torch.save"
+    if plain:
+        return "it is a plain Python pickle that holds no tensors, not a PyTorch checkpoint"
+    return "it holds objects that PyTorch will not load safely: refused for safety"
+
+
+def _is_data_global(name: str) -> bool:
+    return name in _DATA_GLOBALS or name.startswith("numpy.dtypes.")
+
+
+def _pickle_globals(data: bytes) -> tuple[list[str], bool]:
+    """(the globals 'module.name' the pickle(s) refer to, whether it is a pre-1.6 torch.save stream). Raises
+    ValueError on a truncated or malformed stream."""
+    stream = io.BytesIO(data)  # never a file: a lying length must not make read() allocate it
+    names: list[str] = []
+    first = True
+    torch_format = False
+    for _ in range(5):  # torch's legacy format: magic, protocol, sys info, the object, storage keys
+        if stream.tell() >= len(data):
+            break
+        ops = list(_ops(stream))
+        if first:
+            torch_format = any(op.name in ("LONG1", "LONG4", "LONG") and arg == _TORCH_MAGIC for op, arg in ops)
+            first = False
+        names += _globals_of(ops)
+        if not torch_format:
+            break
+    renamed = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # protocol <= 2 writes Python 2's names
+    names = [renamed.get(n.split(".")[0], n.split(".")[0]) + n[len(n.split(".")[0]):] for n in names]
+    return list(dict.fromkeys(names)), torch_format
+
+
+def _ops(stream: io.BytesIO) -> Iterator[tuple[Any, Any]]:
+    for op, arg, _ in pickletools.genops(stream):
+        yield op, arg
+
+
+def _globals_of(ops: list[tuple[Any, Any]]) -> list[str]:
+    names: list[str] = []
+    recent: list[Any] = []  # the values of string pushes and memo gets, for STACK_GLOBAL
+    memo: dict[Any, Any] = {}
+    last: Any = None
+    for op, arg in ops:
+        value = None
+        if op.name in _STRING_OPS:
+            value = arg.decode("latin-1") if isinstance(arg, bytes) else arg
+            recent.append(value)
+        elif op.name in ("GET", "BINGET", "LONG_BINGET"):
+            value = memo.get(arg)
+            recent.append(value)
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = last
+            value = last
+        elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = last
+            value = last
+        elif op.name in ("GLOBAL", "INST"):
+            names.append(str(arg).replace(" ", ".", 1))
+        elif op.name == "STACK_GLOBAL":
+            module, attr = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
+            names.append(f"{module}.{attr}" if isinstance(module, str) and isinstance(attr, str) else "(unnamed)")
+        last = value
+    return names
 
 
 def unwrap(obj: Any, name: str) -> StateDict:
     """Find the tensor dictionary inside a container."""
+    if not _holds_tensors(obj):
+        raise CheckpointError(f"{name}: it holds no tensors ({_kind(obj)}), so no network weights")
     for _ in range(3):
         if not isinstance(obj, Mapping):
             break
@@ -104,6 +319,22 @@ def unwrap(obj: Any, name: str) -> StateDict:
             inner = dicts[0] if len(dicts) == 1 else None
         obj = inner
     raise CheckpointError(f"{name}: no network weights found in the file")
+
+
+def _holds_tensors(obj: Any, depth: int = 0) -> bool:
+    if isinstance(obj, torch.Tensor):
+        return True
+    if depth > 20:
+        return False
+    values = obj.values() if isinstance(obj, Mapping) else obj if isinstance(obj, (list, tuple)) else ()
+    return any(_holds_tensors(v, depth + 1) for v in values)
+
+
+def _kind(obj: Any) -> str:
+    if isinstance(obj, Mapping):
+        keys = ", ".join(str(k)[:30] for k in list(obj)[:3]) + (" ..." if len(obj) > 3 else "")
+        return f"a dict of {len(obj)} entries: {keys}" if obj else "an empty dict"
+    return f"a {type(obj).__name__}"
 
 
 def canonicalize(state_dict: StateDict) -> StateDict:
@@ -138,10 +369,14 @@ def _drop_sae_discriminators(sd: StateDict) -> StateDict:
 def read_sidecar_options(path: Path) -> dict[str, Any]:
     """The official SPADE training writes opt.txt beside its checkpoints: `name: value [default: x]`."""
     sidecar = path.parent / SPADE_OPTIONS_FILE
-    if not sidecar.is_file():
+    if not sidecar.is_file():  # False for a pipe or a folder: never opened
         return {}
+    with _open_regular(sidecar) as f:
+        data = f.read(MAX_SIDECAR_BYTES + 1)
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise CheckpointError(f"{sidecar}: over {MAX_SIDECAR_BYTES >> 20} MB, not an options file (opt.txt)")
     options: dict[str, Any] = {}
-    for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in data.decode("utf-8", errors="replace").splitlines():
         key, sep, rest = line.partition(":")
         if not sep or not key.strip() or key.strip().startswith("-"):
             continue
@@ -183,20 +418,34 @@ def _companion_encoder(path: Path) -> Path | None:
 # --- our own format ---------------------------------------------------------------------------------
 
 
-def _is_safetensors(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 30)
+def _is_safetensors(head: bytes) -> bool:
+    """An 8-byte header length, then the JSON header: torch files start with PK or a pickle opcode instead."""
+    return len(head) >= 9 and head[8:9] == b"{"
 
 
-def _read_ours(path: Path) -> Checkpoint:
+def _read_ours(path: Path, head: bytes, size: int) -> Checkpoint:
+    name = _label(path)
+    header = int.from_bytes(head[:8], "little")
+    if header > size - 8:
+        raise CheckpointError(f"{name}: the safetensors header claims {header} bytes but the file has {size}: "
+                              "truncated or corrupt")
+    if header > MAX_SAFETENSORS_HEADER:
+        raise CheckpointError(f"{name}: the safetensors header is {header >> 20} MB, over the "
+                              f"{MAX_SAFETENSORS_HEADER >> 20} MB limit: corrupt or hostile")
     try:
-        tensors = load_safetensors(str(path))
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(METADATA_KEY, "{}")
-        metadata = json.loads(raw)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: the safetensors file is truncated or corrupt ({exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tensors = load_safetensors(str(path))
+            with safe_open(str(path), framework="pt") as f:
+                raw = (f.metadata() or {}).get(METADATA_KEY)
+    except MemoryError:
+        raise CheckpointError(f"{name}: too large to load into this machine's memory") from None
+    except OSError as exc:
+        raise CheckpointError(describe_os_error(exc) if exc.errno else f"{name}: {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, or a dtype this torch lacks
+        text = _first_line(exc).removeprefix("Error while deserializing header: ")
+        raise CheckpointError(f"{name}: the safetensors file is truncated or corrupt ({text})") from None
+    metadata = _parse_metadata(raw, name)
     parts: dict[str, StateDict] = {}
     main: StateDict = {}
     for key, value in tensors.items():
@@ -205,7 +454,74 @@ def _read_ours(path: Path) -> Checkpoint:
             parts.setdefault(part, {})[rest] = value
         else:
             main[key] = value
-    return Checkpoint(path, main, options=dict(metadata.get("hparams", {})), metadata=metadata, parts=parts)
+    return Checkpoint(path, main, options=dict(metadata.get("hparams") or {}), metadata=metadata, parts=parts)
+
+
+_PALETTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _parse_metadata(raw: Any, name: str) -> dict[str, Any]:
+    """Our metadata: a JSON object whose fields that imports read have the types they need."""
+    if raw is None:
+        return {}
+    try:
+        metadata = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{name}: its {METADATA_KEY} metadata is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{name}: its {METADATA_KEY} metadata is a JSON {_json_kind(metadata)}, "
+                              "not an object")
+    for key in ("method", "name", "license", "palette", "kind"):
+        if key in metadata and metadata[key] is not None and not isinstance(metadata[key], str):
+            raise CheckpointError(f"{name}: its metadata field '{key}' is a JSON {_json_kind(metadata[key])}, "
+                                  "not text")
+    for key in ("hparams", "stats", "provenance"):
+        if key in metadata and metadata[key] is not None and not isinstance(metadata[key], dict):
+            raise CheckpointError(f"{name}: its metadata field '{key}' is a JSON {_json_kind(metadata[key])}, "
+                                  "not an object")
+    if (palette := metadata.get("palette")) and not _PALETTE_NAME.match(palette):
+        raise CheckpointError(f"{name}: its metadata names the palette {palette[:40]!r}, which is not a "
+                              "palette name")
+    classes = metadata.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(
+            isinstance(c, list) and len(c) == 2 and type(c[0]) is int and 0 <= c[0] < 65536
+            and isinstance(c[1], str) for c in classes)):
+        raise CheckpointError(f"{name}: its metadata field 'classes' is not a list of [id, name] pairs")
+    return metadata
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def nonfinite_weights(ckpt: Checkpoint) -> dict[str, int]:
+    """{tensor name: how many of its values are NaN or infinite}, for the tensors that hold any (companion nets'
+    as 'part/key'). Integer tensors cannot hold them; a float format torch cannot test is converted first."""
+    found: dict[str, int] = {}
+    tensors = [(k, t) for k, t in ckpt.state_dict.items()]
+    tensors += [(f"{part}/{k}", t) for part, sd in ckpt.parts.items() for k, t in sd.items()]
+    for key, tensor in tensors:
+        if not (tensor.is_floating_point() or tensor.is_complex()):
+            continue
+        try:
+            finite = torch.isfinite(tensor)
+        except (RuntimeError, TypeError):  # float8 and other formats without isfinite
+            try:
+                finite = torch.isfinite(tensor.to(torch.float32))
+            except (RuntimeError, TypeError):
+                continue  # a format that cannot even be converted cannot be loaded either: the load says so
+        if not bool(finite.all()):
+            found[key] = int((~finite).sum())
+    return found
+
+
+def describe_nonfinite(found: Mapping[str, int]) -> str:
+    """'12 weights are NaN or infinite (in fc.weight, conv_img.bias)'."""
+    count = sum(found.values())
+    keys = list(found)
+    where = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more tensors" if len(keys) > 3 else "")
+    return f"{count} weight{'s' if count != 1 else ''} {'are' if count != 1 else 'is'} {NONFINITE_REFUSAL} (in {where})"
 
 
 def write_checkpoint(path: str | Path, state_dict: StateDict, metadata: Mapping[str, Any],

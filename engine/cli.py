@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.api import (
+    ALLOW_NONFINITE,
     FIDELITY_PRESETS,
     MAX_TRANSLATE_PIXELS,
     AddAttribute,
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--option", "-o", action="append", default=[], metavar="NAME=VALUE",
                      help="dataset convention the weights cannot tell, with official option names, "
                           "e.g. -o label_nc=150 -o contain_dontcare_label=True -o num_upsampling_layers=more")
+    imp.add_argument("--allow-nonfinite", action="store_true",
+                     help="import weights that hold NaN or infinite values (refused otherwise; they render black "
+                          "or garbage), with a warning in the model's notes")
     models.add_parser("list", help="one model per line: id, method, task, size rule, licence, source, sha256")
     show = models.add_parser("show", help="details of one model")
     show.add_argument("model_id")
@@ -189,7 +193,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     engine = Engine(catalog, pick_device(args.device))
     ctx = JobContext(JobRef(0, "cli", 0), _progress_to_stderr)
     if args.command == "models":  # import
-        entry = engine.import_model(args.path, parse_import_options(args.option), ctx)
+        options = parse_import_options(args.option)
+        if args.allow_nonfinite:
+            options[ALLOW_NONFINITE] = True
+        entry = engine.import_model(args.path, options, ctx)
         print(format_entry_line(entry))
         if entry.notes:
             print(f"note: {entry.notes}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 
 from engine import code_stats, palettes, registry, stylize, tiling
 from engine.api import (
+    ALLOW_NONFINITE,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
@@ -37,8 +39,15 @@ from engine.api import (
     TranslateImage,
 )
 from engine.catalog import Catalog
-from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint
+from engine.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    describe_nonfinite,
+    nonfinite_weights,
+    read_checkpoint,
+)
 from engine.device import describe
+from engine.errors import error_message
 from engine.models import sae, spade
 from engine.storage import sha256_file
 from engine.worker import JobContext
@@ -89,15 +98,32 @@ class Engine:
         return describe(self.device)
 
     def import_model(self, path: str, options: dict[str, Any] | None, ctx: JobContext | None = None) -> ModelEntry:
-        source = Path(path).expanduser().resolve()
+        """Catalogue a checkpoint after proving it usable; on any failure the catalog is left as it was and the
+        error's text is one line. `options` (see ImportModel) are checked against the detected architecture."""
+        options = dict(options or {})
+        allow_nonfinite = options.pop(ALLOW_NONFINITE, False)
+        if type(allow_nonfinite) is not bool:  # a ValueError, as every bad option: one line, never a traceback
+            raise ValueError(f"option {ALLOW_NONFINITE} must be True or False, got {allow_nonfinite!r}")
+        source = _source_path(path)
         if ctx:
             ctx.progress(0.1, f"reading {source.name}")
         ckpt = read_checkpoint(source)
-        arch = registry.detect(ckpt.state_dict)
-        hparams = arch.resolve_hparams(ckpt.state_dict, {**ckpt.hints, **ckpt.options, **(options or {})})
+        arch = _malformed_as_error(source, "the weights are malformed", lambda: registry.detect(ckpt.state_dict))
+        registry.check_option_names(arch, options)
+        given = registry.check_option_values(arch, options)
+        found = registry.check_option_values(arch, ckpt.options, f"{_options_origin(ckpt)}: ")
+        hparams = _malformed_as_error(source, f"the weights do not fit a {arch.title}",
+                                      lambda: arch.resolve_hparams(ckpt.state_dict, {**ckpt.hints, **found, **given}))
         if ctx:
             ctx.progress(0.5, f"checking {arch.title}")
-        arch.load(ckpt, hparams)  # a strict load proves the file is usable before it is catalogued
+        # a strict load proves the file is usable before it is catalogued
+        _malformed_as_error(source, f"the weights do not fit a {arch.title}", lambda: arch.load(ckpt, hparams))
+        warning = ""
+        if bad := nonfinite_weights(ckpt):
+            if not allow_nonfinite:
+                raise CheckpointError(f"{source.name}: {describe_nonfinite(bad)}; such a model renders black or "
+                                      "garbage: refused (import it anyway with --allow-nonfinite)")
+            warning = f"WARNING: {describe_nonfinite(bad)}; renders may be black or garbage"
         sha = sha256_file(source)
         if (existing := self.catalog.find_by_sha(sha)) and existing.hparams == hparams:
             return existing
@@ -116,7 +142,7 @@ class Engine:
             classes=_classes(ckpt, hparams, palette_name),
             palette=palette_name or "",
             added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            notes=_notes(hparams, ckpt, name),
+            notes=_notes(hparams, ckpt, name, warning),
         )
         self.catalog.add(entry)
         return entry
@@ -316,16 +342,46 @@ def pick_direction(entry: ModelEntry, direction: str) -> str:
     return direction
 
 
+def _source_path(path: str) -> Path:
+    """The absolute path of a file to import; a symbolic link loop is an OSError (Python < 3.13 raises
+    RuntimeError from resolve())."""
+    given = Path(path).expanduser()
+    try:
+        return given.resolve()
+    except RuntimeError:
+        raise CheckpointError(f"{given}: the path is a symbolic link loop") from None
+
+
+_MALFORMED = (ArithmeticError, IndexError, KeyError, TypeError, AttributeError, RuntimeError)
+
+
+def _malformed_as_error(source: Path, what: str, step: Callable[[], Any]) -> Any:
+    """Run a step of reading foreign weights; what a malformed file makes the model code raise (a tensor of the wrong
+    rank, a zero size...) is reported as one line about the file, not a traceback."""
+    try:
+        with warnings.catch_warnings():  # torch's warnings about odd shapes: noise on a one-line stderr
+            warnings.simplefilter("ignore")
+            return step()
+    except _MALFORMED as exc:
+        reason = error_message(exc)
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        raise CheckpointError(f"{source.name}: {what} ({reason})") from None
+
+
+def _options_origin(ckpt: Checkpoint) -> str:
+    return f"{ckpt.path.name} metadata" if ckpt.metadata else str(ckpt.path.parent / "opt.txt")
+
+
 def _name_from_path(path: Path) -> str:
     """Official files have generic names (latest_net_G.pth, 200_net_G_A.pth, 500.ckpt.pth.tar): their folder names
     the model, without the release suffix (horse2zebra_pretrained -> horse2zebra); HierarchyFlow's run folder is
-    the one above model_save/."""
+    the one above model_save/. Never empty (a file named '.pth' in /)."""
     stem = path.name.split(".")[0]
-    if stem.lower() not in GENERIC_FILE_NAMES and not OFFICIAL_SNAPSHOT.match(stem.lower()):
+    if stem and stem.lower() not in GENERIC_FILE_NAMES and not OFFICIAL_SNAPSHOT.match(stem.lower()):
         return stem
     parent = path.parent.parent if path.parent.name in SNAPSHOT_FOLDERS else path.parent
     folder = parent.name
-    return folder.removesuffix(RELEASE_SUFFIX) or folder
+    return folder.removesuffix(RELEASE_SUFFIX) or folder or stem or "model"
 
 
 def _palette_for(hparams: dict[str, Any]) -> str | None:
@@ -344,8 +400,8 @@ def _classes(ckpt: Checkpoint, hparams: dict[str, Any], palette_name: str | None
     return tuple((i, f"class {i}") for i in range(top))
 
 
-def _notes(hparams: dict[str, Any], ckpt: Checkpoint, name: str) -> str:
-    notes = []
+def _notes(hparams: dict[str, Any], ckpt: Checkpoint, name: str, warning: str = "") -> str:
+    notes = [warning] if warning else []
     if (directions := hparams.get("directions")) and (note := _directions_note(name, directions)):
         notes.append(note)
     if assumed := hparams.get("assumed"):

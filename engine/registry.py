@@ -6,8 +6,8 @@ handlers one shape to call. Order matters: the first `detect` that accepts a sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -28,6 +28,101 @@ class Architecture:
     size_rule: Callable[[dict[str, Any]], str]
     # Build the inference modules from a checkpoint: a dict of eval-mode nn.Modules by role.
     load: Callable[[Checkpoint, dict[str, Any]], dict[str, torch.nn.Module]]
+    # The import options resolve_hparams reads (official names, or ours): name -> check that returns the value
+    # normalised or raises ValueError("must be ..."). An option not listed would be ignored, so it is refused.
+    options: Mapping[str, OptionCheck] = field(default_factory=dict, hash=False, compare=False)
+
+
+# --- import options: what each architecture takes, and the values that make sense ---------------------------
+
+OptionCheck = Callable[[Any], Any]
+
+
+def _whole(low: int = 1, high: int = 1 << 16) -> OptionCheck:
+    def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+    return check
+
+
+def _real(low: float, high: float) -> OptionCheck:
+    def check(value: Any) -> float:
+        # compared, never converted first: a 400-digit int does not fit a float; NaN fails every comparison
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ValueError(f"must be a number from {low:g} to {high:g}")
+        return float(value)
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, str)) and str(value).strip().lower() in ("true", "false", "1", "0"):
+        return str(value).strip().lower() in ("true", "1")
+    raise ValueError("must be True or False")
+
+
+def _word(choices: Iterable[str] = ()) -> OptionCheck:
+    choices = tuple(choices)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be one of {', '.join(choices)}" if choices else "must be a word")
+        if not choices:
+            return value
+        canonical = {c.lower(): c for c in choices}.get(value.strip().lower())
+        if canonical is None:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return canonical
+    return check
+
+
+def _directions(value: Any) -> Any:
+    ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+    if not ok or not value:
+        raise ValueError("must be AtoB, BtoA or AtoB,BtoA")
+    return value
+
+
+def _whole_list(value: Any) -> list[int]:
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [None]
+    check = _whole()
+    try:
+        return [check(int(v.strip()) if isinstance(v, str) else v) for v in items]
+    except ValueError:
+        raise ValueError("must be whole numbers separated by commas, e.g. 30,120") from None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_option_names(arch: Architecture, names: Iterable[str]) -> None:
+    """Refuse an option the architecture would ignore, naming those it takes."""
+    if unknown := [name for name in names if name not in arch.options]:
+        raise ValueError(f"option {unknown[0]} is not one that {arch.method} models take; they take: "
+                         f"{', '.join(arch.options)}")
+
+
+def check_option_values(arch: Architecture, options: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """The options with the values of those the architecture takes checked and normalised (None: not given);
+    others pass unchanged (our own files carry derived hparams too). `where` prefixes the message."""
+    out = dict(options)
+    for name, value in options.items():
+        if name in arch.options and value is not None:
+            try:
+                out[name] = arch.options[name](value)
+            except ValueError as exc:
+                raise ValueError(f"{where}option {name} {exc}, got {_shown(value)}") from None
+    return out
+
+
+_RESNET_OPTIONS: dict[str, OptionCheck] = {
+    "ngf": _whole(), "n_blocks": _whole(0), "input_nc": _whole(), "output_nc": _whole(), "directions": _directions}
 
 
 def _load_spade(ckpt: Checkpoint, hparams: dict[str, Any]) -> dict[str, torch.nn.Module]:
@@ -46,6 +141,10 @@ SPADE = Architecture(
     resolve_hparams=spade.resolve_hparams,
     size_rule=spade.size_rule,
     load=_load_spade,
+    options={"label_nc": _whole(1, 65536), "contain_dontcare_label": _flag, "no_instance": _flag,
+             "num_upsampling_layers": _word(spade.NUM_UPS), "crop_size": _whole(1, 16384),
+             "aspect_ratio": _real(1 / 16, 16), "ngf": _whole(), "semantic_nc": _whole(), "use_vae": _flag,
+             "z_dim": _whole(), "netG": _word()},
 )
 
 
@@ -62,6 +161,11 @@ SAE = Architecture(
     resolve_hparams=sae.resolve_hparams,
     size_rule=sae.size_rule,
     load=_load_sae,
+    options={"spatial_code_ch": _whole(), "global_code_ch": _whole(), "netE_num_downsampling_sp": _whole(),
+             "netE_num_downsampling_gl": _whole(), "netG_num_base_resnet_layers": _whole(), "netG_use_noise": _flag,
+             "use_antialias": _flag, "num_downsampling_sp": _whole(), "num_downsampling_gl": _whole(),
+             "num_head_blocks": _whole(), "use_noise": _flag, "encoder_channels": _whole_list,
+             "head_channels": _whole_list, "upsampling_channels": _whole_list},
 )
 
 
@@ -79,6 +183,7 @@ CYCLEGAN = Architecture(
     resolve_hparams=cyclegan.resolve_hparams,
     size_rule=cyclegan.size_rule,
     load=_load_cyclegan,
+    options=_RESNET_OPTIONS,
 )
 
 
@@ -95,6 +200,7 @@ CUT = Architecture(
     resolve_hparams=cut.resolve_hparams,
     size_rule=cut.size_rule,
     load=_load_cut,
+    options={**_RESNET_OPTIONS, "mode": _word(cut.MODES), "CUT_mode": _word(cut.MODES)},
 )
 
 
@@ -112,6 +218,8 @@ HIERARCHYFLOW = Architecture(
     resolve_hparams=hierarchyflow.resolve_hparams,
     size_rule=hierarchyflow.size_rule,
     load=_load_hierarchyflow,
+    options={"weight_type": _word(hierarchyflow.WEIGHT_TYPES), "pad_size": _whole(0, 1024),
+             "out_channels": _whole_list, "in_channel": _whole()},
 )
 
 # CUT before CycleGAN: both are `model.N` ResNets; CUT's anti-aliasing `filt` buffers tell them apart.

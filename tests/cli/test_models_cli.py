@@ -135,6 +135,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, capsys, official):
     empty.write_bytes(b"")
     assert "empty" in _one_line_error(capsys, "models", "import", empty)
     assert "no such file" in _one_line_error(capsys, "models", "import", tmp_path / "missing.pth")
+    assert "it is a folder" in _one_line_error(capsys, "models", "import", tmp_path)
 
     code, out, _ = cli(capsys, "models", "list")
     assert str(tmp_path) not in out  # nothing half-imported (only the models that ship are listed)
@@ -153,8 +154,17 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path, capsys):
     evil = tmp_path / "evil.pth"
     torch.save({"fc.weight": torch.zeros(1), "payload": Exploit(marker)}, evil)
     message = _one_line_error(capsys, "models", "import", evil)
-    assert "refused for safety" in message
+    assert "would run code when loaded (builtins.getattr): refused for safety" in message  # getattr(Path, "touch")
     assert not marker.exists()
+
+
+def test_nonsense_and_unknown_import_options_give_one_line_errors(official, tmp_path, capsys):
+    path = official_dir(official, "ade20k_like", tmp_path)
+    assert "aspect_ratio must be a number" in _one_line_error(capsys, "models", "import", path, "-o", "aspect_ratio=0")
+    message = _one_line_error(capsys, "models", "import", path, "-o", "label_nc=8", "-o", "batchSize=4")
+    assert "batchSize is not one that spade models take; they take: label_nc, contain_dontcare_label" in message
+    _, out, _ = cli(capsys, "models", "list")
+    assert str(tmp_path) not in out
 
 
 def test_bad_label_maps(official, tmp_path, capsys):

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import torch
+import os
 
-from engine.checkpoints import read_checkpoint, read_sidecar_options, write_checkpoint
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from engine.checkpoints import (
+    METADATA_KEY,
+    CheckpointError,
+    read_checkpoint,
+    read_sidecar_options,
+    write_checkpoint,
+)
 
 
 def test_containers_and_prefixes_are_unwrapped(tmp_path):
@@ -71,3 +81,26 @@ def test_safetensors_round_trip_with_metadata_and_parts(tmp_path):
     assert torch.equal(ckpt.parts["netE"]["fc_mu.weight"], parts["netE"]["fc_mu.weight"])
     assert ckpt.metadata == meta and ckpt.options == {"ngf": 2}
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+
+
+def test_companions_that_are_pipes_or_folders_are_never_opened(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    torch.save({"fc.weight": torch.zeros(1)}, tmp_path / "latest_net_G.pth")
+    os.mkfifo(tmp_path / "opt.txt")  # opening a FIFO blocks until someone writes: it must be skipped
+    (tmp_path / "latest_net_E.pth").mkdir()
+    ckpt = read_checkpoint(tmp_path / "latest_net_G.pth")
+    assert ckpt.options == {} and ckpt.parts == {}
+    with pytest.raises(CheckpointError, match="named pipe"):
+        read_checkpoint(tmp_path / "opt.txt")
+    with pytest.raises(CheckpointError, match="folder"):
+        read_checkpoint(tmp_path / "latest_net_E.pth")
+
+
+def test_our_metadata_must_be_an_object_with_fields_of_the_right_types(tmp_path):
+    for raw, words in [("[1]", "JSON list"), ("nope", "not valid JSON"), ('{"hparams": 3}', "'hparams'"),
+                       ('{"license": ["x"]}', "'license'"), ('{"palette": "../x"}', "palette name"),
+                       ('{"classes": [[true, "sky"]]}', "'classes'")]:
+        save_file({"fc.weight": torch.zeros(2)}, tmp_path / "m.safetensors", metadata={METADATA_KEY: raw})
+        with pytest.raises(CheckpointError, match=words):
+            read_checkpoint(tmp_path / "m.safetensors")
