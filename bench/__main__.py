@@ -1,8 +1,9 @@
 """`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
 
-from bench import brushes, painter, sae, spade_render, stylize, train_spade, translate
+from bench import brushes, cli_start, painter, sae, spade_render, stylize, train_spade, translate
 
 if __name__ == "__main__":
+    cli_start.main()
     spade_render.main()
     train_spade.main()
     painter.main()

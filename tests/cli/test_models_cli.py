@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -195,3 +196,14 @@ def test_the_real_entry_point(official, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("spade-cityscapes_like_small\tspade\tLabelToImage\t")
+
+
+def test_listing_showing_and_removing_models_never_import_torch(tmp_path):
+    """The catalog commands answer in a fraction of a second: engine/cli.py is torch-free (bench/cli_start.py)."""
+    probe = ("import sys; from engine.cli import run; "
+             "codes = [run(['models', 'list']), run(['models', 'show', 'cut-summer2winter-default']), "
+             "run(['models', 'remove', 'no-such-model'])]; "
+             "assert codes == [0, 0, 2], codes; assert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "I2I_STUDIO_DATA": str(tmp_path)})
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,223 @@
+"""The command-line commands that run a model: import, render, translate, stylize, swap, stats (see engine/cli.py).
+
+They drive the same Engine handlers as the GUI, synchronously. Arguments (values, output paths) are checked
+before any model is loaded; in a batch, a photo that fails is reported on its own `error:` line and the others
+are still made, and the command exits 2 at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.api import (
+    ALLOW_NONFINITE,
+    FIDELITY_PRESETS,
+    MAX_TRANSLATE_PIXELS,
+    AddAttribute,
+    CodeStats,
+    ComputeCodeStats,
+    DecodeCodes,
+    EncodeImage,
+    JobRef,
+    RemoveAttribute,
+    RenderLabels,
+    StylizeImage,
+    TranslateImage,
+    parse_import_options,
+)
+from engine.catalog import Catalog
+from engine.cli import format_entry_line
+from engine.code_stats import gather, resize_short_side
+from engine.codes import blend_texture
+from engine.device import pick_device
+from engine.errors import USER_ERRORS, error_message
+from engine.handlers import Engine, pick_direction
+from engine.imageio import check_output, read_label_map, read_rgb, write_rgb
+from engine.stylize import check_style
+from engine.worker import JobContext
+
+
+def dispatch(args: argparse.Namespace, catalog: Catalog) -> int:
+    """Run a model command; the exit status."""
+    engine = Engine(catalog, pick_device(args.device))
+    ctx = JobContext(JobRef(0, "cli", 0), _progress_to_stderr)
+    if args.command == "models":  # import
+        options = parse_import_options(args.option)
+        if args.allow_nonfinite:
+            options[ALLOW_NONFINITE] = True
+        entry = engine.import_model(args.path, options, ctx)
+        print(format_entry_line(entry))
+        if entry.notes:
+            print(f"note: {entry.notes}", file=sys.stderr)
+        return 0
+    if args.command == "translate":
+        return translate(engine, ctx, args)
+    if args.command == "stylize":
+        return stylize(engine, ctx, args)
+    if args.command == "swap":
+        return swap(engine, ctx, args)
+    if args.command == "stats":
+        result = stats(engine, ctx, args)
+        print(format_stats(result) if result else
+              f"no editing statistics yet; compute them with: main.py stats --model {args.model} PHOTOS...")
+        return 0
+    return render(engine, ctx, args)
+
+
+def render(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """A photo from a label map (SPADE); the exit status."""
+    check_output(args.out)
+    request = RenderLabels(
+        model_id=args.model, labels=read_label_map(args.labels),
+        instances=read_label_map(args.instances) if args.instances else None, size=args.size,
+        style=read_rgb(args.style, max_pixels=MAX_TRANSLATE_PIXELS) if args.style else None, seed=args.seed)
+    write_rgb(args.out, engine.render_labels(request, ctx))
+    print(args.out)
+    return 0
+
+
+def _progress_to_stderr(event: Any) -> None:
+    # Only for a person at a terminal: scripts get clean stderr with just the error line.
+    if getattr(event, "message", "") and sys.stderr.isatty():
+        print(event.message, file=sys.stderr)
+
+
+def swap(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each structure photo decoded with its texture code blended towards the texture photo's; the exit status."""
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    engine.structure_texture_entry(args.model)  # a wrong model is named as such, not blamed on a photo
+    targets = _output_targets([Path(p) for p in args.structure], Path(args.out), "--structure")
+    texture_photo = read_rgb(args.texture, max_pixels=MAX_TRANSLATE_PIXELS)
+    textures: dict[int, np.ndarray] = {}  # texture code per short side (the texture photo is resized to match)
+
+    def one(source: Path, target: Path) -> None:
+        own = engine.encode_image(EncodeImage(args.model, read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)), ctx)
+        short = min(own.size)
+        if short not in textures:
+            try:
+                textures[short] = engine.encode_image(
+                    EncodeImage(args.model, resize_short_side(texture_photo, short)), ctx).texture
+            except ValueError as exc:
+                raise ValueError(_about(Path(args.texture), exc)) from None
+        texture = blend_texture(own.texture, textures[short], args.alpha)
+        patch = engine.decode_codes(
+            DecodeCodes(args.model, own.structure, texture, own.size, noise_seed=args.seed), ctx)
+        write_rgb(target, patch.image)
+
+    return _each(targets, one)
+
+
+def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each input photo translated at full resolution; the exit status."""
+    # a wrong model or direction is named before any photo is read
+    direction = pick_direction(engine.image_to_image_entry(args.model), args.direction)
+    if args.tile < 0:
+        raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
+    folder = any(Path(p).is_dir() for p in args.input)
+    targets = _output_targets(gather(args.input), Path(args.out), "--input", folder=folder)
+
+    def one(source: Path, target: Path) -> None:
+        photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
+        write_rgb(target, engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx))
+
+    return _each(targets, one)
+
+
+def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each content photo stylised after the style image at full resolution; the exit status."""
+    engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
+    strength = FIDELITY_PRESETS[args.preset] if args.preset else 1.0 if args.fidelity is None else args.fidelity
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"--fidelity must be between 0 (the photo) and 1 (full stylisation), got {strength}")
+    if args.tile < 0:
+        raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
+    folder = any(Path(p).is_dir() for p in args.content)
+    targets = _output_targets(gather(args.content), Path(args.out), "--content", folder=folder)
+    style = read_rgb(args.style, max_pixels=MAX_TRANSLATE_PIXELS)
+    try:
+        check_style(style)
+    except ValueError as exc:
+        raise ValueError(_about(Path(args.style), exc)) from None
+
+    def one(source: Path, target: Path) -> None:
+        photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
+        write_rgb(target, engine.stylize_image(StylizeImage(args.model, photo, style, strength, tile=args.tile), ctx))
+
+    return _each(targets, one)
+
+
+def _each(targets: list[tuple[Path, Path]], make: Callable[[Path, Path], None]) -> int:
+    """`make(photo, output)` for every pair, printing each output made. A photo that fails is reported on its own
+    `error:` line and the rest are still made; returns the exit status (2 when any failed)."""
+    failed = 0
+    for source, target in targets:
+        try:
+            make(source, target)
+        except USER_ERRORS as exc:
+            failed += 1
+            print(f"error: {_about(source, exc)}", file=sys.stderr, flush=True)
+            continue
+        print(target, flush=True)
+    if failed and len(targets) > 1:
+        print(f"error: {failed} of {len(targets)} photos failed; the others were written", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _about(source: Path, exc: BaseException) -> str:
+    """The message, naming the photo it concerns unless it already does."""
+    message = error_message(exc)
+    return message if source.name in message else f"{source.name}: {message}"
+
+
+def _output_targets(sources: list[Path], out: Path, option: str, *, folder: bool = False) -> list[tuple[Path, Path]]:
+    """(photo, output file) pairs; several photos, an input folder or an existing folder make `out` a folder.
+    Output paths are checked here, before any model runs."""
+    if not sources:
+        raise ValueError(f"no photos found in {option}")
+    if len(sources) == 1 and not folder and not out.is_dir():
+        return [(sources[0], check_output(out))]
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: with several {option} photos, --out must be a folder")
+    targets = [(source, out / f"{source.stem}.png") for source in sources]
+    names = [target.name for _, target in targets]
+    if clash := next((name for name in names if names.count(name) > 1), None):
+        raise ValueError(f"two {option} photos would both be written to {out / clash}; rename one")
+    out.mkdir(parents=True, exist_ok=True)
+    return targets
+
+
+def stats(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> CodeStats | None:
+    """Compute, add an attribute, remove one, or (with none of these) show the model's statistics."""
+    actions = [bool(args.paths), args.attribute is not None, args.remove_attribute is not None]
+    if sum(actions) > 1:
+        raise ValueError("give one of: PATHs to compute statistics, --attribute, --remove-attribute")
+    if (args.group_a or args.group_b) and args.attribute is None:
+        raise ValueError("--group-a and --group-b need --attribute NAME")
+    if args.paths:
+        return engine.compute_code_stats(ComputeCodeStats(args.model, tuple(args.paths)), ctx)
+    if args.attribute is not None:
+        if not args.group_a or not args.group_b:
+            raise ValueError("--attribute needs photos for both --group-a and --group-b")
+        request = AddAttribute(args.model, args.attribute, tuple(args.group_a), tuple(args.group_b))
+        return engine.add_attribute(request, ctx)
+    if args.remove_attribute is not None:
+        return engine.remove_attribute(RemoveAttribute(args.model, args.remove_attribute), ctx)
+    return engine.code_stats(args.model)
+
+
+def format_stats(stats: CodeStats) -> str:
+    def spread(std: np.ndarray) -> str:
+        return f"{len(std)} (std {std[0]:.4f} .. {std[-1]:.4f})" if len(std) else "none"
+
+    names = ", ".join(name for name, _ in stats.attributes) or "none"
+    return "\n".join([f"source:     {stats.source}", f"photos:     {stats.count}",
+                      f"texture:    {spread(stats.texture_std)} directions of {stats.texture_mean.shape[0]}",
+                      f"structure:  {spread(stats.structure_std)} directions of {stats.structure_mean.shape[0]}",
+                      f"attributes: {names}"])
