@@ -50,7 +50,9 @@ def _header(path: Path) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageFileError(f"{path.name}: not an image file, or a format that cannot be read") from None
     except OSError as exc:
-        raise ImageFileError(f"{path.name}: cannot read ({error_message(exc)})") from None
+        if exc.errno is not None:  # the disk or the permissions, not the content
+            raise ImageFileError(f"{path.name}: cannot read ({error_message(exc)})") from None
+        raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
     except (SyntaxError, ValueError) as exc:
         raise ImageFileError(f"{path.name}: the image is truncated or corrupt ({exc})") from None
 

@@ -24,10 +24,16 @@ from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
 from app.sae.stats_dialogs import PHOTO_FILTER
 from engine.api import MAX_TRANSLATE_PIXELS
+from engine.errors import USER_ERRORS
 from engine.imageio import ImageFileError
 
 if TYPE_CHECKING:
     from app.brushes.page import StyleBrushPage
+
+# Decoded pixels opening a project may cost: the photo and the composite (each its PNG and its array), then
+# each brush layer's mask and translation, all of the photo's size. 8 photos' worth: a photo at the page's
+# largest size (64 MP) with its composite and two brush layers, or a 12 MP phone photo with 18.
+MAX_PROJECT_PIXELS = 8 * MAX_TRANSLATE_PIXELS
 
 
 def ora_document(project: BrushProject, page: StyleBrushPage) -> Document:
@@ -49,7 +55,7 @@ def ora_document(project: BrushProject, page: StyleBrushPage) -> Document:
 def read_project(path: str | Path) -> tuple[BrushProject, dict[Key, np.ndarray], list[str]]:
     """A project file as (project, the translations stored with it, notes); FileError/ProjectFormatError
     otherwise."""
-    loaded = load_ora(path, max_pixels=MAX_TRANSLATE_PIXELS)
+    loaded = load_ora(path, max_pixels=MAX_TRANSLATE_PIXELS, max_decoded=MAX_PROJECT_PIXELS)
     doc, name = loaded.document, Path(path).name
     members = extras(doc)
     if not is_brush_project(members):
@@ -58,9 +64,9 @@ def read_project(path: str | Path) -> tuple[BrushProject, dict[Key, np.ndarray],
         raise ProjectFormatError(f"{name}: the photo layer is missing")
     photo = np.ascontiguousarray(doc.layer(PHOTO).data, np.float32)
     key = photo_key(photo)
-    state = state_from_members(members, (doc.height, doc.width), key, name)
+    state = state_from_members(members, (doc.height, doc.width), key, name, loaded.budget)
     project = BrushProject(brush_document(photo), key, state.layers, state.masks, state.styles)
-    return project, state.translations, loaded.notes
+    return project, state.translations, loaded.notes + state.notes
 
 
 class BrushFiles(PageFiles):
@@ -118,8 +124,8 @@ class BrushFiles(PageFiles):
         """Read a photo and start a new project on it (after asking about unsaved work)."""
         try:
             photo = read_photo(path)
-        except ImageFileError as exc:
-            self._warn("Open Photo", str(exc))
+        except (ImageFileError, *USER_ERRORS) as exc:
+            self._warn("Open Photo", self._message(exc, path))
             return False
         if not self.confirm_discard():
             return False

@@ -4,17 +4,20 @@ style image the layers name and each translation in use as a PNG. The photo and 
 ordinary .ora layers; with the translations stored too, a reopened project shows the same composite at once,
 even where its model is not in the Library.
 
-Masks are inflated to at most the photo's size and images checked against it, so a damaged or foreign file
-gives one readable message, never a crash, a memory blow-up or code execution.
+Masks are inflated to at most the photo's size and images checked against it from their headers; the
+layers, styles and translations are counted and their pixels spent from the project's Budget (what opening
+the .ora left of it) before any is decoded, so a damaged or hostile file gives one readable message, never
+a crash, a memory blow-up or code execution.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
@@ -23,12 +26,16 @@ from PIL import Image
 
 from app.brushes.project import MAX_STYLE_SIDE, BrushLayer, BrushProject, StyleImage, make_style
 from app.brushes.translations import Key
+from app.fileio.labels import FileError
+from app.fileio.ora import MAX_LAYERS, Budget
+from engine.errors import error_message
 
 PREFIX = "i2i-studio/brushes/"
 STATE = PREFIX + "state.json"
 FORMAT = "i2i-studio-brushes"
 FORMAT_VERSION = 2  # 2: style transfer layers (style, strength) and style images
 _MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+_MAX_STATE_BYTES = 4 * 1024 * 1024  # state.json: a few kilobytes for a project of many layers
 MASK_DTYPE = np.dtype("<f4")
 MASK_COMPRESSION = 1  # fast: masks are mostly zeros or ones, which compress well at any level
 
@@ -46,6 +53,7 @@ class ProjectState:
     masks: dict[str, np.ndarray]  # by layer id
     translations: dict[Key, np.ndarray]  # HxWx3 uint8
     styles: tuple[StyleImage, ...] = ()
+    notes: list[str] = field(default_factory=list)  # one-line messages for the user (what was left out)
 
 
 def is_brush_project(members: Mapping[str, bytes]) -> bool:
@@ -91,25 +99,29 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def state_from_members(members: Mapping[str, bytes], size: tuple[int, int], photo_key: str,
-                       where: str) -> ProjectState:
+                       where: str, budget: Budget | None = None) -> ProjectState:
     """The layers, masks and translations for a photo of `size` whose content key is `photo_key`;
-    ProjectFormatError names what is wrong (`where`: the file, for the message)."""
-    return _Reader(members, size, where).read(photo_key)
+    ProjectFormatError (or the budget's FileError) names what is wrong (`where`: the file, for the message).
+    budget: what opening the .ora left (a fresh one when None)."""
+    return _Reader(members, size, where, budget or Budget(where)).read(photo_key)
 
 
 class _Reader:
-    def __init__(self, members: Mapping[str, bytes], size: tuple[int, int], where: str) -> None:
-        self.members, self.size, self.where = members, size, where
+    def __init__(self, members: Mapping[str, bytes], size: tuple[int, int], where: str, budget: Budget) -> None:
+        self.members, self.size, self.where, self.budget = members, size, where, budget
 
     def fail(self, text: str) -> ProjectFormatError:
         return ProjectFormatError(f"{self.where}: {text}")
 
     def read(self, photo_key: str) -> ProjectState:
         try:
-            state = json.loads(self.members[STATE])
+            data = self.members[STATE]
+            if len(data) > _MAX_STATE_BYTES:
+                raise self.fail("the Style Brushes state is implausibly large")
+            state = json.loads(data)
         except KeyError:
             raise self.fail("no Style Brushes state in the file") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise self.fail("the Style Brushes state is unreadable") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise self.fail("the Style Brushes state is unreadable")
@@ -117,20 +129,36 @@ class _Reader:
             raise self.fail("the project was saved by a newer I2I Studio")
         try:
             return self._build(state, photo_key)
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ProjectFormatError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+            if isinstance(exc, ProjectFormatError | FileError):  # ours, or the budget's
                 raise
-            raise self.fail(f"the Style Brushes state is damaged ({exc})") from None
+            raise self.fail(f"the Style Brushes state is damaged ({error_message(exc)})") from None
 
     def _build(self, state: dict[str, Any], photo_key: str) -> ProjectState:
         if tuple(int(v) for v in state["size"]) != self.size:
             raise self.fail("the brush layers do not fit the photo's size")
+        specs = {what: list(state.get(what, [])) for what in ("styles", "layers", "translations")}
+        for what, listed in specs.items():
+            if len(listed) > MAX_LAYERS:
+                noun = {"layers": "brush layers", "styles": "style images"}.get(what, what)
+                raise self.fail(f"{len(listed)} {noun}, over the {MAX_LAYERS} a project may have")
+        if state.get("photo") != photo_key:
+            specs["translations"] = []  # made for another photo: not decoded at all
+        photo = self.size[0] * self.size[1]  # each mask and translation: an array of the photo's size
+        self.budget.spend(len(specs["layers"]) * photo + len(specs["styles"]) * MAX_STYLE_SIDE ** 2,
+                          f"{_count(len(specs['layers']), 'brush layer')}, each {self.size[1]}x{self.size[0]}")
+        notes = []
+        if len(specs["translations"]) * photo > self.budget.left:  # a cache: made again when needed
+            notes.append(f"{_count(len(specs['translations']), 'stored translation')} left out to stay within "
+                         "memory; they are made again when needed")
+            specs["translations"] = []
+        self.budget.spend(len(specs["translations"]) * photo, "stored translations")
         styles = {}
-        for spec in state.get("styles", []):
+        for spec in specs["styles"]:
             style = make_style(str(spec["name"]), self.image(str(spec["image"]), fit=False))
             styles[str(spec["key"])] = StyleImage(str(spec["key"]), style.name, style.pixels)
         layers, masks = [], {}
-        for spec in state.get("layers", []):
+        for spec in specs["layers"]:
             layer = BrushLayer(str(spec["id"]), str(spec["name"]), str(spec.get("model_id", "")),
                                str(spec.get("direction", "")), _unit(spec.get("opacity", 1.0)),
                                bool(spec.get("visible", True)), str(spec.get("style", "")),
@@ -143,11 +171,11 @@ class _Reader:
             raise self.fail("two brush layers share an id")
         translations = {}
         if state.get("photo") == photo_key:  # stored for this very photo: reuse them
-            for spec in state.get("translations", []):
+            for spec in specs["translations"]:
                 key = Key(str(spec["model_id"]), str(spec["direction"]), photo_key, str(spec.get("style", "")),
                           _unit(spec.get("strength", 1.0)))
                 translations[key] = self.image(str(spec["image"]))
-        return ProjectState(photo_key, tuple(layers), masks, translations, tuple(styles.values()))
+        return ProjectState(photo_key, tuple(layers), masks, translations, tuple(styles.values()), notes)
 
     def member(self, name: str) -> bytes:
         data = self.members.get(PREFIX + name)
@@ -191,6 +219,10 @@ class _Reader:
 def _unit(value: Any) -> float:
     """A stored 0..1 number, clamped; ValueError (a damaged state) when it is not a finite number."""
     number = float(value)
-    if number != number:
+    if math.isnan(number):
         raise ValueError("a number is not finite")
     return min(max(number, 0.0), 1.0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

@@ -2,7 +2,9 @@
 opened and saved, an image exported, autosave every few minutes and recovery after a crash, undo and redo.
 
 Every page keeps the same promises: a file is read completely before the current work is touched (a bad
-file costs a message, never the work on screen), and unsaved work is never dropped without asking.
+file costs a message, never the work on screen), unsaved work is never dropped without asking, and no error
+of opening, saving or autosaving vanishes: whatever a hook raises reaches the user as one line (a dialog, or
+the status line for autosave), an unexpected one with its traceback in the log.
 
 A page's files class subclasses PageFiles, passes the page (a QWidget) and implements these hooks:
 
@@ -38,6 +40,7 @@ Document from both history() and saved_document().
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +55,7 @@ from app.document import Document
 from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError, export_image
 from app.fileio.ora import save_ora
+from engine.errors import USER_ERRORS, error_message
 from engine.palettes import Palette
 from engine.storage import user_data_dir
 
@@ -59,6 +63,7 @@ AUTOSAVE_MS = 3 * 60 * 1000
 PROJECT_FILTER = "OpenRaster projects (*.ora)"
 IMAGE_FILTERS = {"PNG (*.png)": ".png", "JPEG (*.jpg *.jpeg)": ".jpg"}
 Button = QMessageBox.StandardButton
+log = logging.getLogger(__name__)
 
 
 class History(Protocol):
@@ -173,13 +178,17 @@ class PageFiles(QObject):
     def open_project_file(self, path: str | Path) -> bool:
         try:
             loaded, notes = self.load_project(path)
-        except self.READ_ERRORS as exc:
-            self._warn("Open Project", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be read costs a message, never silence
+            self._warn("Open Project", self._message(exc, path))
             return False
         if not self.confirm_discard():
             return False
         self._replaced(Path(path))
-        notes = notes + self.show_project(loaded, Path(path).stem)
+        try:
+            notes = notes + self.show_project(loaded, Path(path).stem)
+        except Exception as exc:  # noqa: BLE001
+            self._warn("Open Project", self._message(exc, path))
+            return False
         if notes:
             self._inform("Open Project", f"{Path(path).name}: " + "; ".join(notes) + ".")
         return True
@@ -193,10 +202,18 @@ class PageFiles(QObject):
         return bool(path) and self.save_project_file(with_suffix(path, ".ora"))
 
     def save_project_file(self, path: Path) -> bool:
-        history, doc = self.history(), self.saved_document()
-        if history is None or doc is None:
+        history = self.history()
+        if history is None:
             return False
-        if not self._try("Save Project", lambda: save_ora(path, doc, palette=self.save_palette())):
+        written: list[Path] = []
+
+        def write() -> None:  # making the document can fail too (out of memory): all of it under _try
+            doc = self.saved_document()
+            if doc is not None:
+                save_ora(path, doc, palette=self.save_palette())  # atomic: a failure leaves the old file
+                written.append(path)
+
+        if not self._try("Save Project", write, path) or not written:
             return False
         self.project_path = path
         history.modified = False
@@ -210,8 +227,15 @@ class PageFiles(QObject):
             self.export(path if Path(path).suffix else path + self.EXPORT_FILTERS.get(chosen, ".png"))
 
     def export(self, path: str | Path) -> bool:
-        image = self.exported_image()
-        return image is not None and self._try(self.EXPORT_TITLE, lambda: export_image(path, image))
+        written: list[str | Path] = []
+
+        def write() -> None:
+            image = self.exported_image()
+            if image is not None:
+                export_image(path, image)
+                written.append(path)
+
+        return self._try(self.EXPORT_TITLE, write, path) and bool(written)
 
     # --- unsaved work --------------------------------------------------------------------------------
 
@@ -230,15 +254,15 @@ class PageFiles(QObject):
         history = self.history()
         if history is None or not history.modified or not self._changed_since_autosave:
             return
-        doc = self.saved_document()
-        if doc is None:
-            return
         try:
+            doc = self.saved_document()
+            if doc is None:
+                return
             self.autosave.save(doc, key=self._key, title=self.title(), palette=self.save_palette(),
                                source=self.project_path)
             self._changed_since_autosave = False
-        except (FileError, OSError) as exc:
-            self.show_status(f"Autosave failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - on a timer: an error raised here would vanish
+            self.show_status(f"Autosave failed: {self._message(exc)}")
 
     def offer_recovery(self) -> None:
         """After a crash: offer the autosaves left behind, newest first."""
@@ -258,8 +282,8 @@ class PageFiles(QObject):
     def _recover(self, path: Path, source: Path | None) -> bool:
         try:
             loaded, _notes = self.load_project(path)
-        except self.READ_ERRORS as exc:
-            self._warn("Recover", f"{exc} (the autosave is kept at {path})")
+        except Exception as exc:  # noqa: BLE001
+            self._warn("Recover", f"{self._message(exc, path)} (the autosave is kept at {path})")
             return False
         self._replaced(source if source is not None and source.suffix.lower() == ".ora" else None)
         self.show_project(loaded, source.stem if source else "Recovered")
@@ -298,13 +322,26 @@ class PageFiles(QObject):
         self.undo.setText(f"&Undo {history.undo_text}" if history and history.can_undo else "&Undo")
         self.redo.setText(f"&Redo {history.redo_text}" if history and history.can_redo else "&Redo")
 
-    def _try(self, title: str, write: Callable[[], object]) -> bool:
+    def _try(self, title: str, write: Callable[[], object], path: str | Path | None = None) -> bool:
+        """Run a write (save, export): False after telling the user why it failed (the file it would
+        have replaced is left as it was: every write is atomic)."""
         try:
             write()
             return True
-        except (FileError, OSError, ValueError) as exc:
-            self._warn(title, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a failed save must never pass in silence
+            self._warn(title, self._message(exc, path))
             return False
+
+    def _message(self, exc: Exception, path: str | Path | None = None) -> str:
+        """One line for the user, naming the file; an error that is not about the file or the machine is
+        a bug of ours: said as such, with its traceback in the log."""
+        expected = isinstance(exc, (FileError, *self.READ_ERRORS, *USER_ERRORS))
+        if not expected:
+            log.error("unexpected error", exc_info=exc)
+        text = error_message(exc) if expected else f"unexpected error ({error_message(exc)})"
+        if path is not None and Path(path).name not in text:
+            text = f"{Path(path).name}: {text}"
+        return text
 
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self.page, title, text)

@@ -18,6 +18,7 @@ from app.fileio.ora import load_ora
 from app.fileio.page_files import IMAGE_FILTERS, PageFiles, with_suffix
 from app.painter.render import LABELS, PHOTO, fixed_size, size_multiple, valid_size
 from engine.api import ModelEntry
+from engine.errors import USER_ERRORS
 from engine.palettes import Palette
 
 if TYPE_CHECKING:
@@ -119,8 +120,8 @@ class PainterFiles(PageFiles):
     def open_label_file(self, path: str | Path) -> bool:
         try:
             loaded = read_label_image(path, self.page.palette)
-        except FileError as exc:
-            self._warn("Open Labels", str(exc))
+        except (FileError, *USER_ERRORS) as exc:
+            self._warn("Open Labels", self._message(exc, path))
             return False
         if not self.confirm_discard():
             return False
@@ -133,5 +134,6 @@ class PainterFiles(PageFiles):
     def choose_labels_target(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.page, "Save Label Map", "labels.png", "Indexed PNG (*.png)")
         if path:
-            self._try("Save Labels", lambda: write_label_png(with_suffix(path, ".png"),
-                                                             self.page.document.layer(LABELS).data, self.page.palette))
+            target = with_suffix(path, ".png")
+            self._try("Save Labels", lambda: write_label_png(target, self.page.document.layer(LABELS).data,
+                                                             self.page.palette), target)

@@ -25,6 +25,7 @@ from app.sae.session import PHOTO, add_mask_layer
 from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
 from app.sae.stats_dialogs import PHOTO_FILTER
+from engine.errors import USER_ERRORS
 from engine.imageio import ImageFileError
 
 if TYPE_CHECKING:
@@ -111,8 +112,8 @@ class SwapFiles(PageFiles):
         """Read and embed a photo as a new project (after asking about unsaved work)."""
         try:
             photo = self.page.session.read_photo(path)
-        except (ImageFileError, ValueError) as exc:
-            self._warn("Open Photo", str(exc))
+        except (ImageFileError, *USER_ERRORS) as exc:
+            self._warn("Open Photo", self._message(exc, path))
             return False
         if not self.confirm_discard():
             return False

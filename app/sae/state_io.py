@@ -2,18 +2,23 @@
 thumbnails. The photo and the result travel as ordinary .ora layers; this is what only we need to go on
 editing (the embedding, so a reopened project is never re-embedded, and the layers with their arrays).
 
-Arrays are read with allow_pickle=False and checked against the embedding's shapes, so a damaged or
-foreign file gives one readable message, never a crash or code execution.
+Arrays are read with allow_pickle=False and checked against the embedding's shapes from their headers before
+any is read (a header may claim any size); layers, references and the bytes of all arrays together are
+capped and thumbnails checked from their headers, so a damaged or hostile file gives one readable message,
+never a crash, a memory blow-up or code execution.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy
 from PIL import Image
 
 from app.sae.stack import (
@@ -30,11 +35,16 @@ from app.sae.stack import (
     TextureLayer,
 )
 from engine.api import Embedding
+from engine.errors import error_message
 
 PREFIX = "i2i-studio/sae/"
 STATE = PREFIX + "state.json"
 FORMAT_VERSION = 1
 _MAX_ARRAY_BYTES = 512 * 1024 * 1024
+_MAX_ALL_ARRAYS = 1024 * 1024 * 1024  # every array of a project together, once read
+_MAX_STATE_BYTES = 4 * 1024 * 1024  # state.json
+_MAX_ITEMS = 1000  # edit layers, and references
+_MAX_THUMBNAIL_SIDE = 1024  # we write them at 96
 
 
 class ProjectFormatError(ValueError):
@@ -107,16 +117,20 @@ def project_from_members(members: Mapping[str, bytes], where: str) -> SwapProjec
 class _Reader:
     def __init__(self, members: Mapping[str, bytes], where: str) -> None:
         self.members, self.where = members, where
+        self.array_bytes = 0
 
     def fail(self, text: str) -> ProjectFormatError:
         return ProjectFormatError(f"{self.where}: {text}")
 
     def project(self) -> SwapProject:
         try:
-            state = json.loads(self.members[STATE])
+            data = self.members[STATE]
+            if len(data) > _MAX_STATE_BYTES:
+                raise self.fail("the Swap & Edit state is implausibly large")
+            state = json.loads(data)
         except KeyError:
             raise self.fail("no Swap & Edit state in the file") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise self.fail("the Swap & Edit state is unreadable") from None
         if not isinstance(state, dict) or state.get("format") != "i2i-studio-sae":
             raise self.fail("the Swap & Edit state is unreadable")
@@ -124,10 +138,10 @@ class _Reader:
             raise self.fail("the project was saved by a newer I2I Studio")
         try:
             return self._build(state)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             if isinstance(exc, ProjectFormatError):
                 raise
-            raise self.fail(f"the Swap & Edit state is damaged ({exc})") from None
+            raise self.fail(f"the Swap & Edit state is damaged ({error_message(exc)})") from None
 
     def _build(self, state: dict[str, Any]) -> SwapProject:
         structure = self.array(state["structure"], np.float32, ndim=3)
@@ -137,8 +151,12 @@ class _Reader:
         if len(size) != 2 or cell < 1 or -(-size[0] // cell) != structure.shape[1] or -(-size[1] // cell) != structure.shape[2]:
             raise self.fail("the embedding does not match the photo size")
         self.structure_shape, self.texture_shape = structure.shape, texture.shape
-        references = {r["id"]: self.reference(r) for r in state.get("references", [])}
-        layers = [self.layer(spec) for spec in state.get("layers", [])]
+        listed = {what: list(state.get(what, [])) for what in ("references", "layers")}
+        for what, items in listed.items():
+            if len(items) > _MAX_ITEMS:
+                raise self.fail(f"{len(items)} {what}, over the {_MAX_ITEMS} a project may have")
+        references = {r["id"]: self.reference(r) for r in listed["references"]}
+        layers = [self.layer(spec) for spec in listed["layers"]]
         for layer in layers:
             if isinstance(layer, SwapLayer) and layer.reference not in references:
                 raise self.fail(f"layer '{layer.name}' names a missing reference")
@@ -150,8 +168,13 @@ class _Reader:
     def reference(self, spec: dict[str, Any]) -> Reference:
         texture = self.array(spec["texture"], np.float32, shape=self.texture_shape)
         try:
-            thumbnail = np.asarray(Image.open(BytesIO(self.members[PREFIX + spec["thumbnail"]])).convert("RGB"))
-        except (KeyError, OSError, SyntaxError, ValueError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+                with Image.open(BytesIO(self.members[PREFIX + str(spec["thumbnail"])])) as image:
+                    if max(image.size) > _MAX_THUMBNAIL_SIDE:
+                        raise ValueError("too large")
+                    thumbnail = np.asarray(image.convert("RGB"))
+        except (KeyError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise self.fail(f"the thumbnail of reference '{spec.get('name')}' is missing or damaged") from None
         return Reference(str(spec["id"]), str(spec["name"]), texture, thumbnail)
 
@@ -187,14 +210,39 @@ class _Reader:
             raise self.fail(f"{name} is missing from the file")
         if len(data) > _MAX_ARRAY_BYTES:
             raise self.fail(f"{name} is implausibly large")
+        stored_shape, dtype_kind, nbytes = self.header(name, data)  # before np.load allocates what it claims
+        if dtype_kind not in "fbiu":
+            raise self.fail(f"{name} is not a numeric array")
+        if (shape is not None and stored_shape != tuple(shape)) or (ndim is not None and len(stored_shape) != ndim):
+            raise self.fail(f"{name} has the shape {stored_shape}, which does not fit the embedding")
+        if nbytes > len(data):
+            raise self.fail(f"{name} is damaged")
+        self.array_bytes += nbytes + math.prod(stored_shape) * np.dtype(dtype).itemsize  # as read, as kept
+        if self.array_bytes > _MAX_ALL_ARRAYS:
+            raise self.fail("the Swap & Edit arrays are implausibly large")
         try:
             value = np.load(BytesIO(data), allow_pickle=False)
         except (OSError, ValueError, EOFError):
             raise self.fail(f"{name} is damaged") from None
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fbiu":
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fbiu" or value.shape != stored_shape:
             raise self.fail(f"{name} is not a numeric array")
-        if (shape is not None and value.shape != tuple(shape)) or (ndim is not None and value.ndim != ndim):
-            raise self.fail(f"{name} has the shape {value.shape}, which does not fit the embedding")
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise self.fail(f"{name} holds values that are not finite")
         return value.astype(dtype)
+
+    def header(self, name: str, data: bytes) -> tuple[tuple[int, ...], str, int]:
+        """(shape, dtype kind, bytes of data) from a .npy header, nothing allocated for what it claims."""
+        try:
+            fp = BytesIO(data)
+            version = npy.read_magic(fp)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError("an unknown .npy version")
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _fortran, dtype = read(fp)
+            if not all(isinstance(n, int) and 0 <= n < 1 << 40 for n in shape) or len(shape) > 8:
+                raise ValueError("an implausible shape")
+        except (OSError, ValueError, EOFError, TypeError, SyntaxError, OverflowError, MemoryError):
+            raise self.fail(f"{name} is damaged") from None
+        if dtype.hasobject or dtype.itemsize == 0:
+            raise self.fail(f"{name} is not a numeric array")
+        return tuple(shape), dtype.kind, math.prod(shape) * dtype.itemsize
