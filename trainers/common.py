@@ -2,7 +2,8 @@
 <-> command line, learning-rate decay and sample grids.
 
 A method is a plain function `train(cfg, *, emit, should_stop, resume=False) -> Path` over a dataclass
-config; the pieces here (and in distributed.py, checkpointing.py, datasets.py) are what every method shares.
+config, made by its TrainingLoop (loop.py); the pieces here (and in distributed.py, checkpointing.py,
+datasets.py) are what every method shares.
 """
 
 from __future__ import annotations

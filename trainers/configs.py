@@ -1,8 +1,11 @@
 """Training configurations as plain dataclasses (torch-free, so the GUI builds its forms from them).
 
-Field metadata: "help" (one line for the form and --help), "group" (the form section), and
-optionally "choices" and "checks_data" (the dataset check depends on it; every "Data" field does).
-Defaults are the paper's unless the help says "ours".
+Every trainer's config subclasses `RunConfig`, the options every run has (its folder, device, length and
+reporting); a subclass restates one of those fields to give it its own default or help, which keeps the field's
+place, flag and JSON key. Field metadata: "help" (one line for the form and --help), "group" (the form
+section), and optionally "choices", "checks_data" (the dataset check depends on it; every "Data" field does)
+and "looks_for" (the weight files a path option is looked up as). Defaults are the paper's unless the help
+says "ours".
 """
 
 from __future__ import annotations
@@ -15,12 +18,33 @@ from typing import Any
 VGG19_FILE = "vgg19-dcbfe4f3.pth"  # torchvision's file name for the ImageNet VGG-19
 
 
-def opt(default: Any, help: str, group: str = "Training", **extra: Any) -> Any:  # noqa: A002 (argparse's name)
+def opt(default: Any, help: str, group: str = "Training", **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, "group": group, **extra})
 
 
 @dataclass
-class SpadeConfig:
+class RunConfig:
+    """Where a run goes, how it runs, how long, and how often it reports."""
+
+    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
+    name: str = opt("", "run name (empty: the run folder's name)", "Run")
+    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
+    amp: bool = opt(True, "mixed precision on CUDA", "Run")
+    seed: int = opt(0, "random seed", "Run")
+    workers: int = opt(0, "data loading worker processes", "Run")
+    total_steps: int = opt(100_000, "training iterations")
+    batch_size: int = opt(1, "images per step and process")
+    log_every: int = opt(10, "steps between loss events", "Reporting")
+    sample_every: int = opt(500, "steps between sample grids", "Reporting")
+    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
+    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+
+
+RUN_COUNTS = ("total_steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints")
+
+
+@dataclass
+class SpadeConfig(RunConfig):
     # data
     images: str = opt("", "folder of photos (official SPADE custom layout)", "Data")
     labels: str = opt("", "folder of label maps, matched to photos by file name", "Data")
@@ -33,13 +57,6 @@ class SpadeConfig:
     ignore_unknown_ids: bool = opt(
         False, "label ids outside the palette become dontcare instead of stopping (needs contain_dontcare_label)",
         "Data")
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
     # network (the paper's defaults)
     ngf: int = opt(64, "generator width", "Network")
     ndf: int = opt(64, "discriminator width", "Network")
@@ -54,7 +71,6 @@ class SpadeConfig:
                             "tiny models)", "Network")
     # optimisation (the paper's defaults)
     total_steps: int = opt(100_000, "training iterations; the learning rate decays linearly over the second half")
-    batch_size: int = opt(1, "images per step and process")
     lr_G: float = opt(1e-4, "generator learning rate")
     lr_D: float = opt(4e-4, "discriminator learning rate")
     beta1: float = opt(0.0, "Adam beta1")
@@ -63,28 +79,17 @@ class SpadeConfig:
     lambda_vgg: float = opt(10.0, "VGG-19 perceptual loss weight (off when no VGG-19 weights are found)")
     lambda_kld: float = opt(0.05, "KL weight of the image encoder")
     lambda_l1: float = opt(0.0, "ours, not in the paper: pixel L1 to the real photo (for tiny models without VGG)")
-    vgg_weights: str | None = opt(None, "vgg19-dcbfe4f3.pth (empty: look in $TORCH_HOME/hub/checkpoints)")
-    # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between sample grids", "Reporting")
-    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
+    vgg_weights: str | None = opt(None, f"{VGG19_FILE} (empty: look in $TORCH_HOME/hub/checkpoints)",
+                                  looks_for=(VGG19_FILE,))
 
 
 @dataclass
-class SaeConfig:
+class SaeConfig(RunConfig):
     # data
     images: str = opt("", "folder of photos, any sizes (short side at least crop_size)", "Data")
     max_images: int | None = opt(None, "use at most this many photos (empty: all)", "Data")
     load_size: int | None = opt(None, "scale each photo's short side to this before the random crop (empty: "
                                       "crop_size, as the paper's LSUN training)", "Data")
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
     # network: the official option names and defaults
     crop_size: int = opt(256, "training crop size (square, a multiple of 2^netE_num_downsampling_sp)", "Network",
                          checks_data=True)  # smaller photos are left out
@@ -119,11 +124,6 @@ class SaeConfig:
     lambda_R1: float = opt(10.0, "R1 gamma of the image discriminator")
     lambda_patch_R1: float = opt(1.0, "R1 gamma of the patch discriminator")
     R1_once_every: int = opt(16, "lazy R1: the penalty every this many steps (scaled by it)")
-    # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between sample grids", "Reporting")
-    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
 # --- unpaired translation (thesis ch. 3): CycleGAN, CUT / FastCUT, SinCUT ---------------------------------
@@ -138,20 +138,18 @@ _DECAY_HELP = "the last steps, where the learning rate decays (empty: the second
 
 
 @dataclass
-class CycleGanConfig:
-    # data
+class DomainFoldersConfig(RunConfig):
+    """A run on two folders of photos, one per domain (or a dataset holding trainA and trainB)."""
+
     dataroot: str = opt("", _DATAROOT_HELP, "Data")
     a: str = opt("", _A_HELP, "Data")
     b: str = opt("", _B_HELP, "Data")
     max_images: int | None = opt(None, "use at most this many photos per domain (empty: all)", "Data")
     load_size: int | None = opt(None, _LOAD_HELP, "Data")
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
+
+
+@dataclass
+class CycleGanConfig(DomainFoldersConfig):
     # network (the paper's)
     ngf: int = opt(64, "generator width", "Network")
     n_blocks: int = opt(9, "generator residual blocks (the paper: 9 for 256 px, 6 for 128 px training)", "Network")
@@ -168,11 +166,6 @@ class CycleGanConfig:
     lambda_cycle: float = opt(10.0, "cycle-consistency weight (L1, both directions)")
     lambda_identity: float = opt(0.5, "identity-mapping weight, times lambda_cycle (G_A(b) ~ b, G_B(a) ~ a); 0: off")
     pool_size: int = opt(50, "the discriminators see a history of this many translations (0: only the newest)")
-    # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between sample grids", "Reporting")
-    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
 CUT_MODES = ("CUT", "FastCUT")
@@ -180,23 +173,10 @@ FLIP_CHOICES = ("mode", "on", "off")
 
 
 @dataclass
-class CutConfig:
-    # data
-    dataroot: str = opt("", _DATAROOT_HELP, "Data")
-    a: str = opt("", _A_HELP, "Data")
-    b: str = opt("", _B_HELP, "Data")
-    max_images: int | None = opt(None, "use at most this many photos per domain (empty: all)", "Data")
-    load_size: int | None = opt(None, _LOAD_HELP, "Data")
+class CutConfig(DomainFoldersConfig):
     # the variant
     mode: str = opt("CUT", "CUT (PatchNCE on A and, as identity, on B) or FastCUT (stronger PatchNCE on A only, "
                            "flip equivariance)", "Training", choices=CUT_MODES)
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
     # network (the paper's)
     ngf: int = opt(64, "generator width", "Network")
     n_blocks: int = opt(9, "generator residual blocks", "Network")
@@ -223,28 +203,16 @@ class CutConfig:
     beta1: float = opt(0.5, "Adam beta1")
     beta2: float = opt(0.999, "Adam beta2")
     lambda_GAN: float = opt(1.0, "LSGAN weight")
-    # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between sample grids", "Reporting")
-    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
 @dataclass
-class SinCutConfig:
+class SinCutConfig(RunConfig):
     # data: one photo per domain
     source: str = opt("", "the photo to translate (domain A), e.g. a painting", "Data")
     target: str = opt("", "the photo whose look to learn (domain B), e.g. a photograph", "Data")
     min_width: int = opt(384, "each step scales each photo to a random width between min_width and load_size "
                               "(the paper: 384 to 1024)", "Data")
     load_size: int = opt(1024, "the largest width a photo is scaled to", "Data")
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
     # network: CUT's ResNet generator (ours: the paper's SinCUT uses a StyleGAN2-based one); StyleGAN2's D
     ngf: int = opt(64, "generator width", "Network")
     n_blocks: int = opt(9, "generator residual blocks", "Network")
@@ -272,11 +240,6 @@ class SinCutConfig:
     lambda_GAN: float = opt(1.0, "non-saturating GAN weight")
     lambda_R1: float = opt(1.0, "R1 gradient penalty weight (gamma) of the discriminator")
     lambda_identity: float = opt(1.0, "L1 identity weight: G(target) ~ target (the official SinCUT)")
-    # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between samples", "Reporting")
-    checkpoint_every: int = opt(2000, "steps between checkpoints", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
 
 
 # --- style transfer (HierarchyFlow) ------------------------------------------------------------------------
@@ -289,7 +252,7 @@ HF_VGG_FILES = (VGG_NORMALISED_FILE, VGG19_FILE)  # what HierarchyFlow looks for
 
 
 @dataclass
-class HierarchyFlowConfig:
+class HierarchyFlowConfig(RunConfig):
     # data
     content: str = opt("", "folder of content photos, any sizes (the photos to stylise)", "Data")
     style: str = opt("", "folder of style images, any sizes (the looks to learn)", "Data")
@@ -305,13 +268,6 @@ class HierarchyFlowConfig:
     style_layers: str = opt("", "VGG-19 layers of the style loss, e.g. relu1_1,relu2_1,relu3_1 (empty: official "
                                 "relu1_1..relu4_1, paper relu1_1..relu3_1)", "Training")
     lambda_style: float = opt(0.1, "style loss weight lambda (loss = content + lambda x style; both recipes 0.1)")
-    # run
-    out: str = opt("", "run folder (checkpoints, samples, events.jsonl)", "Run")
-    name: str = opt("", "run name (empty: the run folder's name)", "Run")
-    device: str = opt("auto", "compute device", "Run", choices=("auto", "cuda", "mps", "cpu"))
-    amp: bool = opt(True, "mixed precision on CUDA", "Run")
-    seed: int = opt(0, "random seed", "Run")
-    workers: int = opt(0, "data loading worker processes", "Run")
     # network (the released config)
     variant: str = opt("HF", "network size: HF [30,120] (the released config), HF+ [12,60,120], HF++ "
                              "[30,120,480] (the code's widths for the paper's names)", "Network",
@@ -334,16 +290,9 @@ class HierarchyFlowConfig:
     beta2: float = opt(0.999, "Adam beta2")
     vgg_weights: str | None = opt(None, f"{VGG_NORMALISED_FILE} (the official AdaIN encoder) or torchvision's "
                                         f"{VGG19_FILE} (empty: look in $TORCH_HOME/hub/checkpoints; random: "
-                                        "random weights, for tests only)")
+                                        "random weights, for tests only)", looks_for=HF_VGG_FILES)
     # reporting
-    log_every: int = opt(10, "steps between loss events", "Reporting")
-    sample_every: int = opt(500, "steps between sample grids", "Reporting")
     checkpoint_every: int = opt(500, "steps between checkpoints (the official: every 500)", "Reporting")
-    keep_checkpoints: int = opt(3, "checkpoints kept (older ones are deleted)", "Reporting")
-
-
-CONFIGS: dict[str, type] = {"spade": SpadeConfig, "sae": SaeConfig, "cyclegan": CycleGanConfig, "cut": CutConfig,
-                            "sincut": SinCutConfig, "hierarchyflow": HierarchyFlowConfig}
 
 
 def find_vgg19_weights(explicit: str | Path | None = None, names: tuple[str, ...] = (VGG19_FILE,)) -> Path | None:
@@ -368,7 +317,8 @@ def find_vgg19_weights(explicit: str | Path | None = None, names: tuple[str, ...
 
 
 def describe(config_type: type) -> list[dict[str, Any]]:
-    """The fields of a config as plain data: name, type name, default, help, group, choices, checks_data."""
+    """The fields of a config as plain data: name, type name, default, help, group, choices, checks_data,
+    looks_for."""
     return [{
         "name": f.name,
         "type": f.type if isinstance(f.type, str) else f.type.__name__,
@@ -377,4 +327,5 @@ def describe(config_type: type) -> list[dict[str, Any]]:
         "group": f.metadata.get("group", ""),
         "choices": f.metadata.get("choices"),
         "checks_data": bool(f.metadata.get("checks_data", f.metadata.get("group") == "Data")),
+        "looks_for": f.metadata.get("looks_for"),
     } for f in fields(config_type)]

@@ -29,8 +29,8 @@ Glorot-normal with gain 0.02 (the official init); batch 1; random crops and flip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,29 +40,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from engine.api import Task
 from engine.catalog import slug
 from engine.checkpoints import read_checkpoint
 from engine.imageio import upright_rgb
 from engine.models import cut as arch
-from trainers import runner
-from trainers.checkpointing import ResumePoint, read_state
-from trainers.common import Emit, TrainError, linear_decay, prepare_run_dir
+from trainers.checkpointing import ResumePoint
+from trainers.common import TrainError, linear_decay
 from trainers.configs import CutConfig, SinCutConfig
-from trainers.datasets import (
-    SingleImageCrops,
-    UnpairedFolders,
-    domain_folders,
-    scan_single_images,
-    scan_unpaired,
-)
-from trainers.distributed import (
-    Dist,
-    choose_precision,
-    optimizer_step,
-    seed_everything,
-    setup_distributed,
-    wrap_ddp,
-)
+from trainers.distributed import Dist, seed_everything, wrap_ddp
+from trainers.loop import ModelFile, Summary, TrainingLoop, fixed_photos, to_uint8
 from trainers.losses import (
     logistic_d_loss,
     logistic_g_loss,
@@ -74,17 +61,10 @@ from trainers.losses import (
 from trainers.nets.patch_mlp import PatchProjector
 from trainers.nets.patchgan import PatchDiscriminator, init_weights
 from trainers.nets.stylegan2_d import ImageDiscriminator
-from trainers.stepping import begin_run, drive, epoch_batches, step_batches
-from trainers.translation import (
-    TranslationLoop,
-    check_options,
-    fixed_photos,
-    parse_layers,
-    to_uint8,
-    translation_load_size,
-)
+from trainers.stepping import Batches, step_batches
+from trainers.translation import check_options, parse_layers, scan_domains, translation_load_size
+from trainers.unpaired_datasets import SingleImageCrops, UnpairedFolders, domain_folders, scan_single_images
 
-METHOD, SINCUT = "cut", "sincut"
 RECIPES = {
     "CUT": "CUT (Park et al. 2020): LSGAN, PatchNCE on layers 0,4,8,12,16 x 1 and identity PatchNCE x 1 (averaged), "
            "256 patches, tau 0.07, anti-aliased PatchGAN, Adam 2e-4 betas (0.5, 0.999), linear decay",
@@ -155,12 +135,11 @@ def plan(cfg: Config) -> Plan:
     return Plan(cfg.mode, lambda_x, lambda_y, flip, False, layers, data)
 
 
-def validate(cfg: Config) -> dict[str, Any]:
-    """The `--validate-only` summary of the photo folders (CUT, FastCUT) or the two photos (SinCUT)."""
-    p = plan(cfg)
+def scan(cfg: Config, p: Plan) -> tuple[tuple[list[Path], list[Path]], Summary]:
+    """(the A and B photos, summary) of the photo folders (CUT, FastCUT) or of the two photos (SinCUT)."""
     if p.mode == "SinCUT":
-        return scan_single_images(*p.data, crop_size=cfg.crop_size)
-    return scan_unpaired(*p.data, crop_size=cfg.crop_size, max_images=cfg.max_images)[2]
+        return ([p.data[0]], [p.data[1]]), scan_single_images(*p.data, crop_size=cfg.crop_size)
+    return scan_domains(cfg, p.data)
 
 
 def tiles(images: Tensor, size: int) -> Tensor:
@@ -214,45 +193,17 @@ class ContrastiveTranslator(nn.Module):
 # --- training -------------------------------------------------------------------------------------------
 
 
-def train(cfg: Config, *, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> Path:
-    """Train (or continue, with resume) the run in cfg.out; returns the final model checkpoint."""
-    d = setup_distributed(cfg.device)
-    run_dir = prepare_run_dir(Path(cfg.out))
-    p = plan(cfg)
-    single = p.mode == "SinCUT"
-    if single:
-        summary = scan_single_images(*p.data, crop_size=cfg.crop_size)
-        paths: tuple[list[Path], list[Path]] = ([p.data[0]], [p.data[1]])
-    else:
-        *found, summary = scan_unpaired(*p.data, crop_size=cfg.crop_size, max_images=cfg.max_images)
-        paths = (found[0], found[1])
-    if summary["errors"]:
-        raise TrainError("; ".join(summary["errors"]))
-    method = SINCUT if single else METHOD
-    point, notes = begin_run(cfg, d, run_dir, method=method, resume=resume)
-    loop = CutLoop.build(cfg, p, d, run_dir, paths, point, notes)
-    emit("start", step=loop.step, total_steps=cfg.total_steps, method=method, world_size=d.world_size,
-         device=str(d.device), config=asdict(cfg), notes=notes)
-    loop.emit = emit
-    for warning in summary["warnings"]:
-        emit("log", level="warning", message=warning)
-    if single:
-        batches = step_batches(loop.dataset, workers=cfg.workers, d=d, start_step=loop.step,
-                               total_steps=cfg.total_steps)
-    else:
-        batches = epoch_batches(loop.dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, d=d,
-                                start_step=loop.step)
-    return drive(loop, batches, point=point, should_stop=should_stop)
-
-
-class CutLoop(TranslationLoop):
-    arch_method = arch.METHOD
+class CutLoop(TrainingLoop):
+    arch = arch
+    task = Task.IMAGE_TO_IMAGE
+    fixed_on_resume = FIXED_ON_RESUME
+    check = staticmethod(plan)
+    scan = staticmethod(scan)
 
     @classmethod
-    def build(cls, cfg: Config, p: Plan, d: Dist, run_dir: Path, paths: tuple[list[Path], list[Path]],
-              point: ResumePoint | None, notes: list[str]) -> CutLoop:
-        """Networks, optimisers and data, fresh or restored from `point`; appends to `notes`."""
-        single = p.mode == "SinCUT"
+    def build(cls, cfg: Config, plan: Plan, data: tuple[list[Path], list[Path]], d: Dist, run_dir: Path,
+              point: ResumePoint | None, state: Mapping[str, Any] | None) -> CutLoop:
+        p, single = plan, plan.mode == "SinCUT"
         seed_everything(cfg.seed)  # the same initial weights on every rank (DDP would broadcast rank 0's anyway)
         hp = arch.config_hparams(ngf=cfg.ngf, n_blocks=cfg.n_blocks, mode=p.mode)
         generator = init_weights(arch.build(hp).train(), "xavier")
@@ -269,51 +220,42 @@ class CutLoop(TranslationLoop):
             netD: nn.Module = ImageDiscriminator(size=cfg.D_patch_size, capacity=cfg.netD_scale_capacity)
         else:
             netD = init_weights(PatchDiscriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_D, antialias=True), "xavier")
-        state: dict[str, Any] | None = None
         if point is not None:
             translator.G.load_state_dict(read_checkpoint(point.model).state_dict)
-            state = read_state(point.state)
-            translator.H.load_state_dict(state["netF"])
-            netD.load_state_dict(state["netD"])
         translator.to(d.device)
         netD.to(d.device)
         betas = (cfg.beta1, cfg.beta2)
         opt_G = torch.optim.Adam(translator.parameters(), lr=cfg.lr, betas=betas)  # G and H: Adam is per parameter
         opt_D = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=betas)
         schedule = linear_decay(cfg.total_steps, cfg.decay_steps)
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_G, opt_D)]
-        precision = choose_precision(d.device, cfg.amp)
-        if d.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # a fixed crop size: let cuDNN pick its fastest kernels
-        torch.manual_seed(cfg.seed + d.rank)  # per-rank patch locations and flips from here on
-        terms = f"lambda_X {p.lambda_x:g}, lambda_Y {p.lambda_y:g}, flip equivariance {'on' if p.flip else 'off'}"
-        data = (f"crops of {paths[0][0].name} and {paths[1][0].name}" if single
-                else f"photos: {len(paths[0])} in A, {len(paths[1])} in B")
-        notes[:0] = [f"precision: {precision.name}", f"{p.mode}: {terms}", data]
-        loop = cls(cfg, d, run_dir, precision=precision, step=int(state["step"]) if state else 0,
-                   model_id=point.info.get("model_id") if point else None,
-                   default_id=f"{p.mode.lower()}-{slug(cfg.name or run_dir.name)}")
+        loop = cls(cfg, d, run_dir, point=point, state=state)
+        loop.default_id = f"{p.mode.lower()}-{slug(loop.name)}"
         loop.plan, loop.recipe = p, RECIPES[p.mode]
         loop.translator, loop.model_G = translator, wrap_ddp(translator, d)
         loop.netD, loop.model_D = netD, wrap_ddp(netD, d)
-        loop.opt_G, loop.opt_D = opt_G, opt_D
-        loop.optimizers, loop.schedulers = {"G": opt_G, "D": opt_D}, schedulers
-        loop.scaler_G, loop.scaler_D = precision.scaler(), precision.scaler()
+        loop.optimizers = {"G": opt_G, "D": opt_D}
+        loop.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_G, opt_D)]
+        loop.scalers = {"G": loop.precision.scaler(), "D": loop.precision.scaler()}
+        terms = f"lambda_X {p.lambda_x:g}, lambda_Y {p.lambda_y:g}, flip equivariance {'on' if p.flip else 'off'}"
+        loop.notes = [f"{p.mode}: {terms}", f"crops of {data[0][0].name} and {data[1][0].name}" if single
+                      else f"photos: {len(data[0])} in A, {len(data[1])} in B"]
         if single:
             loop.dataset = SingleImageCrops(*p.data, crop_size=cfg.crop_size, count=cfg.batch_size,
                                             min_width=cfg.min_width, max_width=cfg.load_size, seed=cfg.seed,
                                             rank=d.rank)
             loop.sample_caption = "source | translated | target"
         else:
-            loop.dataset = UnpairedFolders(*paths, crop_size=cfg.crop_size, load_size=translation_load_size(cfg),
+            loop.dataset = UnpairedFolders(*data, crop_size=cfg.crop_size, load_size=translation_load_size(cfg),
                                            seed=cfg.seed)
             loop.sample_caption = "input (A) | translated (A→B) | a B photo"
         loop._val = None
-        if state is not None:
-            same_streams = loop.restore_gan_state(state)
-            notes.append(f"resumed from step {state['step']}" + (
-                "" if same_streams else " (new random streams: the run was saved with fewer processes)"))
         return loop
+
+    def batches(self) -> Batches:
+        if self.plan.mode == "SinCUT":  # a stream of crops, one batch per step
+            return step_batches(self.dataset, workers=self.cfg.workers, d=self.d, start_step=self.step,
+                                total_steps=self.cfg.total_steps)
+        return super().batches()
 
     def iteration(self, batch: dict[str, Any], epoch: int) -> None:
         cfg, p, dev = self.cfg, self.plan, self.d.device
@@ -344,7 +286,7 @@ class CutLoop(TranslationLoop):
         if single and cfg.lambda_identity > 0:
             losses["idt"] = F.l1_loss(idt_b.float(), real_b) * cfg.lambda_identity
         loss_G = torch.stack(list(losses.values())).sum()
-        optimizer_step(loss_G, self.opt_G, self.scaler_G)
+        self.update("G", loss_G)
         self.finish_step({**losses_D, **losses, "G": loss_G}, epoch)
 
     def _d_step(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -353,7 +295,7 @@ class CutLoop(TranslationLoop):
         with self.precision.autocast():
             logits = self.model_D(torch.cat([real, fake.to(real.dtype)])).float()
         loss = lsgan_d_loss(logits[:n], logits[n:])
-        optimizer_step(loss, self.opt_D, self.scaler_D)
+        self.update("D", loss)
         return {"D": loss}
 
     def _sincut_d_step(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -369,7 +311,7 @@ class CutLoop(TranslationLoop):
         if cfg.lambda_R1 > 0:
             losses["D_R1"] = r1_penalty(logits[:n], real_tiles)
             loss = loss + losses["D_R1"] * (cfg.lambda_R1 / 2)
-        optimizer_step(loss, self.opt_D, self.scaler_D)
+        self.update("D", loss)
         return losses
 
     def sample_rows(self) -> list[list[np.ndarray]]:
@@ -386,19 +328,12 @@ class CutLoop(TranslationLoop):
         fake = G(a.to(dev)).cpu()
         return [[to_uint8(a[i]), to_uint8(fake[i]), to_uint8(b[i % len(b)])] for i in range(len(a))]
 
-    def model_file(self) -> tuple[dict[str, Tensor], dict[str, dict[str, Tensor]], dict[str, Any]]:
+    def model_file(self) -> ModelFile:
         g = self.translator.G.state_dict()
         return g, {}, arch.resolve_hparams(g, {"mode": self.plan.mode})
 
-    def training_state(self) -> dict[str, Any]:
-        return {"netF": self.translator.H.state_dict(), "netD": self.netD.state_dict(),
-                "optimizer_G": self.opt_G.state_dict(), "optimizer_D": self.opt_D.state_dict(),
-                "scheduler_G": self.schedulers[0].state_dict(), "scheduler_D": self.schedulers[1].state_dict(),
-                "scaler_G": self.scaler_G.state_dict() if self.scaler_G else None,
-                "scaler_D": self.scaler_D.state_dict() if self.scaler_D else None}
-
-    def size_rule(self, hparams: Mapping[str, Any]) -> str:
-        return arch.size_rule(hparams)
+    def state_parts(self) -> dict[str, Any]:
+        return {"netF": self.translator.H, "netD": self.netD, **super().state_parts()}
 
     def data_description(self) -> str:
         a, b = self.plan.data
@@ -415,17 +350,5 @@ def _sample_photo(path: Path, width: int) -> Tensor:
     return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
-# --- command line ---------------------------------------------------------------------------------------
-
-CLI = runner.MethodCLI(method=METHOD, config_type=CutConfig, train=train, validate=validate,
-                       fixed_on_resume=FIXED_ON_RESUME)
-SINCUT_CLI = runner.MethodCLI(method=SINCUT, config_type=SinCutConfig, train=train, validate=validate,
-                              fixed_on_resume=FIXED_ON_RESUME)
-
-
-def main(argv: list[str]) -> int:
-    return runner.run(CLI, argv)
-
-
-def main_sincut(argv: list[str]) -> int:
-    return runner.run(SINCUT_CLI, argv)
+LOOP = CutLoop
+train, validate = LOOP.train, LOOP.validate

@@ -17,8 +17,7 @@ The model file: G_A's state dict, G_B as the part "G_B", hparams["directions"] [
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +26,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.catalog import slug
+from engine.api import Task
 from engine.checkpoints import read_checkpoint
 from engine.models import cyclegan as arch
-from trainers import runner
-from trainers.checkpointing import ResumePoint, read_state
-from trainers.common import Emit, TrainError, linear_decay, prepare_run_dir
+from trainers.checkpointing import ResumePoint
+from trainers.common import TrainError, linear_decay
 from trainers.configs import CycleGanConfig
-from trainers.datasets import UnpairedFolders, domain_folders, scan_unpaired
-from trainers.distributed import (
-    Dist,
-    choose_precision,
-    optimizer_step,
-    seed_everything,
-    setup_distributed,
-    wrap_ddp,
-)
+from trainers.distributed import Dist, seed_everything, wrap_ddp
+from trainers.loop import ModelFile, TrainingLoop, fixed_photos, to_uint8
 from trainers.losses import lsgan_d_loss, lsgan_g_loss
 from trainers.nets.patchgan import PatchDiscriminator, init_weights
-from trainers.stepping import begin_run, drive, epoch_batches
-from trainers.translation import (
-    ImagePool,
-    TranslationLoop,
-    check_options,
-    fixed_photos,
-    to_uint8,
-    translation_load_size,
-)
+from trainers.translation import ImagePool, check_options, scan_domains, translation_load_size
+from trainers.unpaired_datasets import UnpairedFolders, domain_folders
 
 METHOD = "cyclegan"
 RECIPE = ("CycleGAN (Zhu et al. 2017): LSGAN, cycle L1 x 10, identity x 0.5 x 10, image pool 50, 70x70 PatchGAN, "
@@ -77,12 +61,6 @@ def plan(cfg: CycleGanConfig) -> tuple[Path, Path]:
         raise TrainError(str(exc)) from None
 
 
-def validate(cfg: CycleGanConfig) -> dict[str, Any]:
-    """The `--validate-only` summary (trainers.datasets.scan_unpaired) of the two photo folders."""
-    folder_a, folder_b = plan(cfg)
-    return scan_unpaired(folder_a, folder_b, crop_size=cfg.crop_size, max_images=cfg.max_images)[2]
-
-
 class CycleGenerators(nn.Module):
     """G_A and G_B in one module, so DDP reduces both in one backward. forward(a, b) -> the translations,
     the cycles back and, with `identity`, each generator applied to its own target domain."""
@@ -103,48 +81,28 @@ class CycleGenerators(nn.Module):
         return result
 
 
-def train(cfg: CycleGanConfig, *, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> Path:
-    """Train (or continue, with resume) the run in cfg.out; returns the final model checkpoint."""
-    d = setup_distributed(cfg.device)
-    run_dir = prepare_run_dir(Path(cfg.out))
-    folder_a, folder_b = plan(cfg)
-    paths_a, paths_b, summary = scan_unpaired(folder_a, folder_b, crop_size=cfg.crop_size, max_images=cfg.max_images)
-    if summary["errors"]:
-        raise TrainError("; ".join(summary["errors"]))
-    point, notes = begin_run(cfg, d, run_dir, method=METHOD, resume=resume)
-    loop = CycleGanLoop.build(cfg, d, run_dir, paths_a, paths_b, point, notes)
-    emit("start", step=loop.step, total_steps=cfg.total_steps, method=METHOD, world_size=d.world_size,
-         device=str(d.device), config=asdict(cfg), notes=notes)
-    loop.emit = emit
-    for warning in summary["warnings"]:
-        emit("log", level="warning", message=warning)
-    batches = epoch_batches(loop.dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, d=d,
-                            start_step=loop.step)
-    return drive(loop, batches, point=point, should_stop=should_stop)
-
-
-class CycleGanLoop(TranslationLoop):
+class CycleGanLoop(TrainingLoop):
+    arch = arch
+    task = Task.IMAGE_TO_IMAGE
+    fixed_on_resume = FIXED_ON_RESUME
     recipe = RECIPE
     sample_caption = "A | A→B | B | B→A"
-    arch_method = arch.METHOD
+    lost_on_fewer_processes = "new random streams and empty image pools"
+    check = staticmethod(plan)
+    scan = staticmethod(scan_domains)
 
     @classmethod
-    def build(cls, cfg: CycleGanConfig, d: Dist, run_dir: Path, paths_a: list[Path], paths_b: list[Path],
-              point: ResumePoint | None, notes: list[str]) -> CycleGanLoop:
-        """Networks, optimisers and pools, fresh or restored from `point`; appends to `notes`."""
+    def build(cls, cfg: CycleGanConfig, plan: tuple[Path, Path], data: tuple[list[Path], list[Path]], d: Dist,
+              run_dir: Path, point: ResumePoint | None, state: Mapping[str, Any] | None) -> CycleGanLoop:
         seed_everything(cfg.seed)  # the same initial weights on every rank (DDP would broadcast rank 0's anyway)
         hp = arch.config_hparams(ngf=cfg.ngf, n_blocks=cfg.n_blocks, directions=("AtoB", "BtoA"))
         generators = CycleGenerators(*(init_weights(arch.build(hp).train(), "normal") for _ in range(2)))
         discriminators = [init_weights(PatchDiscriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_D), "normal")
                           for _ in range(2)]
-        state: dict[str, Any] | None = None
         if point is not None:
             ckpt = read_checkpoint(point.model)
             generators.G_A.load_state_dict(ckpt.state_dict)
             generators.G_B.load_state_dict(ckpt.parts[arch.G_B_PART])
-            state = read_state(point.state)
-            for net, key in zip(discriminators, ("netD_A", "netD_B"), strict=True):
-                net.load_state_dict(state[key])
         generators.to(d.device)
         for net in discriminators:
             net.to(d.device)
@@ -152,32 +110,18 @@ class CycleGanLoop(TranslationLoop):
         opt_G = torch.optim.Adam(generators.parameters(), lr=cfg.lr, betas=betas)
         opt_D = torch.optim.Adam([p for net in discriminators for p in net.parameters()], lr=cfg.lr, betas=betas)
         schedule = linear_decay(cfg.total_steps, cfg.decay_steps)
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_G, opt_D)]
-        precision = choose_precision(d.device, cfg.amp)
-        if d.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # a fixed crop size: let cuDNN pick its fastest kernels
-        torch.manual_seed(cfg.seed + d.rank)  # per-rank pool draws from here on
-        pools = {"A": ImagePool(cfg.pool_size), "B": ImagePool(cfg.pool_size)}
-        notes[:0] = [f"precision: {precision.name}", f"photos: {len(paths_a)} in A, {len(paths_b)} in B"]
-        loop = cls(cfg, d, run_dir, precision=precision, step=int(state["step"]) if state else 0,
-                   model_id=point.info.get("model_id") if point else None,
-                   default_id=f"{METHOD}-{slug(cfg.name or run_dir.name)}")
+        loop = cls(cfg, d, run_dir, point=point, state=state)
         loop.generators, loop.model_G = generators, wrap_ddp(generators, d)
         loop.netD_A, loop.netD_B = discriminators
         loop.model_D_A, loop.model_D_B = (wrap_ddp(net, d) for net in discriminators)
-        loop.opt_G, loop.opt_D = opt_G, opt_D
-        loop.optimizers, loop.schedulers = {"G": opt_G, "D": opt_D}, schedulers
-        loop.scaler_G, loop.scaler_D = precision.scaler(), precision.scaler()
-        loop.pools = pools
-        loop.dataset = UnpairedFolders(paths_a, paths_b, crop_size=cfg.crop_size, load_size=translation_load_size(cfg),
+        loop.optimizers = {"G": opt_G, "D": opt_D}
+        loop.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_G, opt_D)]
+        loop.scalers = {"G": loop.precision.scaler(), "D": loop.precision.scaler()}
+        loop.pools = {"A": ImagePool(cfg.pool_size), "B": ImagePool(cfg.pool_size)}
+        loop.notes = [f"photos: {len(data[0])} in A, {len(data[1])} in B"]
+        loop.dataset = UnpairedFolders(*data, crop_size=cfg.crop_size, load_size=translation_load_size(cfg),
                                        seed=cfg.seed)
         loop._val = None
-        if state is not None:
-            same_streams = loop.restore_gan_state(state)
-            same_pools = all(pools[k].restore(state["pools"].get(k), d) for k in pools)
-            notes.append(f"resumed from step {state['step']}" + (
-                "" if same_streams and same_pools else
-                " (new random streams and empty image pools: the run was saved with fewer processes)"))
         return loop
 
     def iteration(self, batch: dict[str, Any], epoch: int) -> None:
@@ -202,7 +146,7 @@ class CycleGanLoop(TranslationLoop):
             losses["idt_A"] = F.l1_loss(out["idt_A"].float(), real_b) * weight
             losses["idt_B"] = F.l1_loss(out["idt_B"].float(), real_a) * weight
         loss_G = torch.stack(list(losses.values())).sum()
-        optimizer_step(loss_G, self.opt_G, self.scaler_G)
+        self.update("G", loss_G)
 
         # the discriminators: real photos against translations from the pools
         for net in (self.netD_A, self.netD_B):
@@ -212,7 +156,7 @@ class CycleGanLoop(TranslationLoop):
             pred_a = self.model_D_A(torch.cat([real_b, self.pools["B"].query(out["fake_B"]).to(real_b.dtype)])).float()
             pred_b = self.model_D_B(torch.cat([real_a, self.pools["A"].query(out["fake_A"]).to(real_a.dtype)])).float()
         losses_D = {"D_A": lsgan_d_loss(pred_a[:n], pred_a[n:]), "D_B": lsgan_d_loss(pred_b[:n], pred_b[n:])}
-        optimizer_step(losses_D["D_A"] + losses_D["D_B"], self.opt_D, self.scaler_D)
+        self.update("D", losses_D["D_A"] + losses_D["D_B"])
         self.finish_step({**losses_D, **losses, "G": loss_G}, epoch)
 
     def sample_rows(self) -> list[list[np.ndarray]]:
@@ -226,31 +170,25 @@ class CycleGanLoop(TranslationLoop):
         return [[to_uint8(a[i % len(a)]), to_uint8(fake_b[i % len(a)]), to_uint8(b[i % len(b)]),
                  to_uint8(fake_a[i % len(b)])] for i in range(max(len(a), len(b)))]
 
-    def model_file(self) -> tuple[dict[str, Tensor], dict[str, dict[str, Tensor]], dict[str, Any]]:
+    def model_file(self) -> ModelFile:
         g_a = self.generators.G_A.state_dict()
         hparams = arch.resolve_hparams(g_a, {"directions": ["AtoB", "BtoA"]})
         return g_a, {arch.G_B_PART: self.generators.G_B.state_dict()}, hparams
 
-    def training_state(self) -> dict[str, Any]:
-        return {"netD_A": self.netD_A.state_dict(), "netD_B": self.netD_B.state_dict(),
-                "optimizer_G": self.opt_G.state_dict(), "optimizer_D": self.opt_D.state_dict(),
-                "scheduler_G": self.schedulers[0].state_dict(), "scheduler_D": self.schedulers[1].state_dict(),
-                "scaler_G": self.scaler_G.state_dict() if self.scaler_G else None,
-                "scaler_D": self.scaler_D.state_dict() if self.scaler_D else None,
-                "pools": {k: pool.gathered(self.d) for k, pool in self.pools.items()}}
+    def state_parts(self) -> dict[str, Any]:
+        return {"netD_A": self.netD_A, "netD_B": self.netD_B, **super().state_parts()}
 
-    def size_rule(self, hparams: Mapping[str, Any]) -> str:
-        return arch.size_rule(hparams)
+    def training_state(self) -> dict[str, Any]:
+        return {**super().training_state(), "pools": {k: pool.gathered(self.d) for k, pool in self.pools.items()}}
+
+    def restore(self, state: Mapping[str, Any]) -> bool:
+        same_streams = super().restore(state)
+        same_pools = all(pool.restore(state["pools"].get(k), self.d) for k, pool in self.pools.items())
+        return same_streams and same_pools
 
     def data_description(self) -> str:
         return f"A {self.dataset.a.paths[0].parent}, B {self.dataset.b.paths[0].parent}"
 
 
-# --- command line ---------------------------------------------------------------------------------------
-
-CLI = runner.MethodCLI(method=METHOD, config_type=CycleGanConfig, train=train, validate=validate,
-                       fixed_on_resume=FIXED_ON_RESUME)
-
-
-def main(argv: list[str]) -> int:
-    return runner.run(CLI, argv)
+LOOP = CycleGanLoop
+train, validate = LOOP.train, LOOP.validate

@@ -28,7 +28,7 @@ from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.models import cut
 from engine.storage import RESOURCES, sha256_file
 from trainers import landscapes
-from trainers.cut import main as train_main
+from trainers.__main__ import main as trainers_main
 from trainers.packaging import latest_checkpoint, list_builtin
 
 MODEL_ID = "cut-summer2winter-default"
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{SCENES} summer and {SCENES} winter scenes in {args.work}")
     elif args.step == "train":  # in this process, so Ctrl-C reaches the trainer's clean stop
         resume = ["--resume"] if (run / "checkpoints" / "latest.json").exists() else []
-        return train_main(["--a", str(args.work / "summer"), "--b", str(args.work / "winter"), "--out", str(run),
-                           "--device", args.device, *TRAIN_ARGS, *resume])
+        return trainers_main(["cut", "--a", str(args.work / "summer"), "--b", str(args.work / "winter"),
+                              "--out", str(run), "--device", args.device, *TRAIN_ARGS, *resume])
     else:
         entry = package(args.checkpoint or latest_checkpoint(run))
         print(f"packaged {entry.id}: {RESOURCES / MODEL_FILE} ({entry.sha256[:12]})")

@@ -37,8 +37,8 @@ from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.models import sae
 from engine.storage import RESOURCES, sha256_file
 from engine.worker import JobContext
+from trainers.__main__ import main as trainers_main
 from trainers.packaging import latest_checkpoint, list_builtin
-from trainers.sae import main as train_main
 
 MODEL_ID = "sae-wallpapers-default"
 MODEL_FILE = Path("models") / "sae_wallpapers.safetensors"  # relative to resources/
@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{count} photos from {len(wallpapers)} wallpapers in {photos}")
     elif args.step == "train":  # in this process, so Ctrl-C reaches the trainer's clean stop
         resume = ["--resume"] if (run / "checkpoints" / "latest.json").exists() else []
-        return train_main(["--images", str(photos), "--out", str(run), "--device", args.device, *TRAIN_ARGS, *resume])
+        return trainers_main(["sae", "--images", str(photos), "--out", str(run), "--device", args.device,
+                              *TRAIN_ARGS, *resume])
     else:
         torch.set_grad_enabled(False)
         entry = package(args.checkpoint or latest_checkpoint(run), photos)

@@ -33,8 +33,8 @@ from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.models import hierarchyflow
 from engine.storage import RESOURCES, sha256_file
 from trainers import style_art
+from trainers.__main__ import main as trainers_main
 from trainers.default_sae import find_wallpapers, write_dataset
-from trainers.hierarchyflow import main as train_main
 from trainers.packaging import latest_checkpoint, list_builtin
 
 MODEL_ID = "hierarchyflow-default"
@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{photos} content photos and {styles} style images in {args.work}")
     elif args.step == "train":  # in this process, so Ctrl-C reaches the trainer's clean stop
         resume = ["--resume"] if (run / "checkpoints" / "latest.json").exists() else []
-        return train_main(["--content", str(args.work / "content"), "--style", str(args.work / "style"),
-                           "--out", str(run), "--device", args.device, *TRAIN_ARGS, *resume])
+        return trainers_main(["hierarchyflow", "--content", str(args.work / "content"), "--style",
+                              str(args.work / "style"), "--out", str(run), "--device", args.device, *TRAIN_ARGS,
+                              *resume])
     elif args.step == "sample":
         write_sample(RESOURCES / "samples" / "default_stylize.jpg")
     else:

@@ -40,9 +40,8 @@ Model file: the flow's state dict (official keys without `module.`), metadata {"
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +51,11 @@ from PIL import Image
 from torch import Tensor, nn
 
 from engine.api import Task
-from engine.catalog import slug
-from engine.checkpoints import CheckpointError, read_checkpoint
+from engine.checkpoints import read_checkpoint
 from engine.models import hierarchyflow as arch
 from engine.storage import atomic_write
-from trainers import runner
-from trainers.checkpointing import STATE_SUFFIX, ResumePoint, find_resume_point, read_state
-from trainers.common import Emit, TrainError, prepare_run_dir
+from trainers.checkpointing import ResumePoint, read_state
+from trainers.common import TrainError
 from trainers.configs import (
     HF_VARIANTS,
     HF_VGG_FILES,
@@ -68,16 +65,10 @@ from trainers.configs import (
     find_vgg19_weights,
 )
 from trainers.datasets import _reason, scan_images
-from trainers.distributed import (
-    Dist,
-    choose_precision,
-    optimizer_step,
-    restore_rng,
-    seed_everything,
-    setup_distributed,
-    wrap_ddp,
-)
-from trainers.stepping import begin_run, drive, step_batches
+from trainers.distributed import Dist, seed_everything, wrap_ddp
+from trainers.exporting import checkpoint_to_export, export_folder
+from trainers.loop import ModelFile, Summary, TrainingLoop, spread
+from trainers.stepping import Batches, step_batches
 from trainers.style_losses import (
     LAYERS,
     aligned_style_loss,
@@ -85,7 +76,6 @@ from trainers.style_losses import (
     load_style_encoder,
     random_vgg_normalised,
 )
-from trainers.translation import TranslationLoop
 
 METHOD = arch.METHOD
 RECIPES = {  # k, lr, style layers
@@ -95,11 +85,9 @@ RECIPES = {  # k, lr, style layers
 RANDOM_VGG = "random"  # vgg_weights value for tests: random VGG weights (the losses mean little)
 RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's aspect ratios (torchvision's default, the official config's)
 MIN_CROP = 16  # the VGG's relu4_1 (1/8 size) needs 2 px a side for its statistics and reflection padding
-SAMPLE_ROWS = 4
 # Options that shape the saved network or the data stream: a resumed run must keep them.
 FIXED_ON_RESUME = ("variant", "out_channels", "weight_type", "pad_size", "crop_height", "crop_width", "scale_min",
                    "scale_max", "seed", "batch_size")
-POSITIVE = ("total_steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints")
 
 
 # --- set-up ----------------------------------------------------------------------------------------------
@@ -122,9 +110,6 @@ def plan(cfg: HierarchyFlowConfig) -> Plan:
     if not cfg.content or not cfg.style:
         raise TrainError("--content DIR and --style DIR are required (a folder of content photos and a folder of "
                          "style images)")
-    for name in POSITIVE:
-        if getattr(cfg, name) < 1:
-            raise TrainError(f"{name} must be at least 1")
     k, lr, layers = RECIPES[cfg.recipe]
     k = k if cfg.k is None else cfg.k
     lr = lr if cfg.lr is None else cfg.lr
@@ -171,8 +156,8 @@ def out_channels(cfg: HierarchyFlowConfig) -> tuple[int, ...]:
     return widths
 
 
-def scan(cfg: HierarchyFlowConfig, p: Plan) -> tuple[list[Path], list[Path], dict[str, Any]]:
-    """(usable content photos, usable style images, summary). Any size works (crops are resized to the training
+def scan(cfg: HierarchyFlowConfig, p: Plan) -> tuple[tuple[list[Path], list[Path]], Summary]:
+    """((usable content photos, usable style images), summary). Any size works (crops are resized to the training
     size); the summary counts them as images_A (content) and images_B (style), the two folders' keys of the
     training dialog's dataset check (with `domain_names` saying what they hold), with errors and warnings
     prefixed "content: " / "style: "."""
@@ -190,12 +175,7 @@ def scan(cfg: HierarchyFlowConfig, p: Plan) -> tuple[list[Path], list[Path], dic
         summary["unreadable"] += [f"{role}/{item}" for item in part["unreadable"]]
         summary["errors"] += [f"{role}: {m.replace('photo folder', f'{role} folder')}" for m in part["errors"]]
         summary["warnings"] += [f"{role}: {m}" for m in part["warnings"]]
-    return found[0], found[1], summary
-
-
-def validate(cfg: HierarchyFlowConfig) -> dict[str, Any]:
-    """The `--validate-only` summary of the two folders."""
-    return scan(cfg, plan(cfg))[2]
+    return (found[0], found[1]), summary
 
 
 def style_encoder(cfg: HierarchyFlowConfig) -> tuple[nn.Module, str]:
@@ -288,10 +268,9 @@ class ContentStyleCrops:
 
 
 def fixed_images(paths: list[Path], size: tuple[int, int]) -> Tensor:
-    """Up to SAMPLE_ROWS images spread over the (sorted) folder, resized to (H, W) as the official test does."""
-    picked = [paths[i * len(paths) // SAMPLE_ROWS] for i in range(min(SAMPLE_ROWS, len(paths)))]
+    """Up to 4 images spread over the (sorted) folder, resized to (H, W) as the official test does."""
     images = []
-    for path in picked:
+    for path in spread(paths):
         with Image.open(path) as im:
             images.append(to_tensor(im.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)))
     return torch.stack(images)
@@ -302,81 +281,83 @@ def to_uint8(image: Tensor) -> np.ndarray:
     return (image.float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+# --- export to the official container --------------------------------------------------------------------
+
+
+def export(source: Path, out: Path) -> list[Path]:
+    """RUN (its latest checkpoint) or a checkpoint -> DIR/<step>.ckpt.pth.tar, the official trainer's container:
+    {"step", "state_dict" (keys prefixed `module.`, as its DDP model saves them), "optimizer" (Adam's state dict,
+    from the training-state file beside the checkpoint; without one, a fresh Adam's: the weights are what the
+    official test loads)}."""
+    ckpt, state_path = checkpoint_to_export(source, method=METHOD, title="HierarchyFlow", detect=arch.detect)
+    provenance = ckpt.metadata.get("provenance", {})
+    step = int(provenance.get("step", 0))
+    if state_path is not None:
+        optimizer = read_state(state_path)["optimizer"]
+    else:
+        flow = arch.build(ckpt.metadata["hparams"])
+        config = provenance.get("config", {})
+        lr = config.get("lr") or RECIPES[config.get("recipe", "official")][1]
+        optimizer = torch.optim.Adam(flow.parameters(), lr=lr).state_dict()
+    with torch.device("meta"):  # the official key order (safetensors files keep theirs sorted)
+        order = arch.build(ckpt.metadata["hparams"]).state_dict()
+    weights = {f"module.{k}": ckpt.state_dict[k].float() for k in order}
+    container = {"step": step, "state_dict": weights, "optimizer": optimizer}
+    path = out / f"{step}.ckpt.pth.tar"
+    with export_folder(out):
+        atomic_write(path, lambda f: torch.save(container, f))
+    return [path]
+
+
 # --- training -------------------------------------------------------------------------------------------
 
 
-def train(cfg: HierarchyFlowConfig, *, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> Path:
-    """Train (or continue, with resume) the run in cfg.out; returns the final model checkpoint."""
-    d = setup_distributed(cfg.device)
-    run_dir = prepare_run_dir(Path(cfg.out))
-    p = plan(cfg)
-    content, style, summary = scan(cfg, p)
-    if summary["errors"]:
-        raise TrainError("; ".join(summary["errors"]))
-    encoder, vgg_note = style_encoder(cfg)
-    point, notes = begin_run(cfg, d, run_dir, method=METHOD, resume=resume)
-    loop = HierarchyFlowLoop.build(cfg, p, d, run_dir, (content, style), encoder, point, notes)
-    notes.insert(1, vgg_note)
-    emit("start", step=loop.step, total_steps=cfg.total_steps, method=METHOD, world_size=d.world_size,
-         device=str(d.device), config=asdict(cfg), notes=notes)
-    loop.emit = emit
-    if cfg.vgg_weights == RANDOM_VGG:
-        emit("log", level="warning", message=vgg_note)
-    for warning in summary["warnings"]:
-        emit("log", level="warning", message=warning)
-    batches = step_batches(loop.dataset, workers=cfg.workers, d=d, start_step=loop.step, total_steps=cfg.total_steps)
-    return drive(loop, batches, point=point, should_stop=should_stop)
-
-
-class HierarchyFlowLoop(TranslationLoop):
-    arch_method = METHOD
-    task = Task.CONTENT_STYLE.value
+class HierarchyFlowLoop(TrainingLoop):
+    arch = arch
+    task = Task.CONTENT_STYLE
+    fixed_on_resume = FIXED_ON_RESUME
     sample_caption = "content | style | stylised"
+    export = staticmethod(export)
+    export_help = ("Write a checkpoint as the official HierarchyFlow trainer does (<step>.ckpt.pth.tar with "
+                   "module.-prefixed keys).")
+    check = staticmethod(plan)
+    scan = staticmethod(scan)
 
     @classmethod
-    def build(cls, cfg: HierarchyFlowConfig, p: Plan, d: Dist, run_dir: Path, paths: tuple[list[Path], list[Path]],
-              encoder: nn.Module, point: ResumePoint | None, notes: list[str]) -> HierarchyFlowLoop:
-        """The flow, its optimiser and schedule, fresh or restored from `point`; appends to `notes`."""
+    def build(cls, cfg: HierarchyFlowConfig, plan: Plan, data: tuple[list[Path], list[Path]], d: Dist,
+              run_dir: Path, point: ResumePoint | None, state: Mapping[str, Any] | None) -> HierarchyFlowLoop:
+        encoder, vgg_note = style_encoder(cfg)
         seed_everything(cfg.seed)  # the same initial weights on every rank (DDP would broadcast rank 0's anyway)
-        flow = arch.HierarchyFlow(pad_size=cfg.pad_size, in_channel=3, out_channels=p.out_channels,
+        flow = arch.HierarchyFlow(pad_size=cfg.pad_size, in_channel=3, out_channels=plan.out_channels,
                                   weight_type=cfg.weight_type).train()  # PyTorch's default init, as the code
-        state: dict[str, Any] | None = None
         if point is not None:
             flow.load_state_dict(read_checkpoint(point.model).state_dict)
-            state = read_state(point.state)
         flow.to(d.device)
-        optimizer = torch.optim.Adam(flow.parameters(), lr=p.lr, betas=(cfg.beta1, cfg.beta2))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine(cfg.total_steps))
-        precision = choose_precision(d.device, cfg.amp)
-        if d.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # a fixed crop size: let cuDNN pick its fastest kernels
-        layers = ", ".join(LAYERS[i] for i in p.layers)
-        style = "plain style loss" if p.k < 0 else f"aligned-style loss k {p.k:g}"
-        terms = f"content relu4_1 + {cfg.lambda_style:g} x {style} on {layers}; lr {p.lr:g}"
-        notes[:0] = [f"precision: {precision.name}", f"recipe {cfg.recipe}: {terms}",
-                     (f"network out_channels {list(p.out_channels)}, weight_type {cfg.weight_type}; images: "
-                      f"{len(paths[0])} content, {len(paths[1])} style")]
-        loop = cls(cfg, d, run_dir, precision=precision, step=int(state["step"]) if state else 0,
-                   model_id=point.info.get("model_id") if point else None,
-                   default_id=f"{METHOD}-{slug(cfg.name or run_dir.name)}")
-        loop.plan, loop.paths = p, paths
+        optimizer = torch.optim.Adam(flow.parameters(), lr=plan.lr, betas=(cfg.beta1, cfg.beta2))
+        loop = cls(cfg, d, run_dir, point=point, state=state)
+        layers = ", ".join(LAYERS[i] for i in plan.layers)
+        style = "plain style loss" if plan.k < 0 else f"aligned-style loss k {plan.k:g}"
+        terms = f"content relu4_1 + {cfg.lambda_style:g} x {style} on {layers}; lr {plan.lr:g}"
+        loop.notes = [vgg_note, f"recipe {cfg.recipe}: {terms}",
+                      (f"network out_channels {list(plan.out_channels)}, weight_type {cfg.weight_type}; images: "
+                       f"{len(data[0])} content, {len(data[1])} style")]
+        if cfg.vgg_weights == RANDOM_VGG:
+            loop.warnings.append(vgg_note)
+        loop.plan, loop.paths = plan, data
         loop.recipe = f"HierarchyFlow ({cfg.recipe} recipe): {terms}, Adam betas ({cfg.beta1}, {cfg.beta2}), cosine"
         loop.flow, loop.model = flow, wrap_ddp(flow, d)
         loop.encoder = encoder.to(d.device)
-        loop.optimizer, loop.scaler = optimizer, precision.scaler()
-        loop.optimizers, loop.schedulers = {"flow": optimizer}, [scheduler]
-        loop.dataset = ContentStyleCrops(*paths, size=(cfg.crop_height, cfg.crop_width), batch=cfg.batch_size,
+        loop.optimizers = {"flow": optimizer}
+        loop.schedulers = [torch.optim.lr_scheduler.LambdaLR(optimizer, cosine(cfg.total_steps))]
+        loop.scalers = {"flow": loop.precision.scaler()}
+        loop.dataset = ContentStyleCrops(*data, size=(cfg.crop_height, cfg.crop_width), batch=cfg.batch_size,
                                          scale=(cfg.scale_min, cfg.scale_max), seed=cfg.seed, rank=d.rank)
         loop._val = None
-        if state is not None:
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            if loop.scaler is not None and state.get("scaler"):
-                loop.scaler.load_state_dict(state["scaler"])
-            same_streams = restore_rng(state["rng"], d)
-            notes.append(f"resumed from step {state['step']}" + (
-                "" if same_streams else " (new random streams: the run was saved with fewer processes)"))
         return loop
+
+    def batches(self) -> Batches:
+        return step_batches(self.dataset, workers=self.cfg.workers, d=self.d, start_step=self.step,
+                            total_steps=self.cfg.total_steps)
 
     def iteration(self, batch: dict[str, Any], epoch: int) -> None:
         self.report_skipped(batch["skipped"])
@@ -392,7 +373,7 @@ class HierarchyFlowLoop(TranslationLoop):
         loss_s = aligned_style_loss([feats[i] for i in self.plan.layers], [targets[i][n:] for i in self.plan.layers],
                                     self.plan.k)
         loss = loss_c + self.cfg.lambda_style * loss_s
-        optimizer_step(loss, self.optimizer, self.scaler)
+        self.update("flow", loss)
         self.finish_step({"loss": loss, "loss_c": loss_c, "loss_s": loss_s}, epoch)
 
     def sample_rows(self) -> list[list[np.ndarray]]:
@@ -404,85 +385,17 @@ class HierarchyFlowLoop(TranslationLoop):
         out = self.flow(content.to(self.d.device), style.to(self.d.device)).float().cpu()
         return [[to_uint8(c), to_uint8(s), to_uint8(o)] for c, s, o in zip(content, style, out, strict=True)]
 
-    def model_file(self) -> tuple[dict[str, Tensor], dict[str, dict[str, Tensor]], dict[str, Any]]:
+    def model_file(self) -> ModelFile:
         hparams = arch.config_hparams(out_channels=self.plan.out_channels, in_channel=3,
                                       weight_type=self.cfg.weight_type, pad_size=self.cfg.pad_size)
         return self.flow.state_dict(), {}, hparams
 
-    def training_state(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.schedulers[0].state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler else None}
-
-    def size_rule(self, hparams: Mapping[str, Any]) -> str:
-        return arch.size_rule(hparams)
+    def state_parts(self) -> dict[str, Any]:  # the keys its saved runs' state files use
+        return {"optimizer": self.optimizers["flow"], "scheduler": self.schedulers[0], "scaler": self.scalers["flow"]}
 
     def data_description(self) -> str:
         return f"content {self.plan.content}, style {self.plan.style}"
 
 
-# --- export to the official container --------------------------------------------------------------------
-
-
-def export(source: Path, out: Path) -> Path:
-    """RUN (its latest checkpoint) or a checkpoint -> DIR/<step>.ckpt.pth.tar, the official trainer's container:
-    {"step", "state_dict" (keys prefixed `module.`, as its DDP model saves them), "optimizer" (Adam's state dict,
-    from the training-state file beside the checkpoint; without one, a fresh Adam's: the weights are what the
-    official test loads)}."""
-    state_path = None
-    if source.is_dir():
-        point = find_resume_point(source)
-        if point is None:
-            raise TrainError(f"{source} has no complete checkpoint to export")
-        source, state_path = point.model, point.state
-    else:
-        sibling = source.with_name(source.name.removesuffix(".safetensors") + STATE_SUFFIX)
-        state_path = sibling if sibling.is_file() else None
-    try:
-        ckpt = read_checkpoint(source)
-    except CheckpointError as exc:
-        raise TrainError(str(exc)) from None
-    if ckpt.metadata.get("method") != METHOD or not arch.detect(ckpt.state_dict):
-        raise TrainError(f"{source.name} is not a HierarchyFlow checkpoint written by this trainer")
-    provenance = ckpt.metadata.get("provenance", {})
-    step = int(provenance.get("step", 0))
-    if state_path is not None:
-        optimizer = read_state(state_path)["optimizer"]
-    else:
-        flow = arch.build(ckpt.metadata["hparams"])
-        config = provenance.get("config", {})
-        lr = config.get("lr") or RECIPES[config.get("recipe", "official")][1]
-        optimizer = torch.optim.Adam(flow.parameters(), lr=lr).state_dict()
-    with torch.device("meta"):  # the official key order (safetensors files keep theirs sorted)
-        order = arch.build(ckpt.metadata["hparams"]).state_dict()
-    weights = {f"module.{k}": ckpt.state_dict[k].float() for k in order}
-    container = {"step": step, "state_dict": weights, "optimizer": optimizer}
-    path = out / f"{step}.ckpt.pth.tar"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: torch.save(container, f))
-    except OSError as exc:
-        raise TrainError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
-    return path
-
-
-# --- command line ---------------------------------------------------------------------------------------
-
-CLI = runner.MethodCLI(method=METHOD, config_type=HierarchyFlowConfig, train=train, validate=validate,
-                       fixed_on_resume=FIXED_ON_RESUME)
-
-
-def main(argv: list[str]) -> int:
-    if argv[:1] != ["export"]:
-        return runner.run(CLI, argv)
-    parser = runner.OneLineParser(prog="python -m trainers hierarchyflow export",
-                                  description="Write a checkpoint as the official HierarchyFlow trainer does "
-                                              "(<step>.ckpt.pth.tar with module.-prefixed keys).")
-    parser.add_argument("source", type=Path, help="a run folder (its latest checkpoint) or a .safetensors checkpoint")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write")
-    ns = parser.parse_args(argv[1:])
-    try:
-        print(export(ns.source, ns.out))
-    except TrainError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+LOOP = HierarchyFlowLoop
+train, validate = LOOP.train, LOOP.validate

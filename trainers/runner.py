@@ -1,9 +1,11 @@
 """The command line every method shares: `python -m trainers <method> [options] [--config F] [--resume]
-[--validate-only]`, exit 0 on success or stop, 2 with one `error: ...` line on bad input.
+[--validate-only]` and, where the trainer has one, `python -m trainers <method> export RUN --out DIR`; exit 0
+on success or stop, 2 with one `error: ...` line on bad input.
 
-The method supplies a `MethodCLI` (its config dataclass, train function, validation, and the options that
-may not change on resume); this module owns the process life: torchrun set-up, the event stream
-(rank 0 only), the stop flag, and turning failures into one line plus an "error" event.
+The method's line in trainers.registry gives its config dataclass (the flags) and its TrainingLoop (train,
+validation, the options that may not change on resume, the export); this module owns the process life:
+torchrun set-up, the event stream (rank 0 only), the stop flag, and turning failures into one line plus an
+"error" event.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -37,6 +38,8 @@ from trainers.common import (
 )
 from trainers.distributed import setup_distributed, teardown_distributed
 from trainers.events import EventWriter
+from trainers.loop import TrainingLoop
+from trainers.registry import TrainerSpec
 
 TRACEBACK_FILE = "traceback.txt"
 # A process id the trainer watches: when that process is gone, the run stops (checkpoint, exit), and if it
@@ -48,60 +51,71 @@ WATCH_GRACE = 5.0
 WATCH_EXIT = 130
 
 
-@dataclass(frozen=True)
-class MethodCLI:
-    method: str
-    config_type: type
-    train: Callable[..., Path]  # train(cfg, *, emit, should_stop, resume) -> final checkpoint
-    validate: Callable[[Any], dict[str, Any]]  # the dataset summary printed by --validate-only
-    fixed_on_resume: tuple[str, ...]  # options that shape the saved state
-
-
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         self.exit(2, f"error: {message}\n")
 
 
-def run(spec: MethodCLI, argv: list[str]) -> int:
+def run(spec: TrainerSpec, argv: list[str]) -> int:
+    """`python -m trainers <spec.method> ARGV`: train, validate or export; the exit code."""
+    loop: type[TrainingLoop] = spec.load()
+    if argv[:1] == ["export"] and loop.export is not None:
+        return _export(spec, loop, argv[1:])
     watch_parent()
     parser = OneLineParser(prog=f"python -m trainers {spec.method}",
-                     description=f"Train {spec.method}. Options map 1:1 to the config fields.")
-    add_config_arguments(parser, spec.config_type)
+                           description=f"Train {spec.title}: {spec.description} Options map 1:1 to the config "
+                                       "fields." + (" Or: export RUN --out DIR." if loop.export else ""))
+    add_config_arguments(parser, spec.config)
     parser.add_argument("--config", type=Path, help="a JSON config (or a run.json); flags given here override it")
     parser.add_argument("--resume", action="store_true", help="continue --out from its last complete checkpoint")
     parser.add_argument("--validate-only", action="store_true",
                         help="check the dataset folders, print the summary as JSON and exit")
     ns = parser.parse_args(argv)
-    given = {f.name: getattr(ns, f.name) for f in fields(spec.config_type) if hasattr(ns, f.name)}
+    given = {f.name: getattr(ns, f.name) for f in fields(spec.config) if hasattr(ns, f.name)}
     try:
-        cfg = _config(spec, ns, given)
+        cfg = _config(spec, loop.fixed_on_resume, ns, given)
         if ns.validate_only:
-            summary = spec.validate(cfg)
+            summary = loop.validate(cfg)
             print(json.dumps(summary, indent=1))
             return 2 if summary["errors"] else 0
         if not cfg.out:
             raise TrainError("--out RUN is required (the run folder)")
-        return _train(spec, cfg, resume=ns.resume)
+        return _train(loop, cfg, resume=ns.resume)
     except TrainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _config(spec: MethodCLI, ns: argparse.Namespace, given: dict[str, Any]) -> Any:
+def _export(spec: TrainerSpec, loop: type[TrainingLoop], argv: list[str]) -> int:
+    parser = OneLineParser(prog=f"python -m trainers {spec.method} export", description=loop.export_help)
+    parser.add_argument("source", type=Path, help="a run folder (its latest checkpoint) or a .safetensors checkpoint")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write")
+    ns = parser.parse_args(argv)
+    try:
+        for path in loop.export(ns.source, ns.out):
+            print(path)
+    except TrainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _config(spec: TrainerSpec, fixed_on_resume: tuple[str, ...], ns: argparse.Namespace,
+            given: dict[str, Any]) -> Any:
     base = load_config_file(ns.config) if ns.config else {}
     where = str(ns.config or "the command line")
     if not ns.resume:
-        return config_from_dict(spec.config_type, {**base, **given}, where=where)
+        return config_from_dict(spec.config, {**base, **given}, where=where)
     out = given.get("out") or base.get("out")
     if not out:
         raise TrainError("--resume needs --out RUN (the run folder to continue)")
     saved = read_run_json(Path(out))
-    cfg = config_from_dict(spec.config_type, {**saved["config"], **base, **given, "out": str(out)}, where=where)
-    check_resumable(saved, method=spec.method, config=asdict(cfg), fixed=spec.fixed_on_resume)
+    cfg = config_from_dict(spec.config, {**saved["config"], **base, **given, "out": str(out)}, where=where)
+    check_resumable(saved, method=spec.method, config=asdict(cfg), fixed=fixed_on_resume)
     return cfg
 
 
-def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
+def _train(loop: type[TrainingLoop], cfg: Any, *, resume: bool) -> int:
     d = setup_distributed(cfg.device)
     run_dir = prepare_run_dir(Path(cfg.out))
     lock = RunLock(run_dir)
@@ -117,7 +131,7 @@ def _train(spec: MethodCLI, cfg: Any, *, resume: bool) -> int:
     code, message = 0, ""
     try:
         with StopFlag(run_dir) as stop:
-            spec.train(cfg, emit=emit, should_stop=stop, resume=resume)
+            loop.train(cfg, emit=emit, should_stop=stop, resume=resume)
     except TrainError as exc:
         code, message = 2, str(exc)
     except KeyboardInterrupt:

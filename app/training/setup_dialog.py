@@ -1,9 +1,9 @@
 """Training > Train <title>…: data folders, palette, a live dataset check, the trainer's options
 (generated from its config), devices, run name and folder; Start launches a detached trainer.
 
-The data rows follow the trainer's config: photos with label maps (SPADE), one folder of photos (the
-Swapping Autoencoder), a folder per domain or a dataset holding trainA and trainB (CycleGAN, CUT), one
-source and one target photo (SinCUT), or a folder of content photos and one of style images (HierarchyFlow)."""
+Everything trainer-specific comes from its line in trainers.registry: the data rows follow its data kind
+(photos with label maps, one folder of photos, a folder per domain or a dataset holding trainA and trainB,
+one source and one target photo, or a folder of content photos and one of style images), the form its config."""
 
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ from app.training.options_form import OptionsForm
 from app.training.palette_editor import PaletteEditor, user_palettes
 from app.training.process import CONFIG_FILE, Launch, runs_dir, start_run
 from engine import palettes
-from trainers.configs import CONFIGS, HF_VGG_FILES, VGG19_FILE, describe, find_vgg19_weights
+from trainers.configs import VGG19_FILE, describe, find_vgg19_weights
 from trainers.events import EVENTS_FILE
-from trainers.registry import TrainerInfo
+from trainers.registry import TrainerSpec
 
 # Fields this dialog edits with its own widgets; the rest go to the generated options form.
 OWN_FIELDS = {"images", "labels", "instances", "no_instance", "palette", "dataroot", "a", "b", "source", "target",
               "content", "style", "out", "name", "device"}
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
-# Per kind of data (told by the config's fields): the data box title, the fields a check needs (any one
-# tuple complete), and what to ask for until then.
+# Per kind of data (the trainer's `data`): the data box title, the fields a check needs (any one tuple
+# complete), and what to ask for until then.
 DATA_KINDS = {
     "paired": ("Data (SPADE custom layout: photos and label maps matched by file name)", [("images", "labels")],
                "Choose a photo folder and a label folder."),
@@ -58,9 +58,9 @@ DATA_KINDS = {
     "content_style": ("Data (a folder of content photos and a folder of style images, any sizes)",
                       [("content", "style")], "Choose a folder of content photos and a folder of style images."),
 }
-VGG_FILES = {"hierarchyflow": HF_VGG_FILES}  # the weights a trainer looks for (others: torchvision's VGG-19)
 RANDOM_VGG = "random"  # the trainers' vgg_weights value for random weights (tests)
-FIRST_TABS = ("Training", "Network", "Reporting")  # Data and Run are mostly edited on the left
+# Data and Run are mostly edited on the left; a trainer's own groups (Patches, PatchNCE) come last.
+FIRST_TABS = ("Training", "Network", "Reporting", "Data", "Run")
 
 
 class FolderField(QWidget):
@@ -95,12 +95,12 @@ class FolderField(QWidget):
 class SetupDialog(QDialog):
     run_started = Signal(Path)  # the run folder, once its trainer process has started
 
-    def __init__(self, trainer: TrainerInfo, parent: QWidget | None = None) -> None:
+    def __init__(self, trainer: TrainerSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Train {trainer.title}")
         self.resize(1180, 760)
         self._trainer = trainer
-        self._specs = {s["name"]: s for s in describe(CONFIGS[trainer.method])}
+        self._specs = {s["name"]: s for s in describe(trainer.config)}
 
         intro = QLabel(trainer.description)
         intro.setProperty("role", "muted")
@@ -143,9 +143,7 @@ class SetupDialog(QDialog):
                        "target": self.target, "content": self.content, "style": self.style_images}
         for field, row in (*self._paths.items(), ("palette", palette_row)):
             data.setRowVisible(row, field in self._specs)
-        self._kind = ("paired" if "labels" in self._specs else "unpaired" if "a" in self._specs
-                      else "single" if "source" in self._specs else "content_style" if "content" in self._specs
-                      else "photos")
+        self._kind = trainer.data
         data_box = QGroupBox(DATA_KINDS[self._kind][0])
         data_box.setLayout(data)
 
@@ -349,7 +347,7 @@ class SetupDialog(QDialog):
         """Say next to the option whether the VGG losses will run: without the weights SPADE turns its
         perceptual loss off (otherwise only its log would tell) and HierarchyFlow does not start."""
         explicit = self.options.editor("vgg_weights").text().strip()
-        names = VGG_FILES.get(self._trainer.method, (VGG19_FILE,))
+        names = self._specs["vgg_weights"]["looks_for"] or (VGG19_FILE,)
         path = find_vgg19(explicit, names) if explicit != RANDOM_VGG else None
         warn = not path
         optional = "lambda_vgg" in self._specs  # the perceptual term of SPADE; HierarchyFlow's losses need VGG

@@ -27,8 +27,10 @@ from app.training.process import (
     runs_dir,
     start_run,
 )
-from app.training.setup_dialog import SetupDialog
+from app.training.setup_dialog import DATA_KINDS, OWN_FIELDS, SetupDialog
 from engine import palettes
+from trainers import registry
+from trainers.configs import describe
 from trainers.events import EVENTS_FILE, read_events
 from trainers.registry import TRAINERS
 
@@ -105,6 +107,35 @@ def test_training_menu_lists_each_trainer_and_open_run(main_window, menu_action,
     dialog = main_window.findChild(SetupDialog)
     qtbot.waitExposed(dialog)
     assert dialog.windowTitle() == "Train SPADE"
+
+
+@pytest.fixture
+def toy_listed(monkeypatch) -> registry.TrainerSpec:
+    """A test-only trainer added to the list by its one entry (tests/trainers/toy_config.py)."""
+    from tests.trainers.toy_config import SPEC
+
+    monkeypatch.setattr(registry, "TRAINERS", (*registry.TRAINERS, SPEC))
+    return SPEC
+
+
+def test_the_trainer_list_drives_the_menu_and_the_dialogs(toy_listed, main_window, menu_action, qtbot):
+    """Each listed trainer, the toy one too, has its menu entry, and a dialog asking for its kind of data with a
+    form of its config's options."""
+    for spec in registry.TRAINERS:
+        action = menu_action(main_window, "Training", f"Train {spec.title}…")
+        assert action.statusTip() == spec.description
+        action.trigger()
+        dialog = main_window.findChild(SetupDialog)
+        qtbot.waitExposed(dialog)
+        assert dialog.windowTitle() == f"Train {spec.title}"
+        needed = {name for names in DATA_KINDS[spec.data][1] for name in names}
+        assert all(dialog._paths[name].isVisibleTo(dialog) for name in needed), spec.method
+        assert dialog.check.headline.text() == DATA_KINDS[spec.data][2]
+        options = {field["name"]: field["default"] for field in describe(spec.config)}
+        shown = dialog.options.values()
+        assert shown == {k: v for k, v in options.items() if k not in OWN_FIELDS}, spec.method
+        dialog.close()  # deleted on close
+        qtbot.waitUntil(lambda: main_window.findChild(SetupDialog) is None)
 
 
 def test_dataset_check_counts_pairs_and_blocks_start_on_errors(qtbot, dataset, tmp_path, screenshots):

@@ -317,7 +317,7 @@ def test_export_writes_the_official_container(smoke, official, tmp_path, capsys)
     alone = tmp_path / "alone" / "step_0000001.safetensors"
     alone.parent.mkdir()
     alone.write_bytes((out / "checkpoints/step_0000001.safetensors").read_bytes())
-    fresh = torch.load(hf.export(alone, tmp_path / "fresh"), weights_only=True)["optimizer"]
+    fresh = torch.load(hf.export(alone, tmp_path / "fresh")[0], weights_only=True)["optimizer"]
     assert fresh["state"] == {} and fresh["param_groups"][0]["params"] == list(range(47))
     assert fresh["param_groups"][0]["lr"] == 1e-4
 

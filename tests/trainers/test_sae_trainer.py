@@ -24,7 +24,7 @@ from engine.checkpoints import read_checkpoint
 from engine.models import sae as arch
 from engine.storage import RESOURCES
 from trainers import __main__ as cli
-from trainers import checkpointing, default_sae, landscapes, sae
+from trainers import checkpointing, default_sae, landscapes, loop, sae
 from trainers.common import StopFlag
 from trainers.distributed import Precision
 from trainers.events import EVENTS_FILE, STOP_FILE, read_events
@@ -195,7 +195,7 @@ def test_resume_reaches_the_uninterrupted_state(photos, tmp_path):
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_mixed_precision_path(dtype, photos, tmp_path, monkeypatch):
     """The CUDA AMP path (autocast; fp16 adds GradScalers, saved for resume), run with CPU autocast here."""
-    monkeypatch.setattr(sae, "choose_precision", lambda device, amp: Precision("cpu", dtype))
+    monkeypatch.setattr(loop, "choose_precision", lambda device, amp: Precision("cpu", dtype))  # the base's
     cfg = tiny(photos, tmp_path / "run", total_steps=2, R1_once_every=2)
     events = run(cfg)
     losses = next(e for e in events if e["type"] == "step")["losses"]
