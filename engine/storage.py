@@ -43,32 +43,50 @@ class LockBusy(ValueError):
 
 @contextlib.contextmanager
 def file_lock(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
-    """Exclusive across processes (the GUI and a trainer both edit the catalog): a lock file that records its
-    owner ("pid host"), created complete in one step (a hard link of a written file), so a process killed at
-    any point leaves either no lock or one naming it. A lock whose owner on this machine is dead (a kill -9)
-    is taken over at once; one written on another machine (a shared folder) only after `_FOREIGN_STALE` s."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_dead_temps(path)
-    mine = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
+    """Exclusive across processes (the GUI and a trainer both edit the catalog), waiting up to `timeout` s for
+    a living owner; see `try_lock`."""
     deadline = time.monotonic() + timeout
-    try:
-        mine.write_text(f"{os.getpid()} {_HOST}", encoding="utf-8")
-        while not _link(mine, path):
-            owner = _lock_owner(path)
-            if owner is not None and not _owner_alive(path, owner):
-                _take_over(path, owner)
-                continue
-            if time.monotonic() > deadline:
-                who = f" (process {owner[0]})" if owner and owner[0] else ""
-                raise LockBusy(f"{path.name.removesuffix('.lock')} is in use by another I2I Studio process{who}; "
-                               "try again when it has finished") from None
-            time.sleep(0.02)
-    finally:
-        mine.unlink(missing_ok=True)
+    while (holder := try_lock(path)) is not None:
+        if time.monotonic() > deadline:
+            who = f" (process {holder})" if holder else ""
+            raise LockBusy(f"{path.name.removesuffix('.lock')} is in use by another I2I Studio process{who}; "
+                           "try again when it has finished")
+        time.sleep(0.02)
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def try_lock(path: Path) -> int | None:
+    """Take the lock file `path` for this process: None when taken, else the pid of the living process that
+    holds it (0 when it cannot be told). Release by deleting the file.
+
+    The lock records its owner ("pid host") and appears complete in one step (a hard link of a written file),
+    so a process killed at any point leaves either no lock or one naming it. A lock whose owner on this
+    machine is dead (a kill -9) is taken over at once; one written on another machine (a shared folder) only
+    after `_FOREIGN_STALE` s. Raises OSError (a read-only or full disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_dead_temps(path)
+    mine = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
+    try:
+        mine.write_text(f"{os.getpid()} {_HOST}", encoding="utf-8")
+        while not _link(mine, path):
+            owner = _lock_owner(path)
+            if owner is None:  # released meanwhile
+                continue
+            if _owner_alive(path, owner):
+                return owner[0]
+            _take_over(path, owner)
+        return None
+    finally:
+        mine.unlink(missing_ok=True)
+
+
+def lock_owner(path: Path) -> int | None:
+    """The pid a lock file names (None when there is no lock or it names nobody)."""
+    owner = _lock_owner(path)
+    return owner[0] if owner and owner[0] else None
 
 
 def _link(source: Path, target: Path) -> bool:
@@ -89,7 +107,6 @@ def _link(source: Path, target: Path) -> bool:
 
 _HOST = socket.gethostname()
 _FOREIGN_STALE = 60.0  # s: a lock from another machine cannot be checked for life, only for age
-_UNWRITTEN_GRACE = 2.0  # s: a lock without an owner (only a file system without hard links makes one)
 
 
 def _lock_owner(path: Path) -> tuple[int, str] | None:
@@ -106,13 +123,14 @@ def _lock_owner(path: Path) -> tuple[int, str] | None:
 
 def _owner_alive(path: Path, owner: tuple[int, str]) -> bool:
     pid, host = owner
+    if not pid:  # names nobody: only a file system without hard links can leave one, for an instant
+        return False
+    if host in (_HOST, ""):
+        return pid_alive(pid)
     try:
-        age = time.time() - path.stat().st_mtime
+        return time.time() - path.stat().st_mtime < _FOREIGN_STALE
     except FileNotFoundError:
         return False
-    if pid and host in (_HOST, ""):
-        return pid_alive(pid)
-    return age < (_FOREIGN_STALE if pid else _UNWRITTEN_GRACE)
 
 
 def _take_over(path: Path, owner: tuple[int, str]) -> None:

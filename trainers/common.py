@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import describe_os_error
-from engine.storage import atomic_write_bytes, atomic_write_json, pid_alive
+from engine.storage import atomic_write_bytes, atomic_write_json, lock_owner, try_lock
 from trainers.events import LOCK_FILE, RUN_FILE, STOP_FILE
 
 
@@ -154,72 +154,25 @@ class StopFlag:
 
 
 class RunLock:
-    """One trainer per run folder: RUN/trainer.pid names the live process. Stops a second Resume, from the
-    GUI or a shell, from writing into a running run.
-
-    The file appears whole with its pid in it (written beside it, then hard-linked into place, which fails
-    when it exists), so two trainers starting at once cannot both take it; a lock whose process is gone
-    (a kill -9), or that names no process, is taken over at once."""
+    """One trainer per run folder: RUN/trainer.pid names the live process (engine.storage.try_lock: it appears
+    whole, and a dead owner's lock is taken over at once). Stops a second Resume, from the GUI or a shell,
+    from writing into a running run."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK_FILE
 
     def acquire(self) -> None:
-        me = os.getpid()
-        while True:
-            owner = self._owner()
-            if owner == me:
-                return
-            if owner is not None and pid_alive(owner):
-                raise TrainError(f"{self.path.parent} is being trained by process {owner}: stop it first")
-            try:
-                if self.path.exists() or self.path.is_symlink():
-                    self._take_over(owner)
-                if self._create(me):
-                    return
-            except OSError as exc:
-                raise TrainError(f"cannot lock the run folder: {describe_os_error(exc)}") from None
-
-    def _owner(self) -> int | None:
+        if lock_owner(self.path) == os.getpid():
+            return
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            return None
-        return int(text) if text.isdigit() and int(text) > 0 else None
-
-    def _take_over(self, owner: int | None) -> None:
-        """Remove a dead owner's lock, unless another trainer replaced it meanwhile."""
-        if self._owner() == owner:
-            self.path.unlink(missing_ok=True)
-
-    def _create(self, pid: int) -> bool:
-        """Put our lock in place atomically; False when another process got there first."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):  # of trainers killed right here
-            owner = stale.name[len(self.path.name) + 2:-4]
-            if owner.isdigit() and not pid_alive(int(owner)):
-                stale.unlink(missing_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{pid}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, str(pid).encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                return False
-            except OSError:  # a file system without hard links: the previous check-then-write
-                atomic_write_bytes(self.path, str(pid).encode())
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
+            holder = try_lock(self.path)
+        except OSError as exc:
+            raise TrainError(f"cannot lock the run folder: {describe_os_error(exc)}") from None
+        if holder is not None:
+            raise TrainError(f"{self.path.parent} is being trained by process {holder}: stop it first")
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
 
 
 # --- progress on a terminal -------------------------------------------------------------------------------
