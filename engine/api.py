@@ -8,30 +8,66 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
-from enum import Enum
-from typing import Any, Union
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, Union
 
 import numpy as np
 
 
-class Task(str, Enum):
-    """What a model does, which decides the tool that can drive it."""
+class Task(StrEnum):
+    """What a model does, which decides the tool that can drive it (engine/tasks/ has one service per task)."""
 
-    LABEL_TO_IMAGE = "LabelToImage"
-    IMAGE_TO_IMAGE = "ImageToImage"
-    STRUCTURE_TEXTURE = "StructureTexture"
-    CONTENT_STYLE = "ContentStyle"
-    MULTI_DOMAIN = "MultiDomain"
+    LABEL_TO_IMAGE = "LabelToImage"  # a label map (+ style image or seed) -> a photo
+    IMAGE_TO_IMAGE = "ImageToImage"  # a photo -> the photo in another domain, one generator per direction
+    STRUCTURE_TEXTURE = "StructureTexture"  # a photo <-> structure and texture codes
+    CONTENT_STYLE = "ContentStyle"  # a photo + a style image -> the photo in that style
+    MULTI_DOMAIN = "MultiDomain"  # a photo + a target class/domain/node + a style code or seed -> a photo (next)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a tool needs to know about a model, stated by its architecture (torch-free, stored in the catalog).
+
+    Sizes are in pixels. Fields a model's task does not use keep their defaults."""
+
+    size_multiple: int = 1  # sides are multiples of this (inputs are padded up to it; one code cell)
+    min_size: int = 1  # the smallest side a model works at (smaller photos are padded up or refused)
+    fixed_size: tuple[int, int] | None = None  # the one (H, W) the model can produce
+    default_size: tuple[int, int] | None = None  # the (H, W) it produces when none is asked for
+    receptive_margin: int = 0  # input px a change reaches in the output: tiles overlap and regions grow by it
+    directions: tuple[str, ...] = ()  # the generators held (ImageToImage), the first being the default
+    style_image: bool = False  # takes a reference image for its style
+    style_seed: bool = False  # draws a random style code from a seed
+    encoder: bool = False  # embeds photos into codes (StructureTexture)
+    min_style_size: int = 0  # the smallest side of a style image
+    dontcare_label: bool = False  # label maps may use 255 (dontcare) besides the classes' ids
+    domains: tuple[str, ...] = ()  # the target classes, domains or nodes (MultiDomain)
+
+    @property
+    def margin_cells(self) -> int:
+        """The receptive margin in whole cells of size_multiple px."""
+        return -(-self.receptive_margin // self.size_multiple)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Capabilities:
+        known = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        for name in ("fixed_size", "default_size", "directions", "domains"):  # JSON lists back to tuples
+            if isinstance(known.get(name), list):
+                known[name] = tuple(known[name])
+        return cls(**known)
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model in the catalog, as the GUI and the CLI list it (no torch needed)."""
+    """One model in the catalog, as the GUI and the CLI list it (no torch needed).
+
+    capabilities: None only for entries written before catalogs stored them; the engine fills them in from the
+    architecture before it hands an entry out (engine.model_store)."""
 
     id: str
     method: str
-    task: str
+    task: Task
     size_rule: str
     license: str
     source: str
@@ -43,9 +79,14 @@ class ModelEntry:
     added: str = ""
     notes: str = ""
     builtin: bool = False
+    capabilities: Capabilities | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", Task(self.task))  # callers and catalog files may give the string
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["task"] = self.task.value
         data["classes"] = [[i, n] for i, n in self.classes]
         return data
 
@@ -53,6 +94,8 @@ class ModelEntry:
     def from_json(cls, data: dict[str, Any]) -> ModelEntry:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["classes"] = tuple((int(i), str(n)) for i, n in known.get("classes", ()))
+        if isinstance(known.get("capabilities"), dict):
+            known["capabilities"] = Capabilities.from_json(known["capabilities"])
         return cls(**known)
 
 
@@ -295,8 +338,7 @@ class TranslateImage:
     tiles. Result value: the translated photo, float32 HxWx3 in [0, 1], the input's size.
 
     image: grey (HxW), RGBA (alpha over white) and uint8/uint16 arrays are converted as image files are read.
-    direction: one of the model's hparams["directions"] (["AtoB"], ["BtoA"] or ["AtoB", "BtoA"]); "" means
-    its first. tile: the side in pixels of the largest window one pass reads (it bounds the memory); 0 lets
+    direction: one of the model's capabilities.directions (AtoB, BtoA or both); "" means its first. tile: the side in pixels of the largest window one pass reads (it bounds the memory); 0 lets
     the engine choose from the photo and the device's memory (one pass when the photo fits)."""
 
     model_id: str
@@ -319,7 +361,8 @@ class StylizeImage:
     content's size, or with its long side at most max_side when max_side > 0 (a quick preview).
 
     content: a photo as TranslateImage takes it (grey, RGBA, uint8/uint16 converted), at least the model's
-    min_size a side. style: any size from 8 px a side (huge ones are downscaled; its size does not matter).
+    capabilities.min_size a side. style: any size from capabilities.min_style_size a side (huge ones are
+    downscaled; its size does not matter).
     strength: 0 = the photo unchanged ... 1 = full stylisation (FIDELITY_PRESETS name points on it). tile: as in
     TranslateImage (0: chosen from the photo and memory). Repeating a request for the same model and photo with
     another strength or style reuses the photo's content pass when it fits one pass."""
@@ -334,6 +377,14 @@ class StylizeImage:
 
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,
                 GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage, StylizeImage]
+
+# What the Result of each request carries: the engine's handlers are annotated alike (a test checks they agree).
+RESULT_TYPES: dict[type, Any] = {
+    ListModels: tuple[ModelEntry, ...], ImportModel: ModelEntry, RemoveModel: str, GetDeviceInfo: DeviceInfo,
+    RenderLabels: np.ndarray, EncodeImage: Embedding, DecodeCodes: DecodedPatch, GetCodeStats: CodeStats | None,
+    ComputeCodeStats: CodeStats, AddAttribute: CodeStats, RemoveAttribute: CodeStats, TranslateImage: np.ndarray,
+    StylizeImage: np.ndarray,
+}
 
 
 # --- events ---------------------------------------------------------------------------------------
@@ -362,10 +413,15 @@ class Preview:
     image: np.ndarray
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, eq=False)
-class Result:
+class Result(Generic[T]):
+    """A job's outcome: `value` has the type RESULT_TYPES names for its request."""
+
     job: JobRef
-    value: Any
+    value: T
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint, wri
 from engine.codes import ATTRIBUTE_NAME_LIMIT, MIN_STATS_PHOTOS, PHOTO_SUFFIXES
 from engine.imageio import read_rgb
 from engine.storage import user_data_dir
-from engine.worker import JobContext
+from engine.tasks import Job
 
 PART = "stats"
 ARRAYS = ("texture_mean", "texture_components", "texture_std",
@@ -179,7 +179,7 @@ class Codes:
         return "; ".join(parts)
 
 
-def encode_photos(files: Sequence[Path], encode: Encode, ctx: JobContext, *, min_size: int,
+def encode_photos(files: Sequence[Path], encode: Encode, ctx: Job, *, min_size: int,
                   span: tuple[float, float] = (0.0, 1.0), label: str = "photo") -> Codes:
     """Read, shrink and embed each photo; unreadable and too small ones are listed, not fatal."""
     codes = Codes()
@@ -232,7 +232,7 @@ def structure_cells(structures: Sequence[np.ndarray], *, limit: int = MAX_STRUCT
     return cells
 
 
-def compute(paths: Sequence[str], encode: Encode, ctx: JobContext, *, min_size: int,
+def compute(paths: Sequence[str], encode: Encode, ctx: Job, *, min_size: int,
             attributes: tuple[tuple[str, np.ndarray], ...] = ()) -> CodeStats:
     """Principal directions of the photos under `paths`; `attributes` are carried over unchanged."""
     files = gather(paths)
@@ -270,7 +270,7 @@ def check_attribute_name(name: str) -> str:
     return name
 
 
-def attribute_direction(group_a: Sequence[str], group_b: Sequence[str], encode: Encode, ctx: JobContext, *,
+def attribute_direction(group_a: Sequence[str], group_b: Sequence[str], encode: Encode, ctx: Job, *,
                         min_size: int) -> tuple[np.ndarray, Codes]:
     """mean(texture codes of B) - mean(texture codes of A), and all codes seen (for a first set of statistics)."""
     found = []

@@ -1,12 +1,13 @@
-"""The engine's request handlers: all model state lives here, touched only by the worker thread."""
+"""The engine's request handlers: the catalog requests, and the task services (engine/tasks/) for the rest.
+
+All model state lives here, touched only by the worker thread.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine import code_stats, palettes, registry, stylize, tiling
+from engine import palettes, registry
 from engine.api import (
     ALLOW_NONFINITE,
     AddAttribute,
@@ -35,9 +36,9 @@ from engine.api import (
     RenderLabels,
     Request,
     StylizeImage,
-    Task,
     TranslateImage,
 )
+from engine.architecture import check_option_names, check_option_values
 from engine.catalog import Catalog
 from engine.checkpoints import (
     Checkpoint,
@@ -48,9 +49,15 @@ from engine.checkpoints import (
 )
 from engine.device import describe
 from engine.errors import error_message
-from engine.models import sae, spade
+from engine.model_store import ModelStore
 from engine.storage import sha256_file
-from engine.worker import JobContext
+from engine.tasks import Job
+from engine.tasks.content_style import ContentStyle
+from engine.tasks.image_to_image import ImageToImage, pick_direction
+from engine.tasks.label_to_image import LabelToImage
+from engine.tasks.structure_texture import StructureTexture
+
+__all__ = ["Engine", "pick_direction"]  # engine/commands.py takes pick_direction from here
 
 GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
 # official training snapshots: <epoch>_net_G.pth, <epoch>_net_G_A.pth, iter_<n>_net_G_B.pth ...
@@ -61,43 +68,51 @@ SNAPSHOT_FOLDERS = {"model_save"}  # folders of snapshots inside a run folder th
 
 
 class Engine:
-    """Dispatches requests; keeps the few most recently used models loaded on the device."""
+    """Dispatches requests: catalog requests here, the rest to one service per task (engine/tasks/)."""
 
     def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
         self.catalog = catalog
         self.device = device
-        # model id -> (sha256 of the file it was loaded from, hparams, networks)
-        self._cache: OrderedDict[str, tuple[str, dict[str, Any], dict[str, torch.nn.Module]]] = OrderedDict()
-        self._cache_size = cache_size
-        self._handlers: dict[type, Callable[[Any, JobContext], Any]] = {
-            ListModels: lambda r, ctx: self.catalog.entries(),
-            GetDeviceInfo: lambda r, ctx: self.device_info(),
-            ImportModel: lambda r, ctx: self.import_model(r.path, r.options, ctx),
+        self.models = ModelStore(catalog, device, cache_size=cache_size)
+        self.label_to_image = LabelToImage(self.models)
+        self.image_to_image = ImageToImage(self.models)
+        self.structure_texture = StructureTexture(self.models)
+        self.content_style = ContentStyle(self.models)
+        # each returns what engine.api.RESULT_TYPES names for its request
+        self.handlers: dict[type, Callable[[Any, Job], Any]] = {
+            ListModels: self.list_models,
+            GetDeviceInfo: self.get_device_info,
+            ImportModel: self.import_request,
             RemoveModel: self.remove_model,
             RenderLabels: self.render_labels,
             EncodeImage: self.encode_image,
             DecodeCodes: self.decode_codes,
-            GetCodeStats: lambda r, ctx: self.code_stats(r.model_id),
+            GetCodeStats: self.get_code_stats,
             ComputeCodeStats: self.compute_code_stats,
             AddAttribute: self.add_attribute,
             RemoveAttribute: self.remove_attribute,
             TranslateImage: self.translate_image,
             StylizeImage: self.stylize_image,
         }
-        self._stylizer = stylize.Stylizer()  # the slider cache: content passes and style codes
-        # model id -> (sha256 of its file, the statistics that file ships or None): read once per file
-        self._shipped_stats: dict[str, tuple[str, CodeStats | None]] = {}
 
-    def __call__(self, request: Request, ctx: JobContext) -> Any:
-        handler = self._handlers.get(type(request))
+    def __call__(self, request: Request, job: Job) -> Any:
+        handler = self.handlers.get(type(request))
         if handler is None:
             raise ValueError(f"the engine cannot handle {type(request).__name__}")
-        return handler(request, ctx)
+        return handler(request, job)
 
-    def device_info(self) -> DeviceInfo:
+    # --- the catalog ------------------------------------------------------------------------------------
+
+    def list_models(self, request: ListModels, job: Job) -> tuple[ModelEntry, ...]:
+        return self.models.entries()
+
+    def get_device_info(self, request: GetDeviceInfo, job: Job) -> DeviceInfo:
         return describe(self.device)
 
-    def import_model(self, path: str, options: dict[str, Any] | None, ctx: JobContext | None = None) -> ModelEntry:
+    def import_request(self, request: ImportModel, job: Job) -> ModelEntry:
+        return self.import_model(request.path, request.options, job)
+
+    def import_model(self, path: str, options: dict[str, Any] | None, job: Job | None = None) -> ModelEntry:
         """Catalogue a checkpoint after proving it usable; on any failure the catalog is left as it was and the
         error's text is one line. `options` (see ImportModel) are checked against the detected architecture."""
         options = dict(options or {})
@@ -105,17 +120,17 @@ class Engine:
         if type(allow_nonfinite) is not bool:  # a ValueError, as every bad option: one line, never a traceback
             raise ValueError(f"option {ALLOW_NONFINITE} must be True or False, got {allow_nonfinite!r}")
         source = _source_path(path)
-        if ctx:
-            ctx.progress(0.1, f"reading {source.name}")
+        if job:
+            job.progress(0.1, f"reading {source.name}")
         ckpt = read_checkpoint(source)
         arch = _malformed_as_error(source, "the weights are malformed", lambda: registry.detect(ckpt.state_dict))
-        registry.check_option_names(arch, options)
-        given = registry.check_option_values(arch, options)
-        found = registry.check_option_values(arch, ckpt.options, f"{_options_origin(ckpt)}: ")
+        check_option_names(arch, options)
+        given = check_option_values(arch, options)
+        found = check_option_values(arch, ckpt.options, f"{_options_origin(ckpt)}: ")
         hparams = _malformed_as_error(source, f"the weights do not fit a {arch.title}",
                                       lambda: arch.resolve_hparams(ckpt.state_dict, {**ckpt.hints, **found, **given}))
-        if ctx:
-            ctx.progress(0.5, f"checking {arch.title}")
+        if job:
+            job.progress(0.5, f"checking {arch.title}")
         # a strict load proves the file is usable before it is catalogued
         _malformed_as_error(source, f"the weights do not fit a {arch.title}", lambda: arch.load(ckpt, hparams))
         warning = ""
@@ -126,13 +141,13 @@ class Engine:
             warning = f"WARNING: {describe_nonfinite(bad)}; renders may be black or garbage"
         sha = sha256_file(source)
         if (existing := self.catalog.find_by_sha(sha)) and existing.hparams == hparams:
-            return existing
+            return self.models.get(existing.id)
         palette_name = ckpt.metadata.get("palette") or _palette_for(hparams)
         name = ckpt.metadata.get("name") or _name_from_path(source)
         entry = ModelEntry(
             id=self.catalog.unique_id(f"{arch.method}-{name}"),
             method=arch.method,
-            task=arch.task.value,
+            task=arch.task,
             size_rule=arch.size_rule(hparams),
             license=ckpt.metadata.get("license") or arch.license_note,
             source=str(source),
@@ -141,205 +156,65 @@ class Engine:
             hparams=hparams,
             classes=_classes(ckpt, hparams, palette_name),
             palette=palette_name or "",
-            added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            added=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             notes=_notes(hparams, ckpt, name, warning),
+            capabilities=arch.capabilities(hparams),
         )
         self.catalog.add(entry)
         return entry
 
-    def remove_model(self, request: RemoveModel, ctx: JobContext) -> str:
+    def remove_model(self, request: RemoveModel, job: Job) -> str:
         self.catalog.remove(request.model_id)
-        self._cache.pop(request.model_id, None)
-        self._shipped_stats.pop(request.model_id, None)
-        self._stylizer.forget(request.model_id)
+        self.models.forget(request.model_id)
+        self.structure_texture.forget(request.model_id)
+        self.content_style.forget(request.model_id)
         return request.model_id
 
-    def render_labels(self, request: RenderLabels, ctx: JobContext):
-        hparams, nets = self.loaded(request.model_id, ctx)
-        ctx.check()
-        return spade.render(
-            nets["netG"], hparams, request.labels, instances=request.instances, size=request.size,
-            style=request.style, seed=request.seed, encoder=nets.get("netE"), device=self.device,
-        )
+    def loaded(self, model_id: str, job: Job | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
+        """The model's hparams and eval-mode networks on the engine's device (cached)."""
+        model = self.models.load(model_id, job)
+        return model.hparams, model.nets
 
-    # --- ImageToImage models (CycleGAN, CUT): style brushes ----------------------------------------------
+    # --- the tasks (the command line calls these too) -------------------------------------------------
 
-    def translate_image(self, request: TranslateImage, ctx: JobContext) -> np.ndarray:
-        entry = self.image_to_image_entry(request.model_id)
-        direction = pick_direction(entry, request.direction)
-        image = tiling.check_photo(request.image)  # refused before the model is loaded
-        if request.tile < 0:
-            raise ValueError(f"tile must be 0 (automatic) or a size in px, got {request.tile}")
-        hparams, nets = self.loaded(request.model_id, ctx)
-        generator = nets[direction]
-        tile = request.tile or tiling.default_tile(generator, hparams, image.shape[:2], self.device)
-        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
-        return tiling.translate(generator, hparams, image, tile=tile, device=self.device,
-                                stats_side=min(tiling.STATS_SIDE, tile), ctx=ctx)
+    def render_labels(self, request: RenderLabels, job: Job) -> np.ndarray:
+        return self.label_to_image.render(request, job)
+
+    def translate_image(self, request: TranslateImage, job: Job) -> np.ndarray:
+        return self.image_to_image.translate(request, job)
 
     def image_to_image_entry(self, model_id: str) -> ModelEntry:
-        """The catalog entry, refused unless the model translates whole photos."""
-        entry = self.catalog.get(model_id)
-        if entry.task != Task.IMAGE_TO_IMAGE.value:
-            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); translating a photo "
-                             "needs an ImageToImage model such as CycleGAN or CUT")
-        return entry
+        return self.image_to_image.entry(model_id)
 
-    # --- ContentStyle models (HierarchyFlow) -------------------------------------------------------------
-
-    def stylize_image(self, request: StylizeImage, ctx: JobContext) -> np.ndarray:
-        entry = self.content_style_entry(request.model_id)
-        min_size = int(entry.hparams["min_size"])
-        content = stylize.check_content(request.content, min_size)  # refused before the model is loaded
-        style = stylize.check_style(request.style)
-        strength = stylize.check_strength(request.strength)
-        if request.max_side < 0 or request.tile < 0:
-            raise ValueError(f"max_side and tile must be 0 (none / automatic) or sizes in px, got "
-                             f"{request.max_side} and {request.tile}")
-        if request.max_side:
-            content = stylize.shrink(content, max(request.max_side, min_size), min_size)
-        hparams, nets = self.loaded(request.model_id, ctx)
-        tile = request.tile or stylize.default_tile(hparams, content.shape[:2], self.device)
-        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
-        return self._stylizer((entry.id, entry.sha256), nets["flow"], hparams, content, style, strength,
-                              tile=tile, device=self.device, stats_side=min(stylize.STATS_SIDE, tile), ctx=ctx)
+    def stylize_image(self, request: StylizeImage, job: Job) -> np.ndarray:
+        return self.content_style.stylize(request, job)
 
     def content_style_entry(self, model_id: str) -> ModelEntry:
-        """The catalog entry, refused unless the model stylises a photo after a style image."""
-        entry = self.catalog.get(model_id)
-        if entry.task != Task.CONTENT_STYLE.value:
-            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); stylising a photo "
-                             "needs a ContentStyle model such as HierarchyFlow")
-        return entry
+        return self.content_style.entry(model_id)
 
-    # --- StructureTexture models (Swapping Autoencoder) ------------------------------------------------
+    def encode_image(self, request: EncodeImage, job: Job) -> Embedding:
+        return self.structure_texture.encode(request, job)
 
-    def encode_image(self, request: EncodeImage, ctx: JobContext) -> Embedding:
-        hparams, encoder = self._encoder(request.model_id, ctx)
-        size = _image_size(request.image)
-        ctx.check()
-        ctx.progress(0.5, "embedding the photo")
-        structure, texture = sae.encode(encoder, request.image, device=self.device)
-        return Embedding(structure, texture, size=size, cell=int(hparams["size_multiple"]))
-
-    def decode_codes(self, request: DecodeCodes, ctx: JobContext) -> DecodedPatch:
-        hparams, nets = self._structure_texture(request.model_id, ctx)
-        if not (np.isfinite(request.structure).all() and np.isfinite(request.texture).all()):
-            raise ValueError("the codes contain NaN or infinite values")
-        ctx.check()
-        ctx.progress(0.5, "generating")
-        # the model checks the codes' shapes against its hparams, the size and the region
-        image, top, left = sae.decode(
-            nets["netG"], hparams, request.structure, request.texture, tuple(request.size), region=request.region,
-            scale=request.scale, noise_seed=request.noise_seed, device=self.device)
-        return DecodedPatch(image, int(top), int(left))
-
-    def code_stats(self, model_id: str) -> CodeStats | None:
-        """The model's editing statistics: the user's if valid for its file, else those it ships, else None."""
-        entry = self.structure_texture_entry(model_id)
-        return code_stats.load(entry, self._shipped_stats_of(entry))
-
-    def compute_code_stats(self, request: ComputeCodeStats, ctx: JobContext) -> CodeStats:
-        entry, encode, min_size = self._photo_encoder(request.model_id, ctx)
-        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
-        stats = code_stats.compute(request.paths, encode, ctx, min_size=min_size,
-                                   attributes=current.attributes if current else ())
-        code_stats.save(entry, stats)
-        return stats
-
-    def add_attribute(self, request: AddAttribute, ctx: JobContext) -> CodeStats:
-        name = code_stats.check_attribute_name(request.name)
-        entry, encode, min_size = self._photo_encoder(request.model_id, ctx)
-        direction, codes = code_stats.attribute_direction(request.group_a, request.group_b, encode, ctx,
-                                                          min_size=min_size)
-        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
-        stats = code_stats.with_attribute(current or code_stats.without_directions(codes), name, direction)
-        code_stats.save(entry, stats)
-        return stats
-
-    def remove_attribute(self, request: RemoveAttribute, ctx: JobContext) -> CodeStats:
-        entry = self.structure_texture_entry(request.model_id)
-        current = code_stats.load(entry, self._shipped_stats_of(entry), note=False)
-        if current is None:
-            raise ValueError(f"model '{entry.id}' has no attributes")
-        stats = code_stats.without_attribute(current, request.name.strip())
-        code_stats.save(entry, stats)
-        return stats
+    def decode_codes(self, request: DecodeCodes, job: Job) -> DecodedPatch:
+        return self.structure_texture.decode(request, job)
 
     def structure_texture_entry(self, model_id: str) -> ModelEntry:
-        """The catalog entry, refused unless the model works on structure and texture codes."""
-        entry = self.catalog.get(model_id)
-        if entry.task != Task.STRUCTURE_TEXTURE.value:
-            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); structure and texture "
-                             "codes need a StructureTexture model such as a Swapping Autoencoder")
-        return entry
+        return self.structure_texture.entry(model_id)
 
-    def _structure_texture(self, model_id: str, ctx: JobContext) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
-        self.structure_texture_entry(model_id)
-        return self.loaded(model_id, ctx)
+    def get_code_stats(self, request: GetCodeStats, job: Job) -> CodeStats | None:
+        return self.code_stats(request.model_id)
 
-    def _encoder(self, model_id: str, ctx: JobContext) -> tuple[dict[str, Any], torch.nn.Module]:
-        hparams, nets = self._structure_texture(model_id, ctx)
-        if "netE" not in nets:
-            raise ValueError(f"model '{model_id}' has no encoder (a generator-only file), so it cannot embed photos")
-        return hparams, nets["netE"]
+    def code_stats(self, model_id: str) -> CodeStats | None:
+        return self.structure_texture.code_stats(model_id)
 
-    def _photo_encoder(self, model_id: str, ctx: JobContext) -> tuple[ModelEntry, code_stats.Encode, int]:
-        hparams, encoder = self._encoder(model_id, ctx)
-        return (self.catalog.get(model_id), lambda image: sae.encode(encoder, image, device=self.device),
-                int(hparams["min_size"]))
+    def compute_code_stats(self, request: ComputeCodeStats, job: Job) -> CodeStats:
+        return self.structure_texture.compute_code_stats(request, job)
 
-    def _shipped_stats_of(self, entry: ModelEntry) -> CodeStats | None:
-        cached = self._shipped_stats.get(entry.id)
-        if cached is None or cached[0] != entry.sha256:
-            source = self.catalog.resolve_source(entry)
-            if not source.is_file():
-                raise FileNotFoundError(f"the file of model '{entry.id}' is gone ({source}); import it again")
-            cached = (entry.sha256, code_stats.shipped(read_checkpoint(source)))
-            self._shipped_stats[entry.id] = cached
-        return cached[1]
+    def add_attribute(self, request: AddAttribute, job: Job) -> CodeStats:
+        return self.structure_texture.add_attribute(request, job)
 
-    def loaded(self, model_id: str, ctx: JobContext | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
-        """The model's hparams and eval-mode networks on the engine's device (cached)."""
-        entry = self.catalog.get(model_id)
-        cached = self._cache.get(model_id)
-        if cached is not None and cached[0] == entry.sha256:  # a training run may have refreshed the file
-            self._cache.move_to_end(model_id)
-            return cached[1], cached[2]
-        source = self.catalog.resolve_source(entry)
-        if not source.is_file():
-            raise FileNotFoundError(f"the file of model '{model_id}' is gone ({source}); import it again")
-        if ctx:
-            ctx.progress(0.0, f"loading {entry.name or entry.id}")
-        arch = registry.by_method(entry.method)
-        ckpt = read_checkpoint(source)
-        nets = {role: net.to(self.device) for role, net in arch.load(ckpt, entry.hparams).items()}
-        if arch.task is Task.STRUCTURE_TEXTURE:  # the file is read anyway: keep its statistics too
-            with contextlib.suppress(CheckpointError):  # broken statistics must not stop decoding; GetCodeStats says why
-                self._shipped_stats[model_id] = (entry.sha256, code_stats.shipped(ckpt))
-        self._cache[model_id] = (entry.sha256, entry.hparams, nets)
-        self._cache.move_to_end(model_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return entry.hparams, nets
-
-
-def _image_size(image: np.ndarray) -> tuple[int, int]:
-    shape = np.shape(image)
-    if len(shape) != 3 or shape[2] != 3:
-        raise ValueError(f"a photo must be an HxWx3 RGB array, got shape {shape}")
-    return int(shape[0]), int(shape[1])
-
-
-def pick_direction(entry: ModelEntry, direction: str) -> str:
-    """The model's direction to translate in: `direction`, or its first when empty; refused if it lacks it."""
-    directions = list(entry.hparams.get("directions") or ["AtoB"])
-    if not direction:
-        return directions[0]
-    if direction not in directions:
-        raise ValueError(f"direction {direction!r} is not available: model '{entry.id}' translates "
-                         f"{' and '.join(directions)} only")
-    return direction
+    def remove_attribute(self, request: RemoveAttribute, job: Job) -> CodeStats:
+        return self.structure_texture.remove_attribute(request, job)
 
 
 def _source_path(path: str) -> Path:

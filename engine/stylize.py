@@ -1,13 +1,15 @@
-"""Stylising a photo of any size with a ContentStyle model (HierarchyFlow): checks, tiles, and the slider cache.
+"""Stylising a photo of any size with a ContentStyle model: checks, tiles, and the slider cache.
 
-Tiles: the flow's InstanceNorms (inside the Affine-Nets) and AdaIN use whole-image statistics, so, as
-engine.tiling does for CycleGAN / CUT, a statistics pass runs the whole photo, downscaled to at most `stats_side`
-px on its long side, reflect-padded by pad_size, and records every IN's and AdaIN's content-side statistics (the
-style side is the 8-d code); full-resolution tiles then use those fixed statistics. The whole photo is padded by
-pad_size first (virtually, by reflected indices) and the padded photo is tiled; a tile's output depends only on
-input pixels within 3 px per block (hparams["receptive_radius"]), so each tile reads at least that margin around
-what it keeps. With the statistics pass at full size, tiled equals untiled to float precision. The two style
-codes (content and style image) come from copies downscaled to at most STYLE_SIDE px, as Style-Net pools globally.
+Works on any model that is a `Stylist` (HierarchyFlow is one), with the sizes its Capabilities state.
+
+Tiles: a stylist's normalisations may use whole-image statistics (HierarchyFlow's InstanceNorms and AdaIN), so, as
+engine.tiling does for image-to-image models, a statistics pass runs the whole photo, downscaled to at most
+`stats_side` px on its long side and reflect-padded by the model's pad_size, inside the stylist's
+`shared_statistics`; full-resolution tiles then use those fixed statistics. The whole photo is padded by pad_size
+first (virtually, by reflected indices) and the padded photo is tiled; a tile's output depends only on input pixels
+within the receptive margin, so each tile reads at least that margin around what it keeps. With the statistics
+pass at full size, tiled equals untiled to float precision. The two style codes (content and style image) come
+from copies downscaled to at most STYLE_SIDE px, as style encoders pool globally.
 
 Slider cache: a photo that fits one pass keeps its content pass (each block's Affine-Net output, the forward
 latent, R(c(0))) and content code, keyed by model, file and a hash of the photo's pixels (after conversion and
@@ -18,20 +20,19 @@ reverse pass (AdaIN and fusion, per pixel), not the Affine-Nets.
 from __future__ import annotations
 
 import hashlib
-import itertools
-import math
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 import torch
 
 from engine import tiling
-from engine.api import MAX_TRANSLATE_PIXELS
+from engine.api import MAX_TRANSLATE_PIXELS, Capabilities
 from engine.imageio import to_rgb_float
-from engine.models.hierarchyflow import MIN_STYLE_SIDE, ContentPass, HierarchyFlow, shared_statistics
-from engine.worker import JobContext
+from engine.tasks import Job
 
 STATS_SIDE = tiling.STATS_SIDE  # long side of the statistics pass, in px
 STYLE_SIDE = 1024  # style (and content-code) images are downscaled to at most this long side
@@ -39,6 +40,39 @@ CACHE_BYTES = 2 << 30  # content passes kept for the slider, all together (HF++ 
 # the estimated live floats per pixel times this covers conv buffers and the allocator (measured peak RSS /
 # estimate on the CPU at 256 and 512 px: 0.94 for HF, 0.91 for HF++)
 MEMORY_OVERHEAD = 1.25
+EARLY_MIN_STYLE_SIDE = 8  # what check_style asks when no model's capabilities are at hand yet (HierarchyFlow's)
+
+
+class ContentPass(Protocol):
+    """What a stylist keeps of a photo for reverse passes of any style and strength."""
+
+    def nbytes(self) -> int: ...
+
+
+class Stylist(Protocol):
+    """A loaded content-style model as tiles and the slider cache drive it. Images are (1, 3, H, W) RGB tensors in
+    [0, 1]; strength 0 gives the photo, 1 the model's full stylisation."""
+
+    pad_size: int  # the photo is reflect-padded by this for its content pass, and the output cropped back
+
+    def style_code(self, image: torch.Tensor) -> torch.Tensor: ...
+
+    def content_pass(self, content: torch.Tensor, *, pad: int | None = None) -> ContentPass:
+        """The pass over the content padded by `pad` (None: pad_size; tiles of the padded photo pass 0)."""
+
+    def self_styled(self, cp: Any, content_code: torch.Tensor) -> torch.Tensor:
+        """The photo stylised after itself, which every strength below 1 needs (kept in the content pass)."""
+
+    def stylize(self, cp: Any, content_code: torch.Tensor, style_code: torch.Tensor, strength: float, *,
+                own: Any = None, own_self: Any = None) -> torch.Tensor:
+        """The output (unclamped); own / own_self: shared statistics of the passes with the mixed code and the
+        content's own code (tiles)."""
+
+    def shared_statistics(self, sample: torch.Tensor, codes: list[torch.Tensor]) -> AbstractContextManager[Any]:
+        """Measure the padded `sample`'s statistics; inside, passes use them; yields one set per code (own=)."""
+
+    def activation_floats(self) -> float:
+        """Estimated peak floats held per padded pixel during one pass."""
 
 
 def check_content(image: np.ndarray, min_size: int) -> np.ndarray:
@@ -46,21 +80,21 @@ def check_content(image: np.ndarray, min_size: int) -> np.ndarray:
     photo = tiling.check_photo(image)
     h, w = photo.shape[:2]
     if min(h, w) < min_size:
-        raise ValueError(f"the photo is {w}x{h} px; HierarchyFlow needs at least {min_size} px on each side "
-                         f"(its reflection padding is {min_size - 1} px)")
+        raise ValueError(f"the photo is {w}x{h} px; this model needs at least {min_size} px on each side")
     return photo
 
 
-def check_style(image: np.ndarray) -> np.ndarray:
-    """The style image as HxWx3 float32 in [0, 1], at most STYLE_SIDE px long; refused under 8 px a side."""
+def check_style(image: np.ndarray, min_side: int = EARLY_MIN_STYLE_SIDE) -> np.ndarray:
+    """The style image as HxWx3 float32 in [0, 1], at most STYLE_SIDE px long; refused under min_side a side (the
+    model's capabilities.min_style_size)."""
     shape = np.shape(image)
     if len(shape) >= 2 and shape[0] * shape[1] > MAX_TRANSLATE_PIXELS:
         raise ValueError(f"the style image is {shape[1]}x{shape[0]} px; it may have at most "
                          f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels: scale it down first")
     style = to_rgb_float(image)
     h, w = style.shape[:2]
-    if min(h, w) < MIN_STYLE_SIDE:
-        raise ValueError(f"the style image is {w}x{h} px; it must be at least {MIN_STYLE_SIDE} px on each side")
+    if min(h, w) < min_side:
+        raise ValueError(f"the style image is {w}x{h} px; it must be at least {min_side} px on each side")
     return shrink(style, STYLE_SIDE)
 
 
@@ -87,74 +121,59 @@ def fingerprint(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
-
-
 def _image(x: torch.Tensor) -> np.ndarray:
-    return x.clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+    return tiling.to_image(x.clamp(0, 1))
 
 
-def code_of(model: HierarchyFlow, image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Style-Net's code of an image downscaled to at most STYLE_SIDE px."""
+def code_of(model: Stylist, image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The style code of an image downscaled to at most STYLE_SIDE px."""
     with torch.inference_mode():
-        return model.style_code(_tensor(shrink(image, STYLE_SIDE), device))
+        return model.style_code(tiling.to_tensor(shrink(image, STYLE_SIDE), device))
 
 
 # --- tiles ------------------------------------------------------------------------------------------------
 
 
-def margin(hparams: dict) -> int:
-    return int(hparams["receptive_radius"])
-
-
-def min_tile(hparams: dict) -> int:
-    return tiling.MIN_CORE + 2 * (margin(hparams) + tiling.FEATHER)
-
-
-def plan(hparams: dict, size: tuple[int, int], tile: int) -> list[tuple[tiling.Span, tiling.Span]]:
-    """(row span, column span) over the padded photo of every tile, row by row."""
-    pad = int(hparams["pad_size"])
+def plan(caps: Capabilities, pad: int, size: tuple[int, int], tile: int) -> list[tuple[tiling.Span, tiling.Span]]:
+    """(row span, column span) over the photo padded by `pad` of every tile, row by row."""
     ph, pw = size[0] + 2 * pad, size[1] + 2 * pad
-    if max(ph, pw) > tile and tile < min_tile(hparams):
-        raise ValueError(f"tile {tile} px is too small for this model: at least {min_tile(hparams)} px (each tile "
-                         f"reads {margin(hparams) + tiling.FEATHER} px around what it keeps)")
-    context = margin(hparams)
+    tiling.check_tile(caps, tile, (ph, pw), tile)
+    context = tiling.margin(caps)
     return [(r, c) for r in tiling.spans(ph, tile, context, 1) for c in tiling.spans(pw, tile, context, 1)]
 
 
 def _padded_patch(image: np.ndarray, pad: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
     """Rows and columns [start, stop) of the photo reflect-padded by `pad` (as torch pads), without padding it."""
     h, w = image.shape[:2]
-    r = tiling._reflect(np.arange(rows[0] - pad, rows[1] - pad), h)
-    c = tiling._reflect(np.arange(cols[0] - pad, cols[1] - pad), w)
+    r = tiling.reflect(np.arange(rows[0] - pad, rows[1] - pad), h)
+    c = tiling.reflect(np.arange(cols[0] - pad, cols[1] - pad), w)
     return image[np.ix_(r, c)]
 
 
-def stylize_tiled(model: HierarchyFlow, hparams: dict, image: np.ndarray, content_code: torch.Tensor,
+def stylize_tiled(model: Stylist, caps: Capabilities, image: np.ndarray, content_code: torch.Tensor,
                   style_code: torch.Tensor, strength: float, *, tile: int, device: torch.device,
-                  stats_side: int = STATS_SIDE, ctx: JobContext | None = None) -> np.ndarray:
-    """O(strength) of a photo too large for one pass, HxWx3 float32 in [0, 1]; progress per tile, cancel between."""
+                  stats_side: int = STATS_SIDE, job: Job | None = None) -> np.ndarray:
+    """The output for a photo too large for one pass, HxWx3 float32 in [0, 1]; progress per tile, cancel between."""
     h, w = image.shape[:2]
-    pad = int(hparams["pad_size"])
-    tiles = plan(hparams, (h, w), tile)
+    pad = model.pad_size
+    tiles = plan(caps, pad, (h, w), tile)
     out = np.zeros((h, w, 3), np.float32)
     codes = [torch.lerp(content_code, style_code, strength), content_code]  # R(c(s)) and, below 1, R(c(0))
-    if ctx:
-        ctx.check()
-        ctx.progress(0.0, "measuring the photo's statistics")
-    small = shrink(image, stats_side, int(hparams["min_size"]))
+    if job:
+        job.check()
+        job.progress(0.0, "measuring the photo's statistics")
+    small = shrink(image, stats_side, caps.min_size)
     sample = _padded_patch(small, pad, (0, small.shape[0] + 2 * pad), (0, small.shape[1] + 2 * pad))
-    with torch.inference_mode(), shared_statistics(model, _tensor(sample, device), codes) as (own, own_self):
+    with torch.inference_mode(), model.shared_statistics(tiling.to_tensor(sample, device), codes) as (own, own_self):
         for i, (rows, cols) in enumerate(tiles):
-            if ctx:
-                ctx.check()
-            x = _tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
+            if job:
+                job.check()
+            x = tiling.to_tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
             y = model.stylize(model.content_pass(x, pad=0), content_code, style_code, strength, own=own,
                               own_self=own_self)
             _accumulate(out, _image(y), rows, cols, pad)
-            if ctx:
-                ctx.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
+            if job:
+                job.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
     return out
 
 
@@ -171,23 +190,16 @@ def _accumulate(out: np.ndarray, y: np.ndarray, rows: tiling.Span, cols: tiling.
                                                             c0 - cols.start:c1 - cols.start]
 
 
-def bytes_per_pixel(hparams: dict) -> float:
-    """Estimated peak bytes per padded pixel of one pass: every block's cached Affine-Net output, the latent and
-    the reverse pass's working tensors, the largest Affine-Net's activations, R(c(0)) and the photo, x overhead."""
-    widths = [int(hparams["in_channel"]), *hparams["out_channels"]]
-    cached = sum(widths[1:]) + 2 * widths[-1]
-    affine = max(4 * cin + cout for cin, cout in itertools.pairwise(widths))
-    return 4 * (cached + affine + 3 * widths[0]) * MEMORY_OVERHEAD
+def bytes_per_pixel(model: Stylist) -> float:
+    """Estimated peak bytes per padded pixel of one pass: the model's float32 activations, x overhead."""
+    return 4 * model.activation_floats() * MEMORY_OVERHEAD
 
 
-def default_tile(hparams: dict, size: tuple[int, int], device: torch.device) -> int:
+def default_tile(model: Stylist, caps: Capabilities, size: tuple[int, int], device: torch.device) -> int:
     """The whole padded photo when one pass fits the memory budget, else the largest square tile that does."""
-    pad = int(hparams["pad_size"])
-    ph, pw = size[0] + 2 * pad, size[1] + 2 * pad
-    pixels = tiling.memory_budget(device) / bytes_per_pixel(hparams)
-    if ph * pw <= pixels:
-        return max(ph, pw)
-    return max(min_tile(hparams), int(math.sqrt(pixels)))
+    pad = model.pad_size
+    pixels = tiling.memory_budget(device) / bytes_per_pixel(model)
+    return tiling.fitting_tile(caps, (size[0] + 2 * pad, size[1] + 2 * pad), pixels, 1)
 
 
 # --- the engine's entry point, with the slider cache --------------------------------------------------------
@@ -222,26 +234,26 @@ class Stylizer:
     def cached_bytes(self) -> int:
         return sum(p.nbytes() for p in self._passes.values())
 
-    def __call__(self, model_key: tuple[str, str], model: HierarchyFlow, hparams: dict, content: np.ndarray,
+    def __call__(self, model_key: tuple[str, str], model: Stylist, caps: Capabilities, content: np.ndarray,
                  style: np.ndarray, strength: float, *, tile: int, device: torch.device, stats_side: int = STATS_SIDE,
-                 ctx: JobContext | None = None) -> np.ndarray:
-        """O(strength), HxWx3 float32 in [0, 1] clamped like the official eval. model_key: (model id, sha256 of its
-        file), so a retrained file never reuses old passes."""
+                 job: Job | None = None) -> np.ndarray:
+        """The output at `strength`, HxWx3 float32 in [0, 1] clamped like the official eval. model_key: (model id,
+        sha256 of its file), so a retrained file never reuses old passes."""
         style_code = self._style_code(model_key, model, style, device)
-        if len(plan(hparams, content.shape[:2], tile)) > 1:
+        if len(plan(caps, model.pad_size, content.shape[:2], tile)) > 1:
             content_code = code_of(model, content, device)
-            return stylize_tiled(model, hparams, content, content_code, style_code, strength, tile=tile,
-                                 device=device, stats_side=stats_side, ctx=ctx)
-        if ctx:
-            ctx.check()
+            return stylize_tiled(model, caps, content, content_code, style_code, strength, tile=tile,
+                                 device=device, stats_side=stats_side, job=job)
+        if job:
+            job.check()
         prepared = self._prepared(model_key, model, content, device)
         with torch.inference_mode():
             out = model.stylize(prepared.content_pass, prepared.content_code, style_code, strength)
-        if ctx:
-            ctx.progress(1.0, "stylised")
+        if job:
+            job.progress(1.0, "stylised")
         return _image(out)
 
-    def _style_code(self, model_key: tuple[str, str], model: HierarchyFlow, style: np.ndarray,
+    def _style_code(self, model_key: tuple[str, str], model: Stylist, style: np.ndarray,
                     device: torch.device) -> torch.Tensor:
         key = (*model_key, fingerprint(style))
         if (code := self._codes.get(key)) is None:
@@ -251,14 +263,14 @@ class Stylizer:
         self._codes.move_to_end(key)
         return code
 
-    def _prepared(self, model_key: tuple[str, str], model: HierarchyFlow, content: np.ndarray,
+    def _prepared(self, model_key: tuple[str, str], model: Stylist, content: np.ndarray,
                   device: torch.device) -> _Prepared:
         key = (*model_key, fingerprint(content))
         if (prepared := self._passes.get(key)) is not None:
             self._passes.move_to_end(key)
             return prepared
         with torch.inference_mode():  # a copy of the photo: the caller may edit its array after the request
-            cp = model.content_pass(_tensor(content, device).clone())
+            cp = model.content_pass(tiling.to_tensor(content, device).clone())
             prepared = _Prepared(cp, code_of(model, content, device))
             model.self_styled(cp, prepared.content_code)  # R(c(0)): every strength below 1 needs it
         size = prepared.nbytes()

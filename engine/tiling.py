@@ -1,18 +1,19 @@
-"""Full-resolution translation of a photo of any size with a ResNet generator (CycleGAN, CUT), tiled when large.
+"""Full-resolution translation of a photo of any size with an image-to-image generator, tiled when large.
+
+Works on any generator that is a `Translator`, with the sizes its Capabilities state.
 
 Size: the photo is extended at the bottom and right by reflection to a multiple of the model's size_multiple
 (at least min_size a side, so a 1-pixel-wide photo works) and the result is cropped back.
 
-Tiles: the generators' InstanceNorms normalise by per-image statistics, so translating tiles independently
-would normalise each tile differently and leave seams. A statistics pass therefore runs the whole photo,
-downscaled to at most `stats_side` px on its long side (the photo itself when it fits), and records every
-InstanceNorm's per-channel mean and variance; the full-resolution tiles are then normalised with those fixed
-statistics (engine.layers.resnet.shared_statistics). Every output pixel then depends only on input pixels
-within the generator's receptive radius (hparams["receptive_radius"]: 84 px for CycleGAN, 93 px for CUT with 9
-blocks), so each tile reads a margin of at least that radius around the part it keeps, and adjacent tiles
-agree; they are still blended over a FEATHER-px ramp. With the statistics pass at full resolution, tiled and
-untiled outputs are equal to float precision. Memory: one tile's activations plus the float32 output (the
-engine runs the statistics pass at most at the tile's size).
+Tiles: generators that normalise by per-image statistics (the InstanceNorms of CycleGAN and CUT) would normalise
+independent tiles differently and leave seams. A statistics pass therefore runs the whole photo, downscaled to at
+most `stats_side` px on its long side (the photo itself when it fits), inside the translator's
+`shared_statistics`, and the full-resolution tiles are normalised with those fixed statistics. Every output pixel
+then depends only on input pixels within the receptive margin (84 px for CycleGAN, 93 px for CUT with 9 blocks),
+so each tile reads at least that margin around the part it keeps, and adjacent tiles agree; they are still
+blended over a FEATHER-px ramp. With the statistics pass at full resolution, tiled and untiled outputs are equal
+to float precision. Memory: one tile's activations plus the float32 output (the engine runs the statistics pass
+at most at the tile's size).
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 import torch
-from torch import nn
 
-from engine.api import MAX_TRANSLATE_PIXELS
+from engine.api import MAX_TRANSLATE_PIXELS, Capabilities
 from engine.imageio import to_rgb_float
-from engine.layers.resnet import shared_statistics
-from engine.worker import JobContext
+from engine.tasks import Job
 
 STATS_SIDE = 1024  # long side of the statistics pass, in px
 FEATHER = 16  # px on each side of a tile border over which neighbouring tiles are cross-faded
@@ -39,7 +40,20 @@ MIN_CORE = 4 * FEATHER + 8  # tiles keep at least 2 * FEATHER px of their own, s
 # allocator (measured peak / estimate at ngf 64: 1.9 for CycleGAN, 2.4 for CUT).
 MEMORY_OVERHEAD = 2.5
 CPU_BUDGET = 4 << 30  # bytes for one tile on the CPU, at most a quarter of the free memory
-LUMA = (0.299, 0.587, 0.114)  # RGB -> grey for 1-channel models, as PIL's "L" conversion (the official loader)
+
+
+class Translator(Protocol):
+    """One direction of a loaded image-to-image model, as tiles drive it (engine.layers.resnet.SequentialGenerator
+    is one). Images are (1, 3, H, W) RGB tensors in [0, 1] on the engine's device."""
+
+    def translate(self, image: torch.Tensor) -> torch.Tensor:
+        """The translated image, the same shape; H and W are multiples of the model's size_multiple."""
+
+    def shared_statistics(self, sample: torch.Tensor) -> AbstractContextManager[None]:
+        """Inside, every translation normalises with the statistics measured on `sample` (a whole photo)."""
+
+    def activation_floats(self, device: torch.device) -> float:
+        """Estimated peak floats held per input pixel during one translation."""
 
 
 @dataclass(frozen=True)
@@ -64,20 +78,19 @@ def check_photo(image: np.ndarray) -> np.ndarray:
     return to_rgb_float(image)
 
 
-def padded_size(hparams: dict, height: int, width: int) -> tuple[int, int]:
-    m, least = int(hparams["size_multiple"]), int(hparams["min_size"])
+def padded_size(caps: Capabilities, height: int, width: int) -> tuple[int, int]:
+    m, least = caps.size_multiple, caps.min_size
     return max(least, -(-height // m) * m), max(least, -(-width // m) * m)
 
 
-def margin(hparams: dict) -> int:
-    """Context read around each tile's kept part: the receptive radius rounded up to the size multiple (tiles
+def margin(caps: Capabilities) -> int:
+    """Context read around each tile's kept part: the receptive margin rounded up to the size multiple (tiles
     must start on the downsampling grid)."""
-    m = int(hparams["size_multiple"])
-    return -(-int(hparams["receptive_radius"]) // m) * m
+    return caps.margin_cells * caps.size_multiple
 
 
-def min_tile(hparams: dict) -> int:
-    return MIN_CORE + 2 * (margin(hparams) + FEATHER)
+def min_tile(caps: Capabilities) -> int:
+    return MIN_CORE + 2 * (margin(caps) + FEATHER)
 
 
 def spans(length: int, tile: int, context: int, multiple: int) -> list[Span]:
@@ -98,19 +111,24 @@ def spans(length: int, tile: int, context: int, multiple: int) -> list[Span]:
     return out
 
 
-def plan(hparams: dict, size: tuple[int, int], tile: int) -> list[tuple[Span, Span]]:
+def plan(caps: Capabilities, size: tuple[int, int], tile: int) -> list[tuple[Span, Span]]:
     """(row span, column span) of every tile of a photo of `size` (H, W), row by row."""
-    ph, pw = padded_size(hparams, *size)
-    m = int(hparams["size_multiple"])
+    ph, pw = padded_size(caps, *size)
+    m = caps.size_multiple
     given, tile = int(tile), int(tile) // m * m
-    if max(ph, pw) > tile and tile < min_tile(hparams):
-        raise ValueError(f"tile {given} px is too small for this model: at least {min_tile(hparams)} px (each tile "
-                         f"reads {margin(hparams) + FEATHER} px around what it keeps)")
-    context = margin(hparams)
+    check_tile(caps, given, (ph, pw), tile)
+    context = margin(caps)
     return [(r, c) for r in spans(ph, tile, context, m) for c in spans(pw, tile, context, m)]
 
 
-def _reflect(index: np.ndarray, n: int) -> np.ndarray:
+def check_tile(caps: Capabilities, given: int, padded: tuple[int, int], tile: int) -> None:
+    """Refuse a tile too small for the margin it must read, when the padded photo needs more than one."""
+    if max(padded) > tile and tile < min_tile(caps):
+        raise ValueError(f"tile {given} px is too small for this model: at least {min_tile(caps)} px (each tile "
+                         f"reads {margin(caps) + FEATHER} px around what it keeps)")
+
+
+def reflect(index: np.ndarray, n: int) -> np.ndarray:
     """Indices past the end of an axis of n px mirrored back (edge pixel not repeated; a 1-px axis repeats)."""
     if n == 1:
         return np.zeros_like(index)
@@ -119,19 +137,21 @@ def _reflect(index: np.ndarray, n: int) -> np.ndarray:
     return np.where(folded < n, folded, period - folded)
 
 
-def _to_input(patch: np.ndarray, input_nc: int, device: torch.device) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(patch)).to(device).permute(2, 0, 1)[None]
-    if input_nc == 1:
-        x = (x * torch.tensor(LUMA, device=device)[None, :, None, None]).sum(dim=1, keepdim=True)
-    return x * 2 - 1
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWx3 float32 -> (1, 3, H, W) on the device."""
+    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
 
 
-def _run(generator: nn.Module, x: torch.Tensor) -> np.ndarray:
-    y = ((generator(x) + 1) / 2).clamp(0, 1)
-    return y.expand(-1, 3, -1, -1)[0].permute(1, 2, 0).float().cpu().numpy()  # 1-channel output as grey RGB
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) -> HxWx3 float32 on the CPU."""
+    return x[0].permute(1, 2, 0).float().cpu().numpy()
 
 
-def stats_sample(image: np.ndarray, hparams: dict, stats_side: int, device: torch.device) -> torch.Tensor:
+def _run(translator: Translator, patch: np.ndarray, device: torch.device) -> np.ndarray:
+    return to_image(translator.translate(to_tensor(patch, device)))
+
+
+def stats_sample(image: np.ndarray, caps: Capabilities, stats_side: int, device: torch.device) -> torch.Tensor:
     """The whole photo, shrunk (antialiased) so its long side is at most stats_side, padded like a tile."""
     h, w = image.shape[:2]
     scale = min(1.0, stats_side / max(h, w))
@@ -139,42 +159,40 @@ def stats_sample(image: np.ndarray, hparams: dict, stats_side: int, device: torc
     if scale < 1:  # area averaging: no aliasing, and no full-size copy of the photo
         small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     sh, sw = small.shape[:2]
-    ph, pw = padded_size(hparams, sh, sw)
-    patch = small[np.ix_(_reflect(np.arange(ph), sh), _reflect(np.arange(pw), sw))]
-    return _to_input(patch, int(hparams["input_nc"]), device)
+    ph, pw = padded_size(caps, sh, sw)
+    patch = small[np.ix_(reflect(np.arange(ph), sh), reflect(np.arange(pw), sw))]
+    return to_tensor(patch, device)
 
 
-def translate(generator: nn.Module, hparams: dict, image: np.ndarray, *, tile: int, device: torch.device,
-              stats_side: int = STATS_SIDE, ctx: JobContext | None = None) -> np.ndarray:
+def translate(translator: Translator, caps: Capabilities, image: np.ndarray, *, tile: int, device: torch.device,
+              stats_side: int = STATS_SIDE, job: Job | None = None) -> np.ndarray:
     """The translated photo, HxWx3 float32 in [0, 1], the input's size. `tile`: side of the largest window one
     pass reads (see `plan`); a photo that fits is translated in one pass, exactly as the official test does
-    (apart from the reflection padding). Progress per tile and cancel between tiles through `ctx`."""
+    (apart from the reflection padding). Progress per tile and cancel between tiles through `job`."""
     image = check_photo(image)
     h, w = image.shape[:2]
-    tiles = plan(hparams, (h, w), tile)
-    input_nc = int(hparams["input_nc"])
+    tiles = plan(caps, (h, w), tile)
     out = np.zeros((h, w, 3), np.float32)
     with torch.inference_mode():
         if len(tiles) == 1:
             rows, cols = tiles[0]
-            patch = image[np.ix_(_reflect(np.arange(rows.stop), h), _reflect(np.arange(cols.stop), w))]
-            out[:] = _run(generator, _to_input(patch, input_nc, device))[:h, :w]
-            if ctx:
-                ctx.progress(1.0, "translated")
+            patch = image[np.ix_(reflect(np.arange(rows.stop), h), reflect(np.arange(cols.stop), w))]
+            out[:] = _run(translator, patch, device)[:h, :w]
+            if job:
+                job.progress(1.0, "translated")
             return out
-        if ctx:
-            ctx.check()
-            ctx.progress(0.0, "measuring the photo's statistics")
-        with shared_statistics(generator, stats_sample(image, hparams, stats_side, device)):
+        if job:
+            job.check()
+            job.progress(0.0, "measuring the photo's statistics")
+        with translator.shared_statistics(stats_sample(image, caps, stats_side, device)):
             for i, (rows, cols) in enumerate(tiles):
-                if ctx:
-                    ctx.check()
-                patch = image[np.ix_(_reflect(np.arange(rows.start, rows.stop), h),
-                                     _reflect(np.arange(cols.start, cols.stop), w))]
-                y = _run(generator, _to_input(patch, input_nc, device))
-                _accumulate(out, y, rows, cols)
-                if ctx:
-                    ctx.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
+                if job:
+                    job.check()
+                patch = image[np.ix_(reflect(np.arange(rows.start, rows.stop), h),
+                                     reflect(np.arange(cols.start, cols.stop), w))]
+                _accumulate(out, _run(translator, patch, device), rows, cols)
+                if job:
+                    job.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
     return out
 
 
@@ -190,24 +208,10 @@ def _accumulate(out: np.ndarray, y: np.ndarray, rows: Span, cols: Span) -> None:
 # --- choosing the tile size -------------------------------------------------------------------------------
 
 
-def activation_bytes_per_pixel(generator: nn.Module, input_nc: int, device: torch.device) -> float:
-    """Estimated peak bytes per input pixel of one pass: the largest input + output of any layer of the
-    generator's top-level sequence, measured on a 32x32 input, times MEMORY_OVERHEAD."""
-    side = 32
-    peak = 0
-
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        nonlocal peak
-        peak = max(peak, inputs[0].numel() + output.numel())
-
-    handles = [layer.register_forward_hook(hook) for layer in generator.model]
-    try:
-        with torch.inference_mode():
-            generator(torch.zeros(1, input_nc, side, side, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return peak * 4 / side**2 * MEMORY_OVERHEAD
+def activation_bytes_per_pixel(translator: Translator, device: torch.device) -> float:
+    """Estimated peak bytes per input pixel of one pass: the translator's float32 activations, times
+    MEMORY_OVERHEAD."""
+    return translator.activation_floats(device) * 4 * MEMORY_OVERHEAD
 
 
 def memory_budget(device: torch.device) -> int:
@@ -225,12 +229,16 @@ def memory_budget(device: torch.device) -> int:
     return min(CPU_BUDGET, free // 4)
 
 
-def default_tile(generator: nn.Module, hparams: dict, size: tuple[int, int], device: torch.device) -> int:
+def default_tile(translator: Translator, caps: Capabilities, size: tuple[int, int], device: torch.device) -> int:
     """The whole padded photo when one pass fits the memory budget, else the largest square tile that does
     (never below min_tile)."""
-    ph, pw = padded_size(hparams, *size)
-    pixels = memory_budget(device) / activation_bytes_per_pixel(generator, int(hparams["input_nc"]), device)
-    if ph * pw <= pixels:
-        return max(ph, pw)
-    m = int(hparams["size_multiple"])
-    return max(min_tile(hparams), int(math.sqrt(pixels)) // m * m)
+    return fitting_tile(caps, padded_size(caps, *size), memory_budget(device) / activation_bytes_per_pixel(
+        translator, device), caps.size_multiple)
+
+
+def fitting_tile(caps: Capabilities, padded: tuple[int, int], pixels: float, multiple: int) -> int:
+    """The whole padded photo when its pixels fit, else the largest square tile of `pixels` on the multiple
+    (never below min_tile)."""
+    if padded[0] * padded[1] <= pixels:
+        return max(padded)
+    return max(min_tile(caps), int(math.sqrt(pixels)) // multiple * multiple)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 NORM_MODES = ("image", "record", "fixed")
+LUMA = (0.299, 0.587, 0.114)  # RGB -> grey for 1-channel models, as PIL's "L" conversion (the official loader)
 
 
 class InstanceNorm(nn.Module):
@@ -78,12 +79,50 @@ class ResnetBlock(nn.Module):
 
 class SequentialGenerator(nn.Module):
     """A generator that is one nn.Sequential called `model` (the official key prefix `model.N`), taking and
-    giving images in [-1, 1]."""
+    giving images in [-1, 1] of 1 (grey) or 3 channels. It is an engine.tiling.Translator: `translate`,
+    `shared_statistics` and `activation_floats` take RGB in [0, 1], as the image-to-image task passes it."""
 
     model: nn.Sequential
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
+
+    @property
+    def input_nc(self) -> int:
+        return next(m for m in self.model if isinstance(m, nn.Conv2d)).in_channels
+
+    def to_input(self, image: Tensor) -> Tensor:
+        """RGB in [0, 1] -> the generator's input in [-1, 1] (grey for a 1-channel model)."""
+        if self.input_nc == 1:
+            image = (image * torch.tensor(LUMA, device=image.device)[None, :, None, None]).sum(dim=1, keepdim=True)
+        return image * 2 - 1
+
+    def translate(self, image: Tensor) -> Tensor:
+        """RGB (B, 3, H, W) in [0, 1] -> RGB in [0, 1] (a 1-channel output as grey)."""
+        return ((self(self.to_input(image)) + 1) / 2).clamp(0, 1).expand(-1, 3, -1, -1)
+
+    def shared_statistics(self, sample: Tensor) -> contextlib.AbstractContextManager[None]:
+        """`shared_statistics` of this generator, measured on the RGB [0, 1] `sample`."""
+        return shared_statistics(self, self.to_input(sample))
+
+    def activation_floats(self, device: torch.device) -> float:
+        """Peak floats per input pixel of one pass: the largest input + output of any layer of `model`, measured
+        on a 32x32 input."""
+        side = 32
+        peak = 0
+
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            nonlocal peak
+            peak = max(peak, inputs[0].numel() + output.numel())
+
+        handles = [layer.register_forward_hook(hook) for layer in self.model]
+        try:
+            with torch.inference_mode():
+                self(torch.zeros(1, self.input_nc, side, side, device=device))
+        finally:
+            for handle in handles:
+                handle.remove()
+        return peak / side**2
 
     def features(self, x: Tensor, layers: Sequence[int]) -> list[Tensor]:
         """The outputs of model[i] for each i in `layers` (in the order given), from one pass that stops after

@@ -1,4 +1,5 @@
-"""StyleGAN2 building blocks as the Swapping Autoencoder uses them (written from the documented facts).
+"""StyleGAN2 building blocks as the Swapping Autoencoder uses them (written from the documented facts): the
+layers, then the residual blocks of its encoder and generator and its ToRGB.
 
 Equalized learning rate: weights are stored UNSCALED (initialised N(0, 1)) and multiplied by
 1/sqrt(fan_in) at run time. Blur kernels are constant buffers saved in the state dict.
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 
 SQRT2 = math.sqrt(2.0)
 EPS = 1e-8
+G_BLUR_TAPS = (1, 3, 3, 1)  # ToRGB's stored (unused) upsampling kernel
 
 
 def make_kernel(taps: Sequence[float], gain: float = 1.0) -> Tensor:
@@ -150,3 +152,89 @@ class StyledConv(nn.Module):
         if self.noise is not None:
             x = self.noise(x, next(noise))
         return self.activate(x)
+
+
+# --- residual blocks and ToRGB -------------------------------------------------------------------
+
+
+class ConvLayer(nn.Module):
+    """[pad] -> [Blur] -> EqualConv2d -> [FusedLeakyReLU]. Keys: Blur.kernel, Conv.weight [, Conv.bias], Act.bias."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, stride: int = 1,
+                 pad: tuple[int, int] = (0, 0), reflect: bool = False, blur_taps: Sequence[float] | None = None,
+                 bias: bool = False, activate: bool = True) -> None:
+        super().__init__()
+        self.pad, self.reflect = pad, reflect
+        self.Blur = Blur(blur_taps) if blur_taps is not None else None
+        self.Conv = EqualConv2d(in_ch, out_ch, kernel_size, stride=stride, bias=bias)
+        self.Act = FusedLeakyReLU(out_ch) if activate else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        p0, p1 = self.pad
+        if p0 or p1:  # negative zero-padding crops (the skip's rule without antialiasing)
+            x = F.pad(x, (p0, p1, p0, p1), mode="reflect" if self.reflect else "constant")
+        if self.Blur is not None:
+            x = self.Blur(x)
+        x = self.Conv(x)
+        return x if self.Act is None else self.Act(x)
+
+
+def _down_pad(taps: Sequence[float], kernel_size: int) -> tuple[int, int]:
+    """Padding before a blur + stride-2 conv that halves an even size exactly (rosinality's rule)."""
+    p = len(taps) - 2 + kernel_size - 1
+    return (p + 1) // 2, p // 2
+
+
+class ResBlockDown(nn.Module):
+    """out = (conv2(conv1(x)) + skip(x)) / sqrt(2), half the size. conv1 reflect-pads; skip zero-pads."""
+
+    def __init__(self, in_ch: int, out_ch: int, taps: Sequence[float]) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(in_ch, in_ch, 3, pad=(1, 1), reflect=True)
+        self.conv2 = ConvLayer(in_ch, out_ch, 3, stride=2, pad=_down_pad(taps, 3), reflect=True, blur_taps=taps)
+        self.skip = ConvLayer(in_ch, out_ch, 1, stride=2, pad=_down_pad(taps, 1), blur_taps=taps, activate=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+class HeadResBlock(nn.Module):
+    """Resolution-preserving: (skip(x) + conv2(conv1(x))) / sqrt(2); skip is a 1x1 conv when in != out."""
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int, use_noise: bool) -> None:
+        super().__init__()
+        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, use_noise=use_noise)
+        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, use_noise=use_noise)
+        self.skip = ConvLayer(in_ch, out_ch, 1, activate=False) if in_ch != out_ch else None
+
+    def forward(self, x: Tensor, style: Tensor, noise: Iterator[Tensor | None]) -> Tensor:
+        skip = x if self.skip is None else self.skip(x)
+        return (skip + self.conv2(self.conv1(x, style, noise), style, noise)) / math.sqrt(2)
+
+
+class UpsamplingResBlock(nn.Module):
+    """2x: (bilinear2x(skip(x)) + conv2(conv1_up(x))) / sqrt(2); skip is 1x1 conv + act when in != out."""
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int, use_noise: bool) -> None:
+        super().__init__()
+        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, use_noise=use_noise)
+        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, use_noise=use_noise)
+        self.skip = ConvLayer(in_ch, out_ch, 1) if in_ch != out_ch else None
+
+    def forward(self, x: Tensor, style: Tensor, noise: Iterator[Tensor | None]) -> Tensor:
+        skip = x if self.skip is None else self.skip(x)
+        skip = F.interpolate(skip, scale_factor=2, mode="bilinear", align_corners=False)
+        return (skip + self.conv2(self.conv1(x, style, noise), style, noise)) / math.sqrt(2)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv without demodulation, + bias; no tanh. `upsample.kernel` is stored but unused."""
+
+    def __init__(self, in_ch: int, style_dim: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.upsample = Blur(G_BLUR_TAPS, gain=4)
+        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
+
+    def forward(self, x: Tensor, style: Tensor) -> Tensor:
+        return self.conv(x, style) + self.bias

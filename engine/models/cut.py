@@ -21,15 +21,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.api import Capabilities
+from engine.architecture import Hparams, Nets, check_layout, word
+from engine.checkpoints import Checkpoint
 from engine.layers.resnet import InstanceNorm, ResnetBlock, SequentialGenerator
 from engine.models.cyclegan import (
     MIN_SIZE,
+    RESNET_OPTIONS,
     SIZE_MULTIPLE,
     canonical,
-    check_layout,
     check_options,
     shape_hparams,
+    translation_capabilities,
 )
+from engine.tasks.image_to_image import ImageToImageArchitecture
 
 METHOD = "cut"
 LICENSE_NOTE = ("official CUT code and weights: BSD 2-clause (Park & Zhu); the training photos keep their own "
@@ -169,3 +174,20 @@ def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> dict[s
     net.to_empty(device="cpu")
     net.load_state_dict(sd, strict=True)
     return {"AtoB": net.eval()}
+
+
+def capabilities(hparams: Hparams) -> Capabilities:
+    return translation_capabilities(hparams, receptive_radius(int(hparams["n_blocks"])))
+
+
+def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
+    return load(ckpt.state_dict, hparams)
+
+
+ARCHITECTURE = ImageToImageArchitecture(
+    method=METHOD, title="CUT / FastCUT / SinCUT ResNet generator", license_note=LICENSE_NOTE, detect=detect,
+    resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    options={**RESNET_OPTIONS, "mode": word(MODES), "CUT_mode": word(MODES)},
+    # CycleGAN's layout is this one without anti-aliasing: its detector refuses `filt` buffers, and this rule keeps
+    # CUT's files CUT's should that detector ever grow more lenient
+    before=("cyclegan",))

@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from engine.api import DIRECTIONS
-from engine.checkpoints import StateDict, canonicalize
+from engine.api import DIRECTIONS, Capabilities
+from engine.architecture import Hparams, Nets, OptionCheck, check_layout, direction_names, whole
+from engine.checkpoints import Checkpoint, StateDict, canonicalize
 from engine.layers.resnet import InstanceNorm, ResnetBlock, SequentialGenerator
+from engine.tasks.image_to_image import ImageToImageArchitecture
 
 METHOD = "cyclegan"
 LICENSE_NOTE = ("official CycleGAN code and weights: BSD 2-clause (Zhu & Park); the training photos keep "
@@ -40,6 +42,9 @@ SIZE_MULTIPLE = 4  # two stride-2 downsamplings: sides must be multiples of 4 to
 MIN_SIZE = 8  # reflection padding needs more than 3 px at full size and 2 px at 1/4 size
 FIRST_BLOCK = 10  # model index of the first ResnetBlock
 G_B_PART = "G_B"
+# the import options of the ResNet generators (CycleGAN's and CUT's): the official names
+RESNET_OPTIONS: dict[str, OptionCheck] = {
+    "ngf": whole(), "n_blocks": whole(0), "input_nc": whole(), "output_nc": whole(), "directions": direction_names}
 
 
 class ResnetGenerator(SequentialGenerator):
@@ -103,19 +108,6 @@ def count_blocks(state_dict: Mapping[str, Tensor], first: int) -> int:
     while f"model.{first + n}.conv_block.1.weight" in state_dict:
         n += 1
     return n
-
-
-def check_layout(net: nn.Module, state_dict: Mapping[str, Tensor], what: str) -> None:
-    """A one-line error naming the first keys that are missing, unexpected or wrongly shaped."""
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong = [f"{k} {list(state_dict[k].shape)} (expected {list(expected[k].shape)})"
-             for k in expected if k in state_dict and state_dict[k].shape != expected[k].shape]
-    for problem, keys in (("lacks", missing), ("has unexpected", unexpected), ("has wrongly shaped", wrong)):
-        if keys:
-            raise ValueError(f"the {what} weights {problem} keys: {', '.join(keys[:3])}"
-                             f"{' ...' if len(keys) > 3 else ''} ({len(keys)} in all)")
 
 
 def parse_directions(value: Any) -> list[str]:
@@ -219,3 +211,23 @@ def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any],
     """{direction: generator} for hparams["directions"]."""
     weights = generator_weights(state_dict, parts or {}, hparams["directions"])
     return {direction: load_generator(sd, hparams) for direction, sd in weights.items()}
+
+
+def translation_capabilities(hparams: Hparams, radius: int) -> Capabilities:
+    """A ResNet generator's (CycleGAN's, CUT's): padded to whole downsamplings; tiles overlap by `radius`."""
+    return Capabilities(size_multiple=SIZE_MULTIPLE, min_size=MIN_SIZE, receptive_margin=radius,
+                        directions=tuple(hparams["directions"]))
+
+
+def capabilities(hparams: Hparams) -> Capabilities:
+    return translation_capabilities(hparams, receptive_radius(int(hparams["n_blocks"])))
+
+
+def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
+    return load(ckpt.state_dict, hparams, ckpt.parts)
+
+
+ARCHITECTURE = ImageToImageArchitecture(
+    method=METHOD, title="CycleGAN ResNet generator", license_note=LICENSE_NOTE, detect=detect,
+    resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    options=RESNET_OPTIONS)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.api import Capabilities
+from engine.architecture import Hparams, Nets, check_layout, whole, whole_list, word
+from engine.checkpoints import Checkpoint
 from engine.layers.resnet import InstanceNorm
-from engine.models.cyclegan import check_layout
+from engine.tasks.content_style import ContentStyleArchitecture
 
 METHOD = "hierarchyflow"
 LICENSE_NOTE = ("official HierarchyFlow code: MIT (WeichenFan); no pretrained weights are released; the training "
@@ -237,9 +241,9 @@ class HierarchyFlow(nn.Module):
         if not out_channels or pad_size < 0:
             raise ValueError(f"need at least one block and pad_size >= 0, got {list(out_channels)} and {pad_size}")
         self.pad_size = int(pad_size)
-        widths = [int(in_channel), *(int(c) for c in out_channels)]
+        self.widths = [int(in_channel), *(int(c) for c in out_channels)]
         self.blocks = nn.ModuleList(CouplingBlock(cin, cout, weight_type)
-                                    for cin, cout in itertools.pairwise(widths))
+                                    for cin, cout in itertools.pairwise(self.widths))
         self.style_net = StyleNet()
 
     def forward(self, content: Tensor, style: Tensor) -> Tensor:
@@ -299,28 +303,35 @@ class HierarchyFlow(nn.Module):
             return styled
         return styled + (1 - strength) * (cp.x - self.self_styled(cp, content_code, own=own_self))
 
+    @contextlib.contextmanager
+    def shared_statistics(self, sample: Tensor, codes: Sequence[Tensor]) -> Iterator[list[Stats]]:
+        """Run the padded `sample` (batch 1) through the content pass and the reverse pass with each of `codes`,
+        record every InstanceNorm's and AdaIN's content-side statistics, and inside the block normalise every input
+        by them (the IN ones through the norms' fixed mode; the yielded AdaIN ones, one set per code, go to
+        reverse(own=...))."""
+        norms = [m for m in self.modules() if isinstance(m, InstanceNorm)]
+        try:
+            for norm in norms:
+                norm.mode = "record"
+            cp = self.content_pass(sample, pad=0)
+            for norm in norms:
+                norm.mode = "fixed"
+            adain: list[Stats] = [{} for _ in codes]
+            for code, record in zip(codes, adain, strict=True):
+                self.reverse(cp, code, record=record)
+            del cp
+            yield adain
+        finally:
+            for norm in norms:
+                norm.mode, norm.stats = "image", None
 
-@contextlib.contextmanager
-def shared_statistics(model: HierarchyFlow, sample: Tensor, codes: Sequence[Tensor]) -> Iterator[list[Stats]]:
-    """Run the padded `sample` (batch 1) through the content pass and the reverse pass with each of `codes`,
-    record every InstanceNorm's and AdaIN's content-side statistics, and inside the block normalise every input by
-    them (the IN ones through the norms' fixed mode; the yielded AdaIN ones, one set per code, go to
-    reverse(own=...))."""
-    norms = [m for m in model.modules() if isinstance(m, InstanceNorm)]
-    try:
-        for norm in norms:
-            norm.mode = "record"
-        cp = model.content_pass(sample, pad=0)
-        for norm in norms:
-            norm.mode = "fixed"
-        adain: list[Stats] = [{} for _ in codes]
-        for code, record in zip(codes, adain, strict=True):
-            model.reverse(cp, code, record=record)
-        del cp
-        yield adain
-    finally:
-        for norm in norms:
-            norm.mode, norm.stats = "image", None
+    def activation_floats(self) -> float:
+        """Estimated peak floats per padded pixel of one pass: every block's cached Affine-Net output, the latent
+        and the reverse pass's working tensors, the largest Affine-Net's activations, R(c(0)) and the photo."""
+        widths = self.widths
+        cached = sum(widths[1:]) + 2 * widths[-1]
+        affine = max(4 * cin + cout for cin, cout in itertools.pairwise(widths))
+        return cached + affine + 3 * widths[0]
 
 
 # --- checkpoint inspection -------------------------------------------------------------------------------
@@ -411,3 +422,20 @@ def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> dict[s
     net.to_empty(device="cpu")
     net.load_state_dict(dict(state_dict), strict=True)
     return {"flow": net.eval()}
+
+
+def capabilities(hparams: Hparams) -> Capabilities:
+    """Photos of at least pad_size + 1 px a side; tiles overlap by the receptive radius."""
+    return Capabilities(min_size=int(hparams["pad_size"]) + 1, receptive_margin=receptive_radius(
+        len(hparams["out_channels"])), style_image=True, min_style_size=MIN_STYLE_SIDE)
+
+
+def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
+    return load(ckpt.state_dict, hparams)
+
+
+ARCHITECTURE = ContentStyleArchitecture(
+    method=METHOD, title="HierarchyFlow", license_note=LICENSE_NOTE, detect=detect, resolve_hparams=resolve_hparams,
+    capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint, stylist=operator.itemgetter("flow"),
+    options={"weight_type": word(WEIGHT_TYPES), "pad_size": whole(0, 1024), "out_channels": whole_list,
+             "in_channel": whole()})

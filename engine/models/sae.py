@@ -8,9 +8,8 @@ official keys `E.*` and `G.*` of `latest_checkpoint.pth` (its `D.*`, `Dpatch.*` 
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,22 +17,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.api import Capabilities, DecodeCodes
+from engine.architecture import Hparams, Nets, check_layout, flag, whole, whole_list
+from engine.checkpoints import Checkpoint
 from engine.layers.stylegan2 import (
-    Blur,
-    EqualConv2d,
+    ConvLayer,
     EqualLinear,
-    FusedLeakyReLU,
-    ModulatedConv2d,
-    StyledConv,
+    HeadResBlock,
+    ResBlockDown,
+    ToRGB,
+    UpsamplingResBlock,
     l2_normalize,
 )
+from engine.tasks.structure_texture import Codes, StructureTextureArchitecture
 
 METHOD = "sae"
 LICENSE_NOTE = "official Swapping Autoencoder weights: Adobe Research License, noncommercial research use only"
 CPU = torch.device("cpu")
 
 ANTIALIAS_TAPS = (1, 2, 1)  # the encoder's blur with use_antialias; [1] (no blur) without
-G_BLUR_TAPS = (1, 3, 3, 1)
 IGNORED_KEYS = ("num_discriminator_iters", "D.", "Dpatch.")
 _SIGNATURE = ("G.SpatialCodeModulation.scale.weight", "G.SpatialCodeModulation.bias.weight",
               "G.HeadResnetBlock0.conv1.conv.weight", "G.ToRGB.conv.weight", "G.ToRGB.bias")
@@ -53,47 +55,6 @@ RECEPTIVE_MARGIN = 2 * HEAD_REACH_CELLS + UPSAMPLING_REACH_CELLS  # 7: the relea
 
 
 # --- encoder --------------------------------------------------------------------------------------
-
-
-class ConvLayer(nn.Module):
-    """[pad] -> [Blur] -> EqualConv2d -> [FusedLeakyReLU]. Keys: Blur.kernel, Conv.weight [, Conv.bias], Act.bias."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, stride: int = 1,
-                 pad: tuple[int, int] = (0, 0), reflect: bool = False, blur_taps: Sequence[float] | None = None,
-                 bias: bool = False, activate: bool = True) -> None:
-        super().__init__()
-        self.pad, self.reflect = pad, reflect
-        self.Blur = Blur(blur_taps) if blur_taps is not None else None
-        self.Conv = EqualConv2d(in_ch, out_ch, kernel_size, stride=stride, bias=bias)
-        self.Act = FusedLeakyReLU(out_ch) if activate else None
-
-    def forward(self, x: Tensor) -> Tensor:
-        p0, p1 = self.pad
-        if p0 or p1:  # negative zero-padding crops (the skip's rule without antialiasing)
-            x = F.pad(x, (p0, p1, p0, p1), mode="reflect" if self.reflect else "constant")
-        if self.Blur is not None:
-            x = self.Blur(x)
-        x = self.Conv(x)
-        return x if self.Act is None else self.Act(x)
-
-
-def _down_pad(taps: Sequence[float], kernel_size: int) -> tuple[int, int]:
-    """Padding before a blur + stride-2 conv that halves an even size exactly (rosinality's rule)."""
-    p = len(taps) - 2 + kernel_size - 1
-    return (p + 1) // 2, p // 2
-
-
-class ResBlockDown(nn.Module):
-    """out = (conv2(conv1(x)) + skip(x)) / sqrt(2), half the size. conv1 reflect-pads; skip zero-pads."""
-
-    def __init__(self, in_ch: int, out_ch: int, taps: Sequence[float]) -> None:
-        super().__init__()
-        self.conv1 = ConvLayer(in_ch, in_ch, 3, pad=(1, 1), reflect=True)
-        self.conv2 = ConvLayer(in_ch, out_ch, 3, stride=2, pad=_down_pad(taps, 3), reflect=True, blur_taps=taps)
-        self.skip = ConvLayer(in_ch, out_ch, 1, stride=2, pad=_down_pad(taps, 1), blur_taps=taps, activate=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
 
 
 class SAEEncoder(nn.Module):
@@ -146,48 +107,6 @@ class SpatialCodeModulation(nn.Module):
 
     def forward(self, structure: Tensor, texture: Tensor) -> Tensor:
         return structure * self.scale(texture)[:, :, None, None] + self.bias(texture)[:, :, None, None]
-
-
-class HeadResBlock(nn.Module):
-    """Resolution-preserving: (skip(x) + conv2(conv1(x))) / sqrt(2); skip is a 1x1 conv when in != out."""
-
-    def __init__(self, in_ch: int, out_ch: int, style_dim: int, use_noise: bool) -> None:
-        super().__init__()
-        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, use_noise=use_noise)
-        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, use_noise=use_noise)
-        self.skip = ConvLayer(in_ch, out_ch, 1, activate=False) if in_ch != out_ch else None
-
-    def forward(self, x: Tensor, style: Tensor, noise: Iterator[Tensor | None]) -> Tensor:
-        skip = x if self.skip is None else self.skip(x)
-        return (skip + self.conv2(self.conv1(x, style, noise), style, noise)) / math.sqrt(2)
-
-
-class UpsamplingResBlock(nn.Module):
-    """2x: (bilinear2x(skip(x)) + conv2(conv1_up(x))) / sqrt(2); skip is 1x1 conv + act when in != out."""
-
-    def __init__(self, in_ch: int, out_ch: int, style_dim: int, use_noise: bool) -> None:
-        super().__init__()
-        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, use_noise=use_noise)
-        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, use_noise=use_noise)
-        self.skip = ConvLayer(in_ch, out_ch, 1) if in_ch != out_ch else None
-
-    def forward(self, x: Tensor, style: Tensor, noise: Iterator[Tensor | None]) -> Tensor:
-        skip = x if self.skip is None else self.skip(x)
-        skip = F.interpolate(skip, scale_factor=2, mode="bilinear", align_corners=False)
-        return (skip + self.conv2(self.conv1(x, style, noise), style, noise)) / math.sqrt(2)
-
-
-class ToRGB(nn.Module):
-    """Modulated 1x1 conv without demodulation, + bias; no tanh. `upsample.kernel` is stored but unused."""
-
-    def __init__(self, in_ch: int, style_dim: int) -> None:
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
-        self.upsample = Blur(G_BLUR_TAPS, gain=4)
-        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
-
-    def forward(self, x: Tensor, style: Tensor) -> Tensor:
-        return self.conv(x, style) + self.bias
 
 
 class SAEGenerator(nn.Module):
@@ -376,18 +295,6 @@ def build(hparams: Mapping[str, Any]) -> tuple[SAEEncoder | None, SAEGenerator]:
     return encoder, generator
 
 
-def _load_strict(module: nn.Module, state_dict: Mapping[str, Tensor], what: str) -> None:
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong = [k for k in expected if k in state_dict and state_dict[k].shape != expected[k].shape]
-    for problem, keys in (("lacks", missing), ("has unexpected", unexpected), ("has wrongly shaped", wrong)):
-        if keys:
-            raise ValueError(f"the {what} weights {problem} keys: {', '.join(keys[:3])}"
-                             f"{' ...' if len(keys) > 3 else ''} ({len(keys)} in all)")
-    module.load_state_dict(state_dict, strict=True)
-
-
 def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> dict[str, nn.Module]:
     """Strictly load `E.*` -> netE and `G.*` -> netG (eval, CPU); D/Dpatch/num_discriminator_iters are ignored."""
     parts: dict[str, dict[str, Tensor]] = {"E": {}, "G": {}}
@@ -406,8 +313,9 @@ def load(state_dict: Mapping[str, Tensor], hparams: Mapping[str, Any]) -> dict[s
             if parts[prefix]:
                 raise ValueError("the hparams say there is no encoder, but the weights have E.* keys")
             continue
+        check_layout(net, parts[prefix], "encoder" if prefix == "E" else "generator")
         net.to_empty(device="cpu")
-        _load_strict(net, parts[prefix], "encoder" if prefix == "E" else "generator")
+        net.load_state_dict(parts[prefix], strict=True)
         nets[role] = net.eval()
     return nets
 
@@ -552,3 +460,37 @@ def _decode_preview(generator: SAEGenerator, hparams: Mapping[str, Any], sp: Ten
     out = generator(sp, gl, make_noise(hparams, small, noise_seed, sp.device))
     out = F.interpolate(out, size=(h * m, w * m), mode="bilinear", align_corners=False)
     return _to_image(out[..., :size[0], :size[1]])
+
+
+# --- the descriptor -------------------------------------------------------------------------------
+
+
+def capabilities(hparams: Hparams) -> Capabilities:
+    """One code cell is size_multiple px; a structure edit reaches receptive_margin cells around it."""
+    m = int(hparams["size_multiple"])
+    return Capabilities(size_multiple=m, min_size=int(hparams["min_size"]),
+                        receptive_margin=margin_cells(hparams) * m, encoder=bool(hparams["has_encoder"]))
+
+
+def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
+    return load(ckpt.state_dict, hparams)
+
+
+def _encode(nets: Nets, image: np.ndarray, device: torch.device) -> Codes:
+    return encode(nets["netE"], image, device=device)
+
+
+def _decode(nets: Nets, hparams: Hparams, request: DecodeCodes, device: torch.device) -> tuple[np.ndarray, int, int]:
+    return decode(nets["netG"], hparams, request.structure, request.texture, tuple(request.size),
+                  region=request.region, scale=request.scale, noise_seed=request.noise_seed, device=device)
+
+
+ARCHITECTURE = StructureTextureArchitecture(
+    method=METHOD, title="Swapping Autoencoder", license_note=LICENSE_NOTE, detect=detect,
+    resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    encode=_encode, decode=_decode,
+    options={"spatial_code_ch": whole(), "global_code_ch": whole(), "netE_num_downsampling_sp": whole(),
+             "netE_num_downsampling_gl": whole(), "netG_num_base_resnet_layers": whole(), "netG_use_noise": flag,
+             "use_antialias": flag, "num_downsampling_sp": whole(), "num_downsampling_gl": whole(),
+             "num_head_blocks": whole(), "use_noise": flag, "encoder_channels": whole_list,
+             "head_channels": whole_list, "upsampling_channels": whole_list})

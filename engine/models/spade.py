@@ -16,8 +16,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from engine.api import Capabilities, RenderLabels
+from engine.architecture import Hparams, Nets, flag, real, whole, word
+from engine.checkpoints import Checkpoint
 from engine.layers.spade_norm import HIDDEN, SPADENorm
 from engine.layers.spectral import SpectralNormConv2d
+from engine.tasks.label_to_image import LabelToImageArchitecture
 
 METHOD = "spade"
 LICENSE_NOTE = "official SPADE weights: CC BY-NC-SA 4.0 (NVIDIA), non-commercial"
@@ -432,3 +436,36 @@ def render(generator: SPADEGenerator, hparams: Mapping[str, Any], labels: np.nda
         image = ((out[0] + 1) / 2).clamp(0, 1).permute(1, 2, 0)
         return image.float().cpu().numpy()
 
+
+# --- the descriptor ----------------------------------------------------------------------------------
+
+
+def capabilities(hparams: Hparams) -> Capabilities:
+    """Sides multiples of 2^N; a VAE generator's latent fixes the size, and it takes a style image or seed."""
+    m = 2 ** NUM_UPS[hparams["num_upsampling_layers"]]
+    size = (int(hparams["output_hw"][0]), int(hparams["output_hw"][1]))
+    vae = bool(hparams["use_vae"])
+    return Capabilities(size_multiple=m, min_size=m, default_size=size, fixed_size=size if vae else None,
+                        style_image=vae, style_seed=vae, dontcare_label=bool(hparams["contain_dontcare_label"]))
+
+
+def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
+    """netG, and netE when the file came with an image encoder (latest_net_E.pth beside it)."""
+    nets: Nets = {"netG": load(ckpt.state_dict, hparams)}
+    if "netE" in ckpt.parts:
+        nets["netE"] = load_encoder(ckpt.parts["netE"], hparams)
+    return nets
+
+
+def _render(nets: Nets, hparams: Hparams, request: RenderLabels, device: torch.device) -> np.ndarray:
+    return render(nets["netG"], hparams, request.labels, instances=request.instances, size=request.size,
+                  style=request.style, seed=request.seed, encoder=nets.get("netE"), device=device)
+
+
+ARCHITECTURE = LabelToImageArchitecture(
+    method=METHOD, title="SPADE / GauGAN generator", license_note=LICENSE_NOTE, detect=detect,
+    resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    render=_render,
+    options={"label_nc": whole(1, 65536), "contain_dontcare_label": flag, "no_instance": flag,
+             "num_upsampling_layers": word(NUM_UPS), "crop_size": whole(1, 16384), "aspect_ratio": real(1 / 16, 16),
+             "ngf": whole(), "semantic_nc": whole(), "use_vae": flag, "z_dim": whole(), "netG": word()})

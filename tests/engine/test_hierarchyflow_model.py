@@ -96,7 +96,7 @@ def test_manifest_variants_build_with_the_official_keys(variant):
     assert sum(p.numel() for p in net.parameters()) == entry["param_count_total"]
     assert sum(p.numel() for p in net.style_net.parameters()) == entry["param_count_style_net"]
     shapes = {k: torch.empty(s, device="meta") for k, s in _official_layout(entry["keys"])}
-    assert registry.detect(shapes) is registry.HIERARCHYFLOW
+    assert registry.detect(shapes) is hf.ARCHITECTURE
     hp = hf.resolve_hparams(shapes, {})
     assert hp == hf.config_hparams(out_channels=entry["out_channels"])
     assert hp["receptive_radius"] == 3 * entry["num_blocks"]
@@ -273,31 +273,31 @@ def test_presets_run_from_light_to_full_stylisation():
 @pytest.mark.parametrize("strength", [1.0, 0.5])
 def test_tiles_equal_one_pass_when_statistics_are_full_size(fixture, strength, monkeypatch):
     model, io = fixture
-    hp = hf.config_hparams(out_channels=[6, 12, 36])
+    caps = hf.capabilities(hf.config_hparams(out_channels=[6, 12, 36]))
     image, style = photo(1, (150, 190)), hwc(io["style"])
     codes = stylize.code_of(model, image, CPU), stylize.code_of(model, style, CPU)
     with torch.inference_mode():
         untiled = hwc(model.stylize(model.content_pass(chw(image)), *codes, strength).clamp(0, 1))
-    tile = stylize.min_tile(hp)
-    assert len(stylize.plan(hp, image.shape[:2], tile)) >= 4
-    tiled = stylize.stylize_tiled(model, hp, image, *codes, strength, tile=tile, device=CPU, stats_side=10_000)
+    tile = stylize.tiling.min_tile(caps)
+    assert len(stylize.plan(caps, model.pad_size, image.shape[:2], tile)) >= 4
+    tiled = stylize.stylize_tiled(model, caps, image, *codes, strength, tile=tile, device=CPU, stats_side=10_000)
     assert tiled.shape == image.shape and np.abs(tiled - untiled).max() < TOL
     assert all(m.mode == "image" and m.stats is None for m in model.modules() if isinstance(m, InstanceNorm))
 
     # the margin is what makes them equal: one below the receptive radius (9 px) breaks it
-    monkeypatch.setattr(stylize, "margin", lambda hparams: 2)
-    short = stylize.stylize_tiled(model, hp, image, *codes, strength, tile=tile, device=CPU, stats_side=10_000)
+    monkeypatch.setattr(stylize.tiling, "margin", lambda caps: 2)
+    short = stylize.stylize_tiled(model, caps, image, *codes, strength, tile=tile, device=CPU, stats_side=10_000)
     assert np.abs(short - untiled).max() > 100 * TOL
 
 
 def test_downscaled_statistics_stay_close_to_one_pass(fixture):
     model, io = fixture
-    hp = hf.config_hparams(out_channels=[6, 12, 36])
+    caps = hf.capabilities(hf.config_hparams(out_channels=[6, 12, 36]))
     image, style = photo(2, (200, 260)), hwc(io["style"])
     codes = stylize.code_of(model, image, CPU), stylize.code_of(model, style, CPU)
     with torch.inference_mode():
         untiled = hwc(model.stylize(model.content_pass(chw(image)), *codes, 0.65).clamp(0, 1))
-    tiled = stylize.stylize_tiled(model, hp, image, *codes, 0.65, tile=stylize.min_tile(hp), device=CPU,
+    tiled = stylize.stylize_tiled(model, caps, image, *codes, 0.65, tile=stylize.tiling.min_tile(caps), device=CPU,
                                   stats_side=100)
     assert 0 < np.abs(tiled - untiled).mean() < 0.1 * np.abs(untiled - image).mean()  # small beside the effect
 
@@ -344,17 +344,17 @@ def test_slider_moves_reuse_the_content_pass(engine, flow_id, monkeypatch):
     edited[30, 40] = 1 - edited[30, 40]  # one pixel: a different photo
     engine.stylize_image(StylizeImage(flow_id, edited, style, 0.5), ctx())
     assert len(calls) == 2
-    assert 0 < engine._stylizer.cached_bytes() <= stylize.CACHE_BYTES
+    assert 0 < engine.content_style.stylizer.cached_bytes() <= stylize.CACHE_BYTES
     # a fresh engine (no cache) gives the same images
     fresh = Engine(Catalog(), CPU)
     assert all(np.array_equal(fresh.stylize_image(StylizeImage(flow_id, image, style, s), ctx()), first[s])
                for s in (0.25, 1.0))
     small = Engine(Catalog(), CPU)
-    small._stylizer.budget = 1000  # too small for any pass: nothing kept, still correct
+    small.content_style.stylizer.budget = 1000  # too small for any pass: nothing kept, still correct
     assert np.array_equal(small.stylize_image(StylizeImage(flow_id, image, style, 0.75), ctx()), first[0.75])
-    assert small._stylizer.cached_bytes() == 0
+    assert small.content_style.stylizer.cached_bytes() == 0
     engine.remove_model(RemoveModel(flow_id), ctx())  # removing the model drops its passes
-    assert engine._stylizer.cached_bytes() == 0
+    assert engine.content_style.stylizer.cached_bytes() == 0
 
 
 def test_previews_have_the_long_side_asked_for(engine, flow_id):
@@ -368,10 +368,10 @@ def test_previews_have_the_long_side_asked_for(engine, flow_id):
 
 
 def test_progress_per_tile_and_cancel_between_tiles(engine, flow_id):
-    hp = engine.catalog.get(flow_id).hparams
+    caps = engine.models.get(flow_id).capabilities
     image, style = photo(3, (200, 260)), photo(4, (40, 40))
-    tile = stylize.min_tile(hp)
-    n = len(stylize.plan(hp, image.shape[:2], tile))
+    tile = stylize.tiling.min_tile(caps)
+    n = len(stylize.plan(caps, hf.PAD_SIZE, image.shape[:2], tile))
     events: list[Progress] = []
     result = engine.stylize_image(StylizeImage(flow_id, image, style, 0.65, tile=tile), ctx(events.append))
     tiles = [e for e in events if e.message.startswith("tile ")]
@@ -391,11 +391,12 @@ def test_progress_per_tile_and_cancel_between_tiles(engine, flow_id):
 
 def test_tile_size_from_the_photo_and_memory(monkeypatch):
     hp = hf.config_hparams(out_channels=[30, 120])
-    assert stylize.default_tile(hp, (300, 400), CPU) == 420  # fits: one pass over the padded photo
-    monkeypatch.setattr(stylize.tiling, "memory_budget", lambda device: int(stylize.bytes_per_pixel(hp) * 200**2))
-    assert stylize.default_tile(hp, (300, 400), CPU) == 200
+    model, caps = tiny_flow(out_channels=[30, 120]), hf.capabilities(hp)
+    assert stylize.default_tile(model, caps, (300, 400), CPU) == 420  # fits: one pass over the padded photo
+    monkeypatch.setattr(stylize.tiling, "memory_budget", lambda device: int(stylize.bytes_per_pixel(model) * 200**2))
+    assert stylize.default_tile(model, caps, (300, 400), CPU) == 200
     monkeypatch.setattr(stylize.tiling, "memory_budget", lambda device: 1)
-    assert stylize.default_tile(hp, (300, 400), CPU) == stylize.min_tile(hp)
+    assert stylize.default_tile(model, caps, (300, 400), CPU) == stylize.tiling.min_tile(caps)
 
 
 def test_style_and_content_of_any_kind(engine, flow_id):
@@ -423,8 +424,7 @@ def test_bad_inputs_are_refused_with_a_message(engine, flow_id):
 
     content, style = photo(1, (40, 50)), photo(2, (30, 30))
     assert refused(content, photo(3, (5, 5))) == "the style image is 5x5 px; it must be at least 8 px on each side"
-    assert refused(photo(4, (10, 50)), style) == ("the photo is 50x10 px; HierarchyFlow needs at least 11 px on "
-                                                  "each side (its reflection padding is 10 px)")
+    assert refused(photo(4, (10, 50)), style) == "the photo is 50x10 px; this model needs at least 11 px on each side"
     assert "the photo is 1x40 px" in refused(photo(4, (40, 2))[:, :1], style)
     huge = np.broadcast_to(np.zeros((1, 1, 3), np.float32), (20_000, 20_000, 3))  # no memory behind it
     assert refused(huge, style) == ("the photo is 20000x20000 px (400 megapixels); translation takes at most "

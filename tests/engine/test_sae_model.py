@@ -66,7 +66,7 @@ def test_small_fixture_matches_official() -> None:
     io = np.load(SMALL / "io_seed0.npz")
     ckpt = read_checkpoint(SMALL / "latest_checkpoint.pth")
     arch = registry.detect(ckpt.state_dict)
-    assert arch is registry.SAE
+    assert arch is sae.ARCHITECTURE
     hp = arch.resolve_hparams(ckpt.state_dict, ckpt.options)
     assert hp == sae.config_hparams(**{k: config["config"][k] for k in OPTION_NAMES})
     assert (hp["size_multiple"], hp["min_size"]) == (16, 112)
@@ -128,7 +128,7 @@ def test_full_config_layout_matches_manifest(name: str) -> None:
     assert sum(p.numel() for p in encoder.parameters()) == entry["params"]["E"]
     assert sum(p.numel() for p in generator.parameters()) == entry["params"]["G"]
     shapes = {e["key"]: torch.empty(e["shape"], device="meta") for e in entry["state_dict"]}
-    assert registry.detect(shapes) is registry.SAE
+    assert registry.detect(shapes) is sae.ARCHITECTURE
     assert sae.resolve_hparams(shapes, entry["config"]) == hp
 
 
@@ -144,7 +144,7 @@ def test_random_init_round_trip(tmp_path: Path, options: dict) -> None:
     write_checkpoint(path, _state_dict(encoder, generator), {"method": "sae", "hparams": hp})
     ckpt = read_checkpoint(path)
     arch = registry.detect(ckpt.state_dict)
-    assert arch is registry.SAE
+    assert arch is sae.ARCHITECTURE
     assert arch.resolve_hparams(ckpt.state_dict, ckpt.options) == hp
     nets = arch.load(ckpt, hp)
 

@@ -12,13 +12,14 @@ from engine import tiling
 from engine.api import MAX_TRANSLATE_PIXELS, JobRef, Progress, TranslateImage
 from engine.catalog import Catalog
 from engine.handlers import Engine
-from engine.layers.resnet import InstanceNorm, shared_statistics
+from engine.layers.resnet import InstanceNorm
 from engine.models import cut, cyclegan
 from engine.worker import JobCancelled, JobContext
 from tests.translation_fixtures import TINY, photo, tiny_generator, write_tiny_cut, write_tiny_cyclegan
 
 CPU = torch.device("cpu")
-HPARAMS = {"cyclegan": cyclegan.config_hparams(**TINY), "cut": cut.config_hparams(**TINY)}
+CAPS = {"cyclegan": cyclegan.capabilities(cyclegan.config_hparams(**TINY)),
+        "cut": cut.capabilities(cut.config_hparams(**TINY))}
 TOL = 1e-4  # tiled vs untiled, float32 CPU; measured at most 2.1e-6
 SEAM_FACTOR = 1.25  # adjacent-pixel differences across tile borders vs elsewhere
 UNTILED = 10_000
@@ -48,18 +49,18 @@ def gradient_photo(seed: int, size: tuple[int, int]) -> np.ndarray:
 
 @pytest.mark.parametrize("method", ["cyclegan", "cut"])
 def test_tiles_equal_the_untiled_output_when_statistics_are_full_size(method, monkeypatch):
-    hp, net = HPARAMS[method], tiny_generator(method)
+    caps, net = CAPS[method], tiny_generator(method)
     image = photo(1, (301, 437))  # not multiples of 4: padded, then cropped back
-    untiled = tiling.translate(net, hp, image, tile=UNTILED, device=CPU)
+    untiled = tiling.translate(net, caps, image, tile=UNTILED, device=CPU)
     assert untiled.shape == image.shape and untiled.dtype == np.float32
-    for tile in (tiling.min_tile(hp), tiling.min_tile(hp) + 44):
-        assert len(tiling.plan(hp, image.shape[:2], tile)) >= 6
-        tiled = tiling.translate(net, hp, image, tile=tile, device=CPU, stats_side=UNTILED)
+    for tile in (tiling.min_tile(caps), tiling.min_tile(caps) + 44):
+        assert len(tiling.plan(caps, image.shape[:2], tile)) >= 6
+        tiled = tiling.translate(net, caps, image, tile=tile, device=CPU, stats_side=UNTILED)
         assert np.abs(tiled - untiled).max() < TOL
 
     # the margin is what makes them equal: a margin below the receptive radius breaks it
-    monkeypatch.setattr(tiling, "margin", lambda hparams: 8)
-    short = tiling.translate(net, hp, image, tile=tiling.min_tile(hp), device=CPU, stats_side=UNTILED)
+    monkeypatch.setattr(tiling, "margin", lambda caps: 8)
+    short = tiling.translate(net, caps, image, tile=tiling.min_tile(caps), device=CPU, stats_side=UNTILED)
     assert np.abs(short - untiled).max() > 100 * TOL
 
 
@@ -81,18 +82,18 @@ def seam_ratio(image: np.ndarray, rows: list[int], cols: list[int]) -> float:
 
 @pytest.mark.parametrize("method", ["cyclegan", "cut"])
 def test_downscaled_statistics_leave_no_seam(method):
-    hp, net = HPARAMS[method], tiny_generator(method, seed=2)
+    caps, net = CAPS[method], tiny_generator(method, seed=2)
     size = (360, 520)
     image = gradient_photo(2, size)
-    tile = tiling.min_tile(hp)
-    tiles = tiling.plan(hp, size, tile)
+    tile = tiling.min_tile(caps)
+    tiles = tiling.plan(caps, size, tile)
     rows, cols = _borders(tiles, 0), _borders(tiles, 1)
     assert len(rows) >= 3 and len(cols) >= 5
-    tiled = tiling.translate(net, hp, image, tile=tile, device=CPU, stats_side=128)
+    tiled = tiling.translate(net, caps, image, tile=tile, device=CPU, stats_side=128)
 
     # the tiles add nothing: one pass normalised by the same (128 px) statistics gives the same image
-    with shared_statistics(net, tiling.stats_sample(image, hp, 128, CPU)):
-        one_pass = tiling.translate(net, hp, image, tile=UNTILED, device=CPU)
+    with net.shared_statistics(tiling.stats_sample(image, caps, 128, CPU)):
+        one_pass = tiling.translate(net, caps, image, tile=UNTILED, device=CPU)
     assert np.abs(tiled - one_pass).max() < TOL
     assert seam_ratio(tiled, rows, cols) < SEAM_FACTOR
 
@@ -101,14 +102,13 @@ def test_downscaled_statistics_leave_no_seam(method):
         naive = np.zeros_like(image)
         for (r0, r1), (c0, c1) in itertools.product(itertools.pairwise([0, *rows, size[0]]),
                                                     itertools.pairwise([0, *cols, size[1]])):
-            naive[r0:r1, c0:c1] = tiling.translate(net, hp, image[r0:r1, c0:c1], tile=UNTILED, device=CPU)
+            naive[r0:r1, c0:c1] = tiling.translate(net, caps, image[r0:r1, c0:c1], tile=UNTILED, device=CPU)
         assert seam_ratio(naive, rows, cols) > 3 * SEAM_FACTOR
 
 
 @pytest.mark.parametrize(("length", "tile"), [(8, 160), (400, 160), (401 // 4 * 4, 200), (1000, 173), (4096, 1024)])
 def test_blend_weights_sum_to_one_and_tiles_read_their_margin(length, tile):
-    hp = HPARAMS["cyclegan"]
-    context = tiling.margin(hp)
+    context = tiling.margin(CAPS["cyclegan"])
     spans = tiling.spans(length, tile // 4 * 4, context, 4)
     total = np.zeros(length, np.float32)
     for span in spans:
@@ -124,10 +124,10 @@ def test_blend_weights_sum_to_one_and_tiles_read_their_margin(length, tile):
 
 def test_progress_per_tile_and_cancel_between_tiles(tmp_path, engine):
     model_id = engine.import_model(str(write_tiny_cut(tmp_path / "cut.safetensors")), None).id
-    hp = HPARAMS["cut"]
+    caps = CAPS["cut"]
     image = photo(3, (200, 260))
-    tile = tiling.min_tile(hp)
-    n = len(tiling.plan(hp, image.shape[:2], tile))
+    tile = tiling.min_tile(caps)
+    n = len(tiling.plan(caps, image.shape[:2], tile))
     events: list[Progress] = []
     result = engine.translate_image(TranslateImage(model_id, image, tile=tile), ctx(events.append))
     tiles = [e for e in events if e.message.startswith("tile ")]
@@ -184,22 +184,22 @@ def test_over_the_pixel_limit_is_refused_with_a_message(engine, cyclegan_id):
 
 
 def test_tile_size_from_the_photo_and_memory(engine, cyclegan_id, monkeypatch):
-    hp = HPARAMS["cyclegan"]
+    caps = CAPS["cyclegan"]
     net = tiny_generator("cyclegan")
-    assert tiling.default_tile(net, hp, (301, 437), CPU) == 440  # fits: one pass over the padded photo
-    per_pixel = tiling.activation_bytes_per_pixel(net, 3, CPU)
+    assert tiling.default_tile(net, caps, (301, 437), CPU) == 440  # fits: one pass over the padded photo
+    per_pixel = tiling.activation_bytes_per_pixel(net, CPU)
     assert 16 * 4 < per_pixel < 64 * 4 * tiling.MEMORY_OVERHEAD  # ngf 4: 2 x 4 ch live at full size, x overhead
     monkeypatch.setattr(tiling, "memory_budget", lambda device: int(per_pixel * 200 * 200))
-    assert tiling.default_tile(net, hp, (301, 437), CPU) == 200
-    assert tiling.default_tile(net, hp, (150, 200), CPU) == 200
+    assert tiling.default_tile(net, caps, (301, 437), CPU) == 200
+    assert tiling.default_tile(net, caps, (150, 200), CPU) == 200
     monkeypatch.setattr(tiling, "memory_budget", lambda device: 1)
-    assert tiling.default_tile(net, hp, (301, 437), CPU) == tiling.min_tile(hp)
+    assert tiling.default_tile(net, caps, (301, 437), CPU) == tiling.min_tile(caps)
 
     events: list[Progress] = []
     out = engine.translate_image(TranslateImage(cyclegan_id, photo(6, (301, 437))), ctx(events.append))
-    n = len(tiling.plan(hp, (301, 437), tiling.min_tile(hp)))
+    n = len(tiling.plan(caps, (301, 437), tiling.min_tile(caps)))
     assert out.shape == (301, 437, 3) and n > 1 and events[-1].message == f"tile {n} of {n}"
-    with pytest.raises(ValueError, match=f"tile 100 px is too small for this model: at least {tiling.min_tile(hp)}"):
+    with pytest.raises(ValueError, match=f"tile 100 px is too small for this model: at least {tiling.min_tile(caps)}"):
         engine.translate_image(TranslateImage(cyclegan_id, photo(6, (301, 437)), tile=100), ctx())
     with pytest.raises(ValueError, match="tile must be 0"):
         engine.translate_image(TranslateImage(cyclegan_id, photo(6, (30, 40)), tile=-1), ctx())

@@ -25,7 +25,7 @@ TOL = 1e-4  # the README's tolerance for float32 CPU results (measured: 5e-6 for
 CTX = JobContext(JobRef(0, "test", 0), lambda event: None)
 CPU = torch.device("cpu")
 MODULES = {"cyclegan": cyclegan, "cut": cut}
-ARCHS = {"cyclegan": registry.CYCLEGAN, "cut": registry.CUT}
+ARCHS = {"cyclegan": cyclegan.ARCHITECTURE, "cut": cut.ARCHITECTURE}
 
 
 def manifest(method: str) -> dict:
@@ -169,8 +169,8 @@ def test_module_prefix_of_cpu_training_runs_is_stripped(official, tmp_path):
     path = tmp_path / "latest_net_G.pth"
     torch.save({f"module.{k}": v for k, v in sd.items()}, path)
     ckpt = read_checkpoint(path)
-    assert registry.detect(ckpt.state_dict) is registry.CUT
-    net = registry.CUT.load(ckpt, cut.resolve_hparams(ckpt.state_dict, {}))["AtoB"]
+    assert registry.detect(ckpt.state_dict) is cut.ARCHITECTURE
+    net = cut.ARCHITECTURE.load(ckpt, cut.resolve_hparams(ckpt.state_dict, {}))["AtoB"]
     io = np.load(small / "io_seed0.npz")
     assert (run(net, torch.from_numpy(io["input"])) - torch.from_numpy(io["output"])).abs().max() < TOL
 
@@ -235,7 +235,7 @@ def test_either_file_of_a_training_run_brings_both_generators(tmp_path, engine, 
 def test_a_lone_generator_file_is_one_direction(tmp_path, engine):
     b = _save_pair(tmp_path / "zebra_only", sides="B")["B"]
     entry = engine.import_model(str(tmp_path / "zebra_only" / "latest_net_G_B.pth"), None, CTX)
-    assert entry.hparams["directions"] == ["BtoA"]
+    assert entry.hparams["directions"] == ["BtoA"] and entry.capabilities.directions == ("BtoA",)
     image = photo(2, (36, 40))
     x = torch.from_numpy(image).permute(2, 0, 1)[None] * 2 - 1
     expected = ((run(b, x)[0] + 1) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
@@ -263,7 +263,7 @@ def test_our_cyclegan_file_round_trips_with_its_g_b_part(tmp_path):
     ckpt = read_checkpoint(path)
     assert set(ckpt.parts) == {"G_B"}
     arch = registry.detect(ckpt.state_dict)
-    assert arch is registry.CYCLEGAN
+    assert arch is cyclegan.ARCHITECTURE
     hp = arch.resolve_hparams(ckpt.state_dict, ckpt.options)
     assert hp == cyclegan.config_hparams(**TINY, directions=["AtoB", "BtoA"]) == ckpt.metadata["hparams"]
     nets = arch.load(ckpt, hp)
@@ -287,20 +287,6 @@ def test_our_cut_file_round_trips_with_its_mode(tmp_path, engine, mode):
     assert torch.equal(run(nets["AtoB"], x), run(tiny_generator("cut", seed=5), x))
 
 
-# --- detection ------------------------------------------------------------------------------------
-
-
-def test_detection_tells_the_four_architectures_apart(official):
-    files = {registry.SPADE: official / "spade" / "small" / "ade20k_like" / "latest_net_G.pth",
-             registry.SAE: official / "sae" / "small" / "latest_checkpoint.pth",
-             registry.CYCLEGAN: official / "cyclegan" / "small" / "latest_net_G.pth",
-             registry.CUT: official / "cut" / "small" / "latest_net_G.pth"}
-    for arch, path in files.items():
-        sd = read_checkpoint(path).state_dict
-        assert registry.detect(sd) is arch
-        assert [a.method for a in registry.ARCHITECTURES if a.detect(sd)] == [arch.method]
-
-
 # --- the receptive radius that tiling relies on ---------------------------------------------------
 
 
@@ -322,5 +308,6 @@ def test_receptive_radius_is_exact(method, n_blocks):
             y[0, :, c, c] += 1
             changed = ((net(y) - base).abs().amax(dim=(0, 1)) > 0).nonzero()
             reach = max(reach, c - changed.min().item(), changed.max().item() - c)
-    assert reach == hp["receptive_radius"] == module.receptive_radius(n_blocks)
-    assert tiling.margin(hp) >= reach
+    caps = module.capabilities(hp)
+    assert reach == hp["receptive_radius"] == module.receptive_radius(n_blocks) == caps.receptive_margin
+    assert tiling.margin(caps) >= reach

@@ -228,7 +228,7 @@ def test_export_round_trip_through_the_engine_import(smoke, landscapes, tmp_path
     ours = read_checkpoint(out / "checkpoints/step_0000001.safetensors")
     assert entry.hparams == ours.metadata["hparams"]
     hparams, nets = Engine(Catalog(), CPU).loaded(entry.id)
-    ours_nets = registry.SPADE.load(ours, ours.metadata["hparams"])
+    ours_nets = registry.by_method("spade").load(ours, ours.metadata["hparams"])
     lab = np.random.default_rng(1).integers(0, 15, (32, 32)).astype(np.uint8)
     style = np.random.default_rng(2).random((32, 32, 3)).astype(np.float32)
     for kwargs in ({"seed": 3}, {"style": style}):

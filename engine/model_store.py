@@ -1,0 +1,110 @@
+"""The catalog's models as the task services use them: entries with their capabilities, and a cache of the few
+most recently used models loaded on the engine's device."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine import registry
+from engine.api import Capabilities, ModelEntry, Task
+from engine.architecture import Architecture, Nets
+from engine.catalog import Catalog, CatalogError
+from engine.checkpoints import Checkpoint, read_checkpoint
+from engine.tasks import Job
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A catalog entry with its architecture, capabilities and eval-mode networks on the engine's device."""
+
+    entry: ModelEntry
+    arch: Architecture
+    capabilities: Capabilities
+    nets: Nets
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return self.entry.hparams
+
+
+class ModelStore:
+    """Catalog entries and loaded models, touched only by the worker thread."""
+
+    def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
+        self.catalog = catalog
+        self.device = device
+        self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._cache_size = cache_size
+        # called with every checkpoint read to load a model, so services can keep what else it holds
+        self.on_load: list[Callable[[ModelEntry, Checkpoint], None]] = []
+
+    def entries(self) -> tuple[ModelEntry, ...]:
+        return tuple(self._complete(e) for e in self.catalog.entries())
+
+    def get(self, model_id: str) -> ModelEntry:
+        return self._complete(self.catalog.get(model_id))
+
+    @staticmethod
+    def capabilities(entry: ModelEntry) -> Capabilities:
+        """The entry's capabilities; from its architecture when the catalog that held it predates them. An
+        architecture this version lacks, or hparams it cannot read, state none: listing goes on, and loading such
+        a model says what is wrong."""
+        if entry.capabilities is not None:
+            return entry.capabilities
+        arch = registry.find(entry.method)
+        try:
+            return arch.capabilities(entry.hparams) if arch else Capabilities()
+        except (KeyError, IndexError, TypeError, ValueError):
+            return Capabilities()
+
+    def _complete(self, entry: ModelEntry) -> ModelEntry:
+        if entry.capabilities is not None:
+            return entry
+        return dataclasses.replace(entry, capabilities=self.capabilities(entry))
+
+    def entry(self, model_id: str, task: Task, needs: str) -> ModelEntry:
+        """The catalog entry, refused unless the model serves `task`; `needs` says what the caller needs."""
+        entry = self.get(model_id)
+        if entry.task is not task:
+            raise ValueError(f"model '{model_id}' is a {entry.task} model ({entry.method}); {needs}")
+        return entry
+
+    def file_of(self, entry: ModelEntry) -> Path:
+        source = self.catalog.resolve_source(entry)
+        if not source.is_file():
+            raise FileNotFoundError(f"the file of model '{entry.id}' is gone ({source}); import it again")
+        return source
+
+    def load(self, model_id: str, job: Job | None = None) -> LoadedModel:
+        """The model loaded on the device (cached while its file is unchanged)."""
+        entry = self.get(model_id)
+        cached = self._cache.get(model_id)
+        if cached is not None and cached.entry.sha256 == entry.sha256:  # a training run may have refreshed the file
+            self._cache.move_to_end(model_id)
+            return cached
+        source = self.file_of(entry)
+        if job:
+            job.progress(0.0, f"loading {entry.name or entry.id}")
+        arch = registry.by_method(entry.method)
+        if arch.task is not entry.task:  # a hand-edited catalog: no task service could drive it
+            raise CatalogError(f"the catalog lists model '{model_id}' as a {entry.task} model, but {arch.method} "
+                               f"models are {arch.task} models; import it again")
+        ckpt = read_checkpoint(source)
+        nets = {role: net.to(self.device) for role, net in arch.load(ckpt, entry.hparams).items()}
+        for listener in self.on_load:
+            listener(entry, ckpt)
+        loaded = self._cache[model_id] = LoadedModel(entry, arch, self.capabilities(entry), nets)
+        self._cache.move_to_end(model_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return loaded
+
+    def forget(self, model_id: str) -> None:
+        self._cache.pop(model_id, None)
