@@ -118,7 +118,7 @@ def main() -> None:
         engine = Engine(catalog, device)
         base_rss = peak_rss_mib()
         entry = engine.import_model(str(official_checkpoint(Path(tmp))), None)
-        _, nets = engine.loaded(entry.id)
+        nets = engine.models.load(entry.id).nets
         labels = np.random.default_rng(0).integers(0, 151, (256, 256)).astype(np.int32)
         seg = spade.encode_labels(labels, label_nc=150, contain_dontcare_label=True, no_instance=True).to(device)
 

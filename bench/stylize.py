@@ -82,11 +82,12 @@ def main(argv: list[str] | None = None) -> None:
             for side in args.sides:
                 image = photo(side)
                 engine = Engine(Catalog(), device)
-                hparams, _ = engine.loaded(model_id)  # loading is not part of the pass
-                tile = stylize.default_tile(hparams, (side, side), device)
-                tiles = len(stylize.plan(hparams, (side, side), tile))
+                loaded = engine.models.load(model_id)  # loading is not part of the pass
+                model, caps = loaded.nets["flow"], loaded.capabilities
+                tile = stylize.default_tile(model, caps, (side, side), device)
+                tiles = len(stylize.plan(caps, model.pad_size, (side, side), tile))
                 full = timed(engine.stylize_image, StylizeImage(model_id, image, style, 1.0), CTX)
-                cached = engine._stylizer.cached_bytes()
+                cached = engine.content_style.stylizer.cached_bytes()
                 line = f"  {name:>6} {side:>4}x{side:<4} {tiles:>5} {fmt(full):>22} "
                 if not cached:  # tiled, or over the cache: a slider move costs a full pass again
                     print(line + f"{'(not cached)':>22}", flush=True)
@@ -102,10 +103,10 @@ def main(argv: list[str] | None = None) -> None:
             base = None
             for tile in (0, *TILES):
                 engine = Engine(Catalog(), device)
-                engine.loaded(model_id)
+                loaded = engine.models.load(model_id)
                 t = timed(engine.stylize_image, StylizeImage(model_id, image, style, 0.65, tile=tile or 1044), CTX)
                 base = base or t
-                n = len(stylize.plan(engine.catalog.get(model_id).hparams, (1024, 1024), tile or 1044))
+                n = len(stylize.plan(loaded.capabilities, loaded.nets["flow"].pad_size, (1024, 1024), tile or 1044))
                 label = "one pass" if tile == 0 else f"tile {tile}"
                 print(f"    {label:>10}: {n:3d} tile(s) {fmt(t)}   x{t[0] / base[0]:.2f}", flush=True)
 

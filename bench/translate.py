@@ -91,7 +91,7 @@ def clocks() -> tuple[float, float]:
 def measure(photo_file: str, tile: int, max_tiles: int) -> dict:
     device = pick_device()
     engine = Engine(Catalog(), device)
-    hparams, _ = engine.loaded(MODEL_ID)
+    caps = engine.models.load(MODEL_ID).capabilities
     image = np.load(photo_file)  # no decoding transient: the peak before the job is the model and the photo
     side = image.shape[0]
     if device.type == "cuda":
@@ -119,7 +119,7 @@ def measure(photo_file: str, tile: int, max_tiles: int) -> dict:
         peak = torch.cuda.max_memory_allocated(device) - base
     else:
         peak = peak_rss() - base
-    n = len(tiling.plan(hparams, (side, side), tile or side))
+    n = len(tiling.plan(caps, (side, side), tile or side))
     seconds = [end[k] - start[k] for k in (0, 1)]
     if not finished:  # the statistics pass (first mark minus one tile) plus n tiles at the measured rate
         done = len(marks) - 1
@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
         for side in args.sizes:
             photo_file = Path(tmp) / f"{side}px.npy"
             np.save(photo_file, photo(side))
-            print(f"  {side}x{side} (min tile {tiling.min_tile(entry.hparams)} px, tiles read "
-                  f"{tiling.margin(entry.hparams) + tiling.FEATHER} px around what they keep):")
+            print(f"  {side}x{side} (min tile {tiling.min_tile(entry.capabilities)} px, tiles read "
+                  f"{tiling.margin(entry.capabilities) + tiling.FEATHER} px around what they keep):")
             base: dict | None = None  # the untiled pass at this size
             for tile in plan[side]:
                 if tile == 0 and untiled and untiled["peak"] * side**2 > free_bytes(device) / 2:

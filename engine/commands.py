@@ -37,9 +37,10 @@ from engine.code_stats import gather, resize_short_side
 from engine.codes import blend_texture
 from engine.device import pick_device
 from engine.errors import USER_ERRORS, error_message
-from engine.handlers import Engine, pick_direction
+from engine.handlers import Engine
 from engine.imageio import check_output, read_label_map, read_rgb, write_rgb
 from engine.stylize import check_style
+from engine.tasks.image_to_image import pick_direction
 from engine.worker import JobContext
 
 
@@ -132,7 +133,7 @@ def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
 
 def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
     """Each content photo stylised after the style image at full resolution; the exit status."""
-    engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
+    entry = engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
     strength = FIDELITY_PRESETS[args.preset] if args.preset else 1.0 if args.fidelity is None else args.fidelity
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"--fidelity must be between 0 (the photo) and 1 (full stylisation), got {strength}")
@@ -142,7 +143,7 @@ def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
     targets = _output_targets(gather(args.content), Path(args.out), "--content", folder=folder)
     style = read_rgb(args.style, max_pixels=MAX_TRANSLATE_PIXELS)
     try:
-        check_style(style)
+        check_style(style, entry.capabilities.min_style_size)
     except ValueError as exc:
         raise ValueError(_about(Path(args.style), exc)) from None
 

@@ -53,11 +53,9 @@ from engine.model_store import ModelStore
 from engine.storage import sha256_file
 from engine.tasks import Job
 from engine.tasks.content_style import ContentStyle
-from engine.tasks.image_to_image import ImageToImage, pick_direction
+from engine.tasks.image_to_image import ImageToImage
 from engine.tasks.label_to_image import LabelToImage
 from engine.tasks.structure_texture import StructureTexture
-
-__all__ = ["Engine", "pick_direction"]  # engine/commands.py takes pick_direction from here
 
 GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
 # official training snapshots: <epoch>_net_G.pth, <epoch>_net_G_A.pth, iter_<n>_net_G_B.pth ...

@@ -40,7 +40,6 @@ CACHE_BYTES = 2 << 30  # content passes kept for the slider, all together (HF++ 
 # the estimated live floats per pixel times this covers conv buffers and the allocator (measured peak RSS /
 # estimate on the CPU at 256 and 512 px: 0.94 for HF, 0.91 for HF++)
 MEMORY_OVERHEAD = 1.25
-EARLY_MIN_STYLE_SIDE = 8  # what check_style asks when no model's capabilities are at hand yet (HierarchyFlow's)
 
 
 class ContentPass(Protocol):
@@ -84,7 +83,7 @@ def check_content(image: np.ndarray, min_size: int) -> np.ndarray:
     return photo
 
 
-def check_style(image: np.ndarray, min_side: int = EARLY_MIN_STYLE_SIDE) -> np.ndarray:
+def check_style(image: np.ndarray, min_side: int) -> np.ndarray:
     """The style image as HxWx3 float32 in [0, 1], at most STYLE_SIDE px long; refused under min_side a side (the
     model's capabilities.min_style_size)."""
     shape = np.shape(image)

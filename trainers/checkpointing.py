@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from engine import registry
 from engine.api import ModelEntry
 from engine.catalog import Catalog, CatalogError, slug
 from engine.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
@@ -226,6 +227,7 @@ def publish(model_path: Path, *, model_id: str | None, run_name: str, method: st
         source=str(model_path.resolve()), sha256=sha256_file(model_path), name=run_name,
         hparams=dict(hparams), classes=tuple((int(i), str(n)) for i, n in classes), palette=palette,
         added=existing.added if same_run else added, notes=notes,
+        capabilities=registry.by_method(method).capabilities(dict(hparams)),
     )
     catalog.upsert(entry)
     return model_id

@@ -89,7 +89,7 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_checkpoint(dest, state, metadata)
     entry = ModelEntry(
-        id=MODEL_ID, method="cut", task=Task.IMAGE_TO_IMAGE.value, size_rule=cut.size_rule(hparams),
+        id=MODEL_ID, method="cut", task=Task.IMAGE_TO_IMAGE.value, size_rule=cut.size_rule(hparams), capabilities=cut.capabilities(hparams),
         license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
         hparams=hparams, added=dt.date.today().isoformat(), notes=notes)
     list_builtin(entry, resources)

@@ -48,7 +48,7 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_checkpoint(dest, half, metadata)
     entry = ModelEntry(
-        id=MODEL_ID, method=spade.METHOD, task=Task.LABEL_TO_IMAGE.value, size_rule=spade.size_rule(hparams),
+        id=MODEL_ID, method=spade.METHOD, task=Task.LABEL_TO_IMAGE.value, size_rule=spade.size_rule(hparams), capabilities=spade.capabilities(hparams),
         license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
         hparams=hparams, classes=tuple((int(i), str(n)) for i, n in ckpt.metadata["classes"]),
         palette=ckpt.metadata.get("palette", "landscape"),

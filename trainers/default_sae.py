@@ -186,7 +186,7 @@ def package(checkpoint: Path, photos_dir: Path, *, resources: Path = RESOURCES) 
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_checkpoint(dest, state, metadata, parts={code_stats.PART: stats})
     entry = ModelEntry(
-        id=MODEL_ID, method=sae.METHOD, task=Task.STRUCTURE_TEXTURE.value, size_rule=sae.size_rule(hparams),
+        id=MODEL_ID, method=sae.METHOD, task=Task.STRUCTURE_TEXTURE.value, size_rule=sae.size_rule(hparams), capabilities=sae.capabilities(hparams),
         license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
         hparams=hparams, added=dt.date.today().isoformat(), notes=notes)
     list_builtin(entry, resources)

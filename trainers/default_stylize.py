@@ -110,7 +110,7 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     write_checkpoint(dest, state, metadata)
     entry = ModelEntry(
         id=MODEL_ID, method=hierarchyflow.METHOD, task=Task.CONTENT_STYLE.value,
-        size_rule=hierarchyflow.size_rule(hparams), license=LICENSE, source=MODEL_FILE.as_posix(),
+        size_rule=hierarchyflow.size_rule(hparams), capabilities=hierarchyflow.capabilities(hparams), license=LICENSE, source=MODEL_FILE.as_posix(),
         sha256=sha256_file(dest), name=metadata["name"], hparams=hparams, added=dt.date.today().isoformat(),
         notes=notes)
     list_builtin(entry, resources)
