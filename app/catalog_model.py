@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.engine_bridge import EngineBridge
+from app.jobs import Job, Jobs
 from engine.api import ImportModel, ListModels, ModelEntry, RemoveModel
 
 
@@ -41,7 +42,7 @@ class CatalogModel(QObject):
 
     def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._bridge = bridge
+        self._jobs = Jobs(bridge, self)
         self._entries: tuple[ModelEntry, ...] = ()
         self._edits: deque[_Edit] = deque()
         self._running: _Edit | None = None
@@ -54,8 +55,7 @@ class CatalogModel(QObject):
         return next((e for e in self._entries if e.id == model_id), None)
 
     def refresh(self) -> None:
-        self._bridge.submit(ListModels(), slot="catalog", on_result=self._set_entries,
-                            on_failed=self.list_failed.emit)
+        self._jobs.send("catalog", Job(ListModels(), self._set_entries, self.list_failed.emit))
 
     def import_checkpoint(self, path: str, on_done: Callable[[ModelEntry], None] | None = None,
                           options: dict[str, Any] | None = None) -> None:
@@ -82,8 +82,7 @@ class CatalogModel(QObject):
             self.busy_changed.emit("")
             return
         self.busy_changed.emit(self._running.doing)
-        self._bridge.submit(self._running.request, slot="catalog-edit",
-                            on_result=self._edit_done, on_failed=self._edit_failed)
+        self._jobs.send("catalog-edit", Job(self._running.request, self._edit_done, self._edit_failed))
 
     def _edit_done(self, value: Any) -> None:
         edit = self._running

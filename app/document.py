@@ -1,23 +1,27 @@
 """The editable document: named layers, settings, and an undo history that stores only what changed.
 
-Plain Python + numpy (no Qt, no torch), observed through callbacks, so widgets, file formats and the
-engine bridge all work on one model. Later tools add their own layers (masks, brush layers) here.
+Plain Python + numpy (no Qt, no torch) on the observable + history kernel (app/history.py), so widgets, file
+formats and the engine bridge all work on one model. Pages add their own layers (masks, brush layers) here.
 
 Undo works on 64x64 tiles: the first time an edit touches a tile, the tile's previous pixels are kept;
 committing the edit keeps the new pixels of those tiles too. A brush stroke therefore costs memory in
 proportion to the area it touched, never a copy of the whole image.
+
+Derived layers (the rendered photo, a composite, an overlay) are computed from the others: writing them is no
+user edit, so they never mark the document modified.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from app.history import Undoable, UndoHistory
+
 TILE = 64
-HISTORY_STEPS = 200
 HISTORY_BYTES = 512 * 1024 * 1024  # the oldest steps are dropped beyond this
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in document pixels
@@ -31,6 +35,7 @@ class Layer:
     visible: bool = True
     opacity: float = 1.0
     editable: bool = True  # rendered layers (the photo) are replaced by the engine, not painted
+    derived: bool = False  # computed from the others: writing it never marks the document modified
 
 
 @dataclass(frozen=True)
@@ -94,33 +99,30 @@ class Edit:
             else:
                 self._step.after[key] = after.copy()
         if self._step.before:
-            self._doc._push(self._step)
+            self._doc._record(self._step)
 
 
-class Document:
-    def __init__(self, height: int, width: int, *, settings: dict[str, Any] | None = None) -> None:
+class Document(Undoable[Change, _Step]):
+    def __init__(self, height: int, width: int, *, settings: dict[str, Any] | None = None,
+                 layers: Iterable[Layer] = ()) -> None:
+        """`layers`, bottom to top: what the document is made with (no edit, hence not modified)."""
         if height < 1 or width < 1:
             raise ValueError(f"a document needs a size of at least 1x1, not {height}x{width}")
+        super().__init__(Change("history"), UndoHistory(max_bytes=HISTORY_BYTES, nbytes=lambda step: step.nbytes))
         self.height, self.width = height, width
         self._layers: dict[str, Layer] = {}
         self.settings: dict[str, Any] = dict(settings or {})
-        self._undo: list[_Step] = []
-        self._redo: list[_Step] = []
-        self._observers: list[Callable[[Change], None]] = []
-        self.modified = False
-
-    # --- observation ---------------------------------------------------------------------------------
-
-    def subscribe(self, observer: Callable[[Change], None]) -> Callable[[], None]:
-        """Register `observer`; returns a function that unsubscribes it."""
-        self._observers.append(observer)
-        return lambda: self._observers.remove(observer) if observer in self._observers else None
+        for layer in layers:
+            self._check_new(layer)
+            self._layers[layer.name] = layer
 
     def _notify(self, change: Change) -> None:
-        if change.what in ("pixels", "layer", "layers", "setting"):
+        if change.what in ("pixels", "layer", "layers") and not self._derived(change.name):
             self.modified = True
-        for observer in list(self._observers):
-            observer(change)
+        super()._notify(change)
+
+    def _derived(self, name: str) -> bool:
+        return name in self._layers and self._layers[name].derived
 
     # --- layers ----------------------------------------------------------------------------------------
 
@@ -139,28 +141,30 @@ class Document:
         return name in self._layers
 
     def add_layer(self, layer: Layer) -> Layer:
+        self._check_new(layer)
+        self._layers[layer.name] = layer
+        self._notify(Change("layers", layer.name))
+        return layer
+
+    def _check_new(self, layer: Layer) -> None:
         if layer.name in self._layers:
             raise ValueError(f"the document already has a layer '{layer.name}'")
         if layer.data.shape[:2] != (self.height, self.width):
             raise ValueError(f"layer '{layer.name}' is {layer.data.shape[1]}x{layer.data.shape[0]}, "
                              f"the document {self.width}x{self.height}")
-        self._layers[layer.name] = layer
-        self._notify(Change("layers", layer.name))
-        return layer
 
     def remove_layer(self, name: str) -> None:
         self.layer(name)
         del self._layers[name]
-        self._undo = [s for s in self._undo if s.layer != name]
-        self._redo = [s for s in self._redo if s.layer != name]
+        self.history.discard(lambda step: step.layer == name)
         self._notify(Change("layers", name))
         self._notify(Change("history"))
 
     def set_layer_property(self, name: str, **values: Any) -> None:
-        """visible / opacity / editable: not part of the pixel history."""
+        """visible / opacity / editable / derived: not part of the pixel history."""
         layer = self.layer(name)
         for key, value in values.items():
-            if key not in ("visible", "opacity", "editable"):
+            if key not in ("visible", "opacity", "editable", "derived"):
                 raise AttributeError(f"'{key}' is not a layer property")
             setattr(layer, key, value)
         self._notify(Change("layer", name))
@@ -177,9 +181,12 @@ class Document:
 
     # --- settings ----------------------------------------------------------------------------------------
 
-    def set_setting(self, key: str, value: Any) -> None:
+    def set_setting(self, key: str, value: Any, *, edit: bool = True) -> None:
+        """edit False: the program follows something else (a model picked for a document that names none or a
+        missing one), which is no unsaved work of the user's."""
         if self.settings.get(key) != value:
             self.settings[key] = value
+            self.modified |= edit
             self._notify(Change("setting", key))
 
     # --- editing and history -------------------------------------------------------------------------
@@ -189,53 +196,17 @@ class Document:
             raise ValueError(f"layer '{layer}' is not editable")
         return Edit(self, layer, description)
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
-    def undo_text(self) -> str:
-        return self._undo[-1].description if self._undo else ""
-
-    @property
-    def redo_text(self) -> str:
-        return self._redo[-1].description if self._redo else ""
-
-    def undo(self) -> None:
-        if self._undo:
-            step = self._undo.pop()
-            self._restore(step, step.before)
-            self._redo.append(step)
-            self._notify(Change("history"))
-
-    def redo(self) -> None:
-        if self._redo:
-            step = self._redo.pop()
-            self._restore(step, step.after)
-            self._undo.append(step)
-            self._notify(Change("history"))
-
     def history_bytes(self) -> int:
-        return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
+        return self.history.nbytes()
 
-    def _push(self, step: _Step) -> None:
-        self._undo.append(step)
-        self._redo.clear()
-        while len(self._undo) > HISTORY_STEPS or (len(self._undo) > 1 and self.history_bytes() > HISTORY_BYTES):
-            self._undo.pop(0)
-        self._notify(Change("history"))
-
-    def _restore(self, step: _Step, tiles: dict[tuple[int, int], np.ndarray]) -> None:
+    def _restore(self, step: _Step, undo: bool) -> _Step:
         data = self.layer(step.layer).data
         dirty: Rect | None = None
-        for key, pixels in tiles.items():
+        for key, pixels in (step.before if undo else step.after).items():
             data[_tile_slice(key, data.shape)] = pixels
             dirty = _union(dirty, _tile_rect(key, data.shape))
         self._notify(Change("pixels", step.layer, dirty))
+        return step
 
 
 def _clip(rect: Rect, shape: tuple[int, ...]) -> Rect:

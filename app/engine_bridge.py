@@ -4,10 +4,10 @@ The engine runs every job on its own worker thread and reports events through a 
 on that thread. The bridge forwards each event through a queued signal, so the GUI sees it on
 its own thread as an ordinary Qt signal; neither side ever waits for the other.
 
-Throttling: every request enters through `submit`, and a slot keeps only its latest request
-(stale results are dropped by the worker). Slider-driven tools that need a rate limit on top of
-that add it here, in front of `submit` (e.g. a per-slot single-shot QTimer that forwards the newest
-request when it fires), so widgets never manage timers or threads themselves.
+Every request enters through `submit`, and a slot keeps only its latest request (stale results are
+dropped by the worker). The pages submit through app/jobs.py, which keeps one job in flight per slot and
+resends the latest wish when it ends, so sliders and strokes keep pace with the engine; widgets never
+manage jobs, timers or threads themselves.
 """
 
 from __future__ import annotations

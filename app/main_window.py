@@ -28,9 +28,10 @@ from app.start_page import StartPage
 from app.training.monitor import RunMonitor
 from app.training.process import runs_dir
 from app.training.setup_dialog import SetupDialog
+from app.widgets.page import Page
 from engine.api import DeviceInfo, GetDeviceInfo
+from trainers import registry
 from trainers.events import EVENTS_FILE, RUN_FILE
-from trainers.registry import TRAINERS, TrainerInfo
 
 STATUS_MESSAGE_MS = 5000
 
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         self.tools = QStackedWidget()
         self.setCentralWidget(self.tools)
         self._tool_group = QActionGroup(self)
-        self._page_actions: dict[QWidget, list[QAction]] = {}
+        self._page_actions: dict[Page, list[QAction]] = {}
         self.tools.currentChanged.connect(self._show_page_actions)
         self._build_menus()
 
@@ -75,19 +76,18 @@ class MainWindow(QMainWindow):
                       on_failed=lambda message: self.device_label.setText("Device: unavailable"))
         self.catalog.refresh()
 
-    def add_tool(self, title: str, page: QWidget, *, current: bool = False) -> None:
+    def add_tool(self, title: str, page: Page, *, current: bool = False) -> None:
         """Put a tool page in the central stack, with a View menu entry that shows it.
 
-        A page with `files.menu_actions()` adds its entries to the File and Edit menus; they are
-        shown (and their shortcuts live) only while the page is.
+        The page's menu_actions() join the File and Edit menus; they are shown (and their shortcuts live)
+        only while the page is.
         """
         self.tools.addWidget(page)
         action = QAction(title, self, checkable=True)
         action.triggered.connect(lambda: self.tools.setCurrentWidget(page))
         self._tool_group.addAction(action)
         self._view_menu.insertAction(self._view_tools_end, action)
-        files = getattr(page, "files", None)
-        for menu_title, entries in (files.menu_actions() if files is not None else {}).items():
+        for menu_title, entries in page.menu_actions().items():
             menu = self._menus[menu_title]
             pages_own = {a for actions in self._page_actions.values() for a in actions}
             first = next(a for a in menu.actions() if a not in pages_own)  # after earlier pages' entries
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         models.addAction("&Import Checkpoint…", QKeySequence("Ctrl+I"), self.import_checkpoint)
 
         training = bar.addMenu("&Training")
-        for trainer in TRAINERS:
+        for trainer in registry.TRAINERS:
             action = training.addAction(f"Train {trainer.title}…", lambda *_, t=trainer: self.train(t))
             action.setStatusTip(trainer.description)
         training.addSeparator()
@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         help_ = bar.addMenu("&Help")
         help_.addAction("&About I2I Studio", self._about)
 
-    def train(self, trainer: TrainerInfo) -> SetupDialog:
+    def train(self, trainer: registry.TrainerSpec) -> SetupDialog:
         """Open the setup dialog of `trainer`; a run it starts gets a monitor."""
         dialog = SetupDialog(trainer, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
                 action.setVisible(page is self.tools.currentWidget())
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not all(page.may_close() for page in self._page_actions if hasattr(page, "may_close")):
+        if not all(self.tools.widget(i).may_close() for i in range(self.tools.count())):
             event.ignore()  # the user kept unsaved work
             return
         for monitor in self.findChildren(RunMonitor):

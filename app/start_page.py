@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.catalog_model import CatalogModel
+from app.widgets.page import Page
 
 INTRO = (
     "Edit images with deep image-to-image models, and train them. Each tool (View menu) starts on a "
@@ -22,7 +23,7 @@ INTRO = (
 )
 
 
-class StartPage(QWidget):
+class StartPage(Page):
     """Emits intents; the main window decides what they open."""
 
     library_requested = Signal()

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.brushes.project import MASK_PREFIX, PHOTO, RESULT, BrushLayer, BrushProject, ProjectChange
+from app.brushes.project import MASK_PREFIX, PHOTO, RESULT, BrushLayer, BrushProject
 from app.document import Change, Rect
+from app.history import ProjectChange
 
 ROWS_PER_PASS = 256  # a full recomposite goes in bands, so its temporaries stay small on big photos
 
@@ -96,9 +97,7 @@ class Compositor:
             bottom = min(y1, top + ROWS_PER_PASS)
             result[top:bottom, x0:x1] = blend(photo, layers, (x0, top, x1 - x0, bottom - top))
         self.composited_pixels += (x1 - x0) * (y1 - y0)
-        modified = doc.modified  # the composite is derived: recompositing is no edit
         doc.replace_pixels(RESULT, result, (x0, y0, x1 - x0, y1 - y0))
-        doc.modified = modified
 
     def refresh_layers(self, layer_ids: set[str]) -> None:
         """Recomposite where these layers' masks have been painted (e.g. their translation arrived)."""

@@ -22,7 +22,7 @@ from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError
 from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
-from app.sae.stats_dialogs import PHOTO_FILTER
+from app.widgets.files import PHOTO_FILTER
 from engine.api import MAX_TRANSLATE_PIXELS
 from engine.errors import USER_ERRORS
 from engine.imageio import ImageFileError

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSlider,
     QToolButton,
@@ -25,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.brushes.project import BrushLayer, BrushProject, ProjectChange
-from app.layer_actions import ID_ROLE, LayerListActions
-from engine.api import DIRECTIONS, ModelEntry
+from app.brushes.project import BrushLayer
+from app.brushes.sources import DIRECTION_TITLES, directions, source_of
+from app.widgets.layer_actions import ID_ROLE, LayerListActions
+from engine.api import ModelEntry
 
 OPACITY_STEPS = 100
-DIRECTION_TITLES = {"AtoB": "A → B", "BtoA": "B → A"}
 ERROR_COLOR = QColor("#FF6B6B")  # the theme's error text
 
 
@@ -47,12 +46,6 @@ class LayerNote:
 LayerStatus = Callable[[BrushLayer], LayerNote]
 
 
-def directions(entry: ModelEntry) -> tuple[str, ...]:
-    """The directions a translation model holds (its first is what "" means)."""
-    held = tuple(d for d in entry.hparams.get("directions", ()) if d in DIRECTIONS)
-    return held or DIRECTIONS[:1]
-
-
 class BrushLayersPanel(LayerListActions, QWidget):
     add_requested = Signal()
     retry_requested = Signal(str)  # layer id: translate again after a failure or a cancel
@@ -60,12 +53,7 @@ class BrushLayersPanel(LayerListActions, QWidget):
     def __init__(self, status: LayerStatus, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._status = status
-        self._project: BrushProject | None = None
-        self._unsubscribe: Callable[[], None] | None = None
         self._models: list[ModelEntry] = []
-        # rebuilt on the next turn of the event loop: a tick must not delete its item from inside its signal
-        self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
-        self._rebuild_timer.timeout.connect(self.refresh)
 
         self.list = QListWidget()
         self.list.setToolTip("Tick to show a layer; the selected layer is the one the brush paints into. "
@@ -74,8 +62,6 @@ class BrushLayersPanel(LayerListActions, QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setMinimumHeight(90)
         self.list.setMaximumHeight(130)  # the Style panel needs the room below
-        self.list.itemChanged.connect(self._ticked)
-        self.list.currentItemChanged.connect(self._selected)
         self.list.itemDoubleClicked.connect(lambda item: self.rename())
         self.add, self.up, self.down, self.rename_button, self.delete = (
             QToolButton(text=t, autoRaise=True) for t in ("+", "▲", "▼", "✎", "✕"))
@@ -148,39 +134,18 @@ class BrushLayersPanel(LayerListActions, QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(layers_box, 1)
         layout.addWidget(layer_box)
+        self._follow_changes()
         self.set_project(None)
 
     # --- binding -----------------------------------------------------------------------------------------
-
-    def set_project(self, project: BrushProject | None) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-        self._project = project
-        self._unsubscribe = project.subscribe(self._changed) if project else None
-        self.refresh()
 
     def set_models(self, models: list[ModelEntry]) -> None:
         self._models = list(models)
         self.refresh()
 
-    def _changed(self, change: ProjectChange) -> None:
-        if change.what == "selection" or (change.what == "layers" and change.final):
-            self._rebuild_timer.start()
-
     def refresh(self) -> None:
         """Show the project's layers and the selected layer's settings (after a change of the project)."""
-        project = self._project
-        self.list.blockSignals(True)
-        self.list.clear()
-        for layer in reversed(project.layers if project else ()):
-            item = QListWidgetItem()
-            item.setData(ID_ROLE, layer.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-            if project.selected is layer:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
+        self._fill_list(lambda layer: "")  # the text tells the translation too: refresh_status writes it
         self._show_settings()
         self.refresh_status()
 
@@ -208,25 +173,15 @@ class BrushLayersPanel(LayerListActions, QWidget):
         self.retry.setVisible(note.retry)
 
     def _model_text(self, layer: BrushLayer) -> str:
-        entry = next((e for e in self._models if e.id == layer.model_id), None)
         if not layer.model_id:
             return "no model"
-        name = entry.name or entry.id if entry else layer.model_id
-        if entry is not None and len(directions(entry)) > 1 and not layer.style:
-            name += f" ({DIRECTION_TITLES.get(layer.direction, layer.direction)})"
-        style = self._project.styles.get(layer.style) if self._project and layer.style else None
-        if style is not None:
-            name += f" · {style.name} {layer.strength:.0%}"
-        return name
+        entry = next((e for e in self._models if e.id == layer.model_id), None)
+        return source_of(layer, entry).describe(layer, entry, self._project.styles if self._project else {})
 
     def _show_settings(self) -> None:
         project = self._project
         layer = project.selected if project else None
-        index = project.index(layer.id) if layer else -1
-        self.up.setEnabled(layer is not None and index < len(project.layers) - 1)
-        self.down.setEnabled(layer is not None and index > 0)
         self.rename_button.setEnabled(layer is not None)
-        self.delete.setEnabled(layer is not None)
         self.add.setEnabled(project is not None and bool(self._models))
         self.layer_box.setEnabled(layer is not None)
 

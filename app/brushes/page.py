@@ -2,11 +2,11 @@
 style image, with a fidelity control) onto a photo through soft masks.
 
 The page wires parts that each do one thing: the project holds the layers, the masks (in its document) and
-their one undo history; the translator asks the engine for each (model, direction) translation of the
-photo once and caches it; the compositor keeps the composite layer up to date from masks and cached
-translations, rectangle by rectangle, so a stroke never waits on a model; the tools paint masks; the panels
-edit the project; BrushFiles owns the File and Edit actions. The page decides which project is current,
-which translations it needs, and what the user is told.
+their one undo history; each layer's source (app/brushes/sources.py, by its model's kind) says what its model
+makes of the photo; the translator asks the engine for each such image once and caches it; the compositor
+keeps the composite layer up to date from masks and cached images, rectangle by rectangle, so a stroke never
+waits on a model; the tools paint masks; the panels edit the project; BrushFiles owns the File and Edit
+actions. The page decides which project is current, which images it needs, and what the user is told.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
 from app.brushes.brush_panel import BrushPanel
 from app.brushes.composite import Compositor
 from app.brushes.files import BrushFiles
-from app.brushes.layers_panel import BrushLayersPanel, LayerNote, directions
+from app.brushes.layers_panel import BrushLayersPanel, LayerNote
 from app.brushes.photos import Photo, photo_key
-from app.brushes.project import PHOTO, RESULT, BrushLayer, BrushProject, ProjectChange, brush_document
+from app.brushes.project import PHOTO, RESULT, BrushLayer, BrushProject, StyleImage, brush_document
+from app.brushes.sources import BRUSH_TASKS, SOURCES, Source, source_of
 from app.brushes.style_panel import StylePanel
 from app.brushes.tools import BrushSettings, MaskEraser, MaskTool
 from app.brushes.translations import CANCELLED, FAILED, READY, RUNNING, Key, Translator
@@ -41,10 +42,11 @@ from app.canvas import CanvasView
 from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
-from app.feedback import Notice, StatusLabel
-from app.sae.drops import FileDrop
-from app.tools import Tool
-from engine.api import ModelEntry, Task
+from app.history import ProjectChange
+from app.widgets.feedback import Notice, StatusLabel
+from app.widgets.files import FileDrop
+from app.widgets.page import ProjectPage
+from engine.api import ModelEntry
 
 RIGHT_WIDTH = 320
 DEFAULT_BRUSH_SHARE = 12  # a new photo's brush is about 1/12 of its shorter side
@@ -53,15 +55,9 @@ EMPTY = ("Open a photo to paint on: File > Open Photo… (Ctrl+O), or drop one h
          "once per model, in the background; painting is instant after that.")
 NO_MODEL = ("No translation model in the Library yet: import a CycleGAN, CUT or HierarchyFlow checkpoint (Models > "
             "Import Checkpoint…) or train one (Training menu).")
-BRUSH_TASKS = (Task.IMAGE_TO_IMAGE.value, Task.CONTENT_STYLE.value)
 
 
-def is_style_transfer(entry: ModelEntry | None) -> bool:
-    """A model that stylises after a style image (HierarchyFlow) rather than translating on its own."""
-    return entry is not None and entry.task == Task.CONTENT_STYLE.value
-
-
-class StyleBrushPage(QWidget):
+class StyleBrushPage(ProjectPage):
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -104,8 +100,6 @@ class StyleBrushPage(QWidget):
         for widget in (self.progress, self.cancel):
             widget.hide()
 
-        self.tools: dict[str, Tool | None] = {}
-        self.tool_actions = QActionGroup(self)
         self._build_layout(self._build_toolbar())
         self.translator.changed.connect(self._translation_changed)
         self.translator.busy_changed.connect(self._busy)
@@ -124,25 +118,14 @@ class StyleBrushPage(QWidget):
         open_photo = bar.addAction("Open Photo…", lambda: self.files.choose_photo())
         open_photo.setToolTip("Open a photo to paint on (Ctrl+O)")
         bar.addSeparator()
-        for key, name, tool, tip in (
-                ("V", "View", None, "Look, zoom and pan; no painting (V)"),
-                ("B", "Brush", MaskTool(self._current, self.settings, self.show_status),
-                 "Brush (B): paint the selected layer's translation in"),
-                ("E", "Eraser", MaskEraser(self._current, self.settings, self.show_status),
-                 "Eraser (E): take the selected layer's translation out again")):
-            self.tools[key] = tool
-            action = QAction(name, self, checkable=True, shortcut=QKeySequence(key))
-            action.setToolTip(tip)
-            action.triggered.connect(lambda *_, t=tool: self.canvas.set_tool(t))
-            self.tool_actions.addAction(action)
-            bar.addAction(action)
+        self.add_tool_actions(bar, (
+            ("V", "View", None, "Look, zoom and pan; no painting (V)"),
+            ("B", "Brush", MaskTool(self._current, self.settings, self.show_status),
+             "Brush (B): paint the selected layer's translation in"),
+            ("E", "Eraser", MaskEraser(self._current, self.settings, self.show_status),
+             "Eraser (E): take the selected layer's translation out again")))
         self.tool_actions.actions()[1].trigger()
-        for text, key, slot in (("Smaller brush", "[", self.settings.shrink),
-                                ("Larger brush", "]", self.settings.grow)):
-            action = QAction(text, self, shortcut=QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(slot)
-            self.addAction(action)
+        self.add_brush_keys(self.settings)
         bar.addSeparator()
         self.before_after = QAction("Original", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_Backslash))
         self.before_after.setToolTip("Show the original photo instead of the painted one (\\)")
@@ -179,12 +162,7 @@ class StyleBrushPage(QWidget):
         status.addWidget(self.status_label, 1)
         status.addWidget(self.progress)
         status.addWidget(self.cancel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 0, 6, 4)
-        layout.addWidget(toolbar)
-        layout.addWidget(self.notice)
-        layout.addLayout(middle, 1)
-        layout.addLayout(status)
+        self.lay_out(toolbar, middle, status)
 
     # --- projects ----------------------------------------------------------------------------------------
 
@@ -238,19 +216,12 @@ class StyleBrushPage(QWidget):
         return self._add_layer(project, model)
 
     def _add_layer(self, project: BrushProject, model: ModelEntry, *, name: str = "") -> BrushLayer:
-        """A translation layer starts with an empty mask, in the selected layer's direction; a style transfer
-        layer shows everywhere (erase to limit it), with the selected layer's style and strength or the shelf's
-        first style."""
-        selected = project.selected
-        same = selected is not None and selected.model_id == model.id
-        if not is_style_transfer(model):
-            return project.add_layer(model.id, selected.direction if same else directions(model)[0], name=name)
-        if same and selected.style:
-            return project.add_layer(model.id, name=name, style=selected.style, strength=selected.strength,
-                                     filled=True)
+        return SOURCES[model.task].add_layer(project, model, name, self._first_style)
+
+    def _first_style(self) -> StyleImage | None:
+        """The style a layer gets when it needs one: the shelf's first."""
         shelf = self.style_panel.entries()
-        style = project.add_style(shelf[0].style.name, shelf[0].style.pixels).key if shelf else ""
-        return project.add_layer(model.id, name=name, style=style, filled=True)
+        return shelf[0].style if shelf else None
 
     def _project_changed(self, change: ProjectChange) -> None:
         if change.what == "selection":
@@ -262,29 +233,22 @@ class StyleBrushPage(QWidget):
             self.translate(retry={i for i, key in self._keys.items() if key != before.get(i)})  # a model picked
             self._sync_overlay()
             self._sync_notice()
-            unstyled = [la.id for la in self.project.layers if self._keys.get(la.id) is None and la.model_id
-                        and is_style_transfer(self.catalog.get(la.model_id))]
-            if unstyled:  # after this change has reached every observer
-                QTimer.singleShot(0, lambda: self._start_styles(unstyled))
+            unready = [la.id for la in self.project.layers if la.model_id and self._keys.get(la.id) is None]
+            if unready:  # after this change has reached every observer
+                QTimer.singleShot(0, lambda: self._complete_layers(unready))
         if change.what in ("selection", "layers"):
             self._sync_style_panel()
 
-    def _start_styles(self, layer_ids: list[str]) -> None:
-        """Layers just switched to a style transfer model get the shelf's first style and, if nothing is painted
-        yet, show everywhere (as a new style layer does)."""
-        project, shelf = self.project, self.style_panel.entries()
+    def _complete_layers(self, layer_ids: list[str]) -> None:
+        """Layers just switched to a model of another kind get what they need to paint (Source.complete)."""
+        project = self.project
         for layer_id in layer_ids:
-            if project is None or not shelf or layer_id not in {la.id for la in project.layers}:
-                return
-            style = project.add_style(shelf[0].style.name, shelf[0].style.pixels)
-            if not project.layer(layer_id).style:
-                project.set_style(layer_id, style.key)
-            if not project.mask(layer_id).any():
-                project.fill_mask(layer_id, 1.0)
+            if project is not None and layer_id in {la.id for la in project.layers}:
+                self.source(project.layer(layer_id)).complete(project, layer_id, self._first_style)
 
     def _sync_style_panel(self) -> None:
         layer = self.project.selected if self.project else None
-        self.style_panel.setVisible(layer is not None and is_style_transfer(self.catalog.get(layer.model_id)))
+        self.style_panel.setVisible(layer is not None and self.source(layer).styled)
 
     def _photo_text(self) -> str:
         project = self.project
@@ -305,17 +269,14 @@ class StyleBrushPage(QWidget):
         models = self.models()
         return entry if entry is not None and entry in models else (models[0] if models else None)
 
+    def source(self, layer: BrushLayer) -> Source:
+        return source_of(layer, self.catalog.get(layer.model_id))
+
     def key(self, layer: BrushLayer) -> Key | None:
-        """What the layer's translation is cached under (None: the layer has no model)."""
+        """What the layer's translation is cached under (None: the layer has no model, or lacks what it needs)."""
         if self.project is None or not layer.model_id:
             return None
-        entry = self.catalog.get(layer.model_id)
-        if is_style_transfer(entry) or (entry is None and layer.style):  # kept while its model is missing
-            return Key(layer.model_id, "", self.project.photo_key, layer.style, layer.strength) if layer.style else None
-        direction = layer.direction
-        if not direction and entry is not None:
-            direction = directions(entry)[0]
-        return Key(layer.model_id, direction, self.project.photo_key)
+        return self.source(layer).key(layer, self.catalog.get(layer.model_id), self.project.photo_key)
 
     def translation(self, layer: BrushLayer):
         """The layer's translation (HxWx3 uint8), or None while there is none."""
@@ -336,8 +297,8 @@ class StyleBrushPage(QWidget):
         for layer in project.layers:
             key = self.key(layer)
             if key is not None and self.catalog.get(key.model_id) is not None:
-                style = project.styles[key.style].pixels if key.style else None
-                self.translator.request(key, photo, style=style, retry=layer.id in retry)
+                request = self.source(layer).request(key, photo, project.styles)
+                self.translator.request(key, request, photo.shape[:2], retry=layer.id in retry)
 
     def _pin(self) -> None:
         """The open project's translations stay in the cache, whatever its budget says."""
@@ -347,9 +308,9 @@ class StyleBrushPage(QWidget):
 
     def layer_status(self, layer: BrushLayer) -> LayerNote:
         """How the layer's translation stands, for the layer list."""
-        key = self.key(layer)
+        key, source = self.key(layer), self.source(layer)
         if key is None:
-            return LayerNote("choose a style" if layer.model_id else "choose a model")
+            return LayerNote(source.unready if layer.model_id else "choose a model")
         state = self.translator.state(key)
         if state is not None and state.status == READY:
             return LayerNote()
@@ -358,11 +319,10 @@ class StyleBrushPage(QWidget):
         if state is None:
             return LayerNote("waiting")
         if state.status == RUNNING:
-            verb = "stylising" if key.style else "translating"
+            verb = source.words.doing.lower()
             return LayerNote(f"{verb} {state.fraction:.0%}" if state.fraction > 0 else f"{verb}…")
         if state.status == FAILED:
-            return LayerNote(f"{'stylisation' if key.style else 'translation'} failed: {state.message}", error=True,
-                             retry=True)
+            return LayerNote(f"{source.words.job.lower()} failed: {state.message}", error=True, retry=True)
         return LayerNote(CANCELLED, retry=True)
 
     def _translation_changed(self, key: Key) -> None:
@@ -374,13 +334,9 @@ class StyleBrushPage(QWidget):
         users = [la for la in project.layers if self.key(la) == key]
         if not users:  # asked for a layer that has another model by now
             return
-        entry = self.catalog.get(key.model_id)
-        what = f"{entry.name or entry.id if entry else key.model_id}" + (
-            f" ({key.direction})" if entry is not None and not key.style and len(directions(entry)) > 1 else "")
-        if key.style:
-            what += f" after “{project.styles[key.style].name}” at {key.strength:.0%}"
-        done, doing, job = ("Stylised", "Stylising", "Stylisation") if key.style else (
-            "Translated", "Translating", "Translation")
+        entry, source = self.catalog.get(key.model_id), self.source(users[0])
+        what = source.describe(users[0], entry, project.styles, titles=False)
+        done, doing, job = source.words.done, source.words.doing, source.words.job
         if state.status == READY:
             self.compositor.refresh_layers({la.id for la in users})
             self.show_status(f"{done} with {what}: painting shows it now")
@@ -427,10 +383,7 @@ class StyleBrushPage(QWidget):
     def _show_original(self, original: bool) -> None:
         project = self.project
         if project is not None:
-            doc = project.document
-            modified = doc.modified
-            doc.set_layer_property(RESULT, visible=not original)
-            doc.modified = modified
+            project.document.set_layer_property(RESULT, visible=not original)
             self.show_status("Showing the original photo (\\ to go back)" if original else "Showing the painted photo")
         self._sync_overlay()
 
@@ -451,10 +404,3 @@ class StyleBrushPage(QWidget):
             self.cursor_label.setText("" if x < 0 else f"{x}, {y}")
             return
         self.cursor_label.setText(f"{x}, {y}   mask {project.mask(layer.id)[y, x]:.0%}")
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self.canvas.setFocus()
-        super().showEvent(event)
-
-    def may_close(self) -> bool:
-        return self.files.confirm_discard()

@@ -1,18 +1,18 @@
 """The Style Brushes project: a photo, a stack of brush layers (each a translation model, or a style transfer
 model with its style image and strength, seen through a painted mask) and one undo history for both.
 
-Plain Python + numpy (no Qt, no torch), observed through callbacks. The masks are "mask" layers of the
-project's Document, so a stroke is the Document's tile-based undo step and costs the area it touched; the
-layer list is a tuple of frozen values, so a layer change is a snapshot of that tuple. The project keeps
-the two in one history: a pixel step in its list stands for the Document's own step, undone through it.
-A deleted layer's mask stays in the Document, so undoing the deletion brings the mask back as it was.
+Plain Python + numpy (no Qt, no torch), a LayerStack of the history kernel (app/history.py). The masks are
+"mask" layers of the project's Document, so a stroke is the Document's tile-based undo step and costs the area
+it touched; the layer list is a tuple of frozen values, so a layer change is a snapshot of that tuple. The
+project keeps the two in one history: a Stroke step in it stands for the Document's own step, undone through
+it. A deleted layer's mask stays in the Document, so undoing the deletion brings the mask back as it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 from app.document import Change, Document, Layer
+from app.history import LayerStack, ProjectChange, Snapshot
 
 PHOTO, RESULT = "photo", "result"
 MASK_PREFIX = "mask:"
 TOOL_SETTING = "style-brushes"  # the document setting "tool" of our projects
-HISTORY_STEPS = 200
 MAX_STYLE_SIDE = 1024  # a style image's size hardly matters to the models (they pool it): kept this small
 
 
@@ -59,18 +59,10 @@ class StyleImage:
 
 
 @dataclass(frozen=True)
-class ProjectChange:
-    """What observers are told: "layers" (the list; `final` False while a slider is dragged),
-    "selection", or "history" (undo availability, after every final change and every stroke)."""
+class Stroke:
+    """A history step that stands for the Document's own (tile-based) step of a mask stroke."""
 
-    what: str
-    final: bool = True
-
-
-@dataclass(frozen=True)
-class _Step:
     description: str
-    layers: tuple[BrushLayer, ...] | None  # the layer list on the other side of the step; None: a stroke
 
 
 def make_style(name: str, pixels: np.ndarray) -> StyleImage:
@@ -90,65 +82,42 @@ def make_style(name: str, pixels: np.ndarray) -> StyleImage:
 def brush_document(photo: np.ndarray) -> Document:
     """The document of a project: the photo and, on top, the composite (the photo until layers show)."""
     h, w = photo.shape[:2]
-    doc = Document(h, w, settings={"tool": TOOL_SETTING})
-    doc.add_layer(Layer(PHOTO, "rgb", np.ascontiguousarray(photo, np.float32), editable=False))
-    doc.add_layer(Layer(RESULT, "rgb", np.array(photo, np.float32), editable=False))
-    doc.modified = False
-    return doc
+    return Document(h, w, settings={"tool": TOOL_SETTING}, layers=[
+        Layer(PHOTO, "rgb", np.ascontiguousarray(photo, np.float32), editable=False),
+        Layer(RESULT, "rgb", np.array(photo, np.float32), editable=False, derived=True)])
 
 
-class BrushProject:
+class BrushProject(LayerStack[tuple[BrushLayer, ...]]):
     def __init__(self, document: Document, photo_key: str, layers: Sequence[BrushLayer] = (),
                  masks: dict[str, np.ndarray] | None = None, styles: Sequence[StyleImage] = ()) -> None:
         """`photo_key` names the photo's pixels (translations are cached under it); `masks` by layer id
         (missing ones start empty); `styles`: the style images the layers name."""
+        super().__init__(tuple(layers))
         self.document = document
         self.photo_key = photo_key
         # style images only ever join (a layer's undo may name any of them again); saved with the project
         self.styles: dict[str, StyleImage] = {style.key: style for style in styles}
-        self._layers = tuple(layers)
-        for layer in self._layers:
+        for layer in self.layers:
             self._add_mask(layer, (masks or {}).get(layer.id))
-        self._undo: list[_Step] = []
-        self._redo: list[_Step] = []
-        self._drag_base: tuple[BrushLayer, ...] | None = None
-        self._selected: str | None = self._layers[-1].id if self._layers else None
-        self._observers: list[Callable[[ProjectChange], None]] = []
+        self._selected = self.layers[-1].id if self.layers else None
         self._travelling = False  # our own undo/redo of a stroke is under way
         self._painting = False  # a mask stroke is open: undo waits for its commit
         self._stroke: list[str] | None = None  # set while a stroke commits: the step it pushed, if any
         document.subscribe(self._document_changed)
-        self.modified = False
-
-    # --- observation ---------------------------------------------------------------------------------
-
-    def subscribe(self, observer: Callable[[ProjectChange], None]) -> Callable[[], None]:
-        self._observers.append(observer)
-        return lambda: self._observers.remove(observer) if observer in self._observers else None
-
-    def _notify(self, change: ProjectChange) -> None:
-        for observer in list(self._observers):
-            observer(change)
 
     # --- reading -------------------------------------------------------------------------------------
 
     @property
     def layers(self) -> tuple[BrushLayer, ...]:
         """Bottom to top."""
-        return self._layers
+        return self._value
+
+    def _with_layers(self, layers: tuple[BrushLayer, ...]) -> tuple[BrushLayer, ...]:
+        return layers
 
     @property
     def size(self) -> tuple[int, int]:
         return self.document.height, self.document.width
-
-    def layer(self, layer_id: str) -> BrushLayer:
-        for layer in self._layers:
-            if layer.id == layer_id:
-                return layer
-        raise KeyError(f"the project has no layer '{layer_id}'")
-
-    def index(self, layer_id: str) -> int:
-        return [la.id for la in self._layers].index(layer_id)
 
     def mask(self, layer_id: str) -> np.ndarray:
         """HxW float32 in [0, 1]: how much of the layer's translation shows, before its opacity."""
@@ -156,29 +125,19 @@ class BrushProject:
 
     def new_id(self) -> str:
         masks = {la.name.removeprefix(MASK_PREFIX) for la in self.document.layers if la.name.startswith(MASK_PREFIX)}
-        taken = {la.id for la in self._layers} | masks  # a deleted layer's mask still waits for its undo
+        taken = {la.id for la in self.layers} | masks  # a deleted layer's mask still waits for its undo
         n = 1
         while f"b{n}" in taken:
             n += 1
         return f"b{n}"
 
     def new_name(self) -> str:
-        names = {la.name for la in self._layers}
-        n = 1
-        while f"Brush {n}" in names:
-            n += 1
-        return f"Brush {n}"
+        return self.free_name("Brush")
 
-    # --- selection (not part of the history) -------------------------------------------------------------
-
-    @property
-    def selected(self) -> BrushLayer | None:
-        return next((la for la in self._layers if la.id == self._selected), None)
-
-    def select(self, layer_id: str | None) -> None:
-        if layer_id != self._selected:
-            self._selected = layer_id
-            self._notify(ProjectChange("selection"))
+    def _reselect(self) -> None:
+        """After undo or redo: with its selected layer gone, the top layer is selected."""
+        if self.selected is None and self.layers:
+            self.select(self.layers[-1].id)
 
     # --- layer edits -------------------------------------------------------------------------------------
 
@@ -188,43 +147,28 @@ class BrushProject:
         layer = BrushLayer(self.new_id(), name or self.new_name(), model_id, direction, style=style,
                            strength=strength)
         self._add_mask(layer, np.ones(self.size, np.float32) if filled else None)
-        self._apply(self._layers + (layer,), f"Add {layer.name}")
+        self._apply(self.layers + (layer,), f"Add {layer.name}")
         self.select(layer.id)
         return layer
 
     def remove_layer(self, layer_id: str) -> None:
         layer = self.layer(layer_id)
         index = self.index(layer_id)
-        self._apply(tuple(la for la in self._layers if la.id != layer_id), f"Delete {layer.name}")
+        self._apply(tuple(la for la in self.layers if la.id != layer_id), f"Delete {layer.name}")
         if self._selected == layer_id:
-            below = self._layers[max(0, index - 1)].id if self._layers else None
+            below = self.layers[max(0, index - 1)].id if self.layers else None
             self.select(below)
-
-    def move_layer(self, layer_id: str, delta: int) -> None:
-        """Move up (delta > 0, towards the top) or down the stack."""
-        i = self.index(layer_id)
-        j = min(max(i + delta, 0), len(self._layers) - 1)
-        if i == j:
-            return
-        layers = list(self._layers)
-        layers.insert(j, layers.pop(i))
-        self._apply(tuple(layers), f"Move {layers[j].name} {'up' if j > i else 'down'}")
 
     def rename(self, layer_id: str, name: str) -> None:
         layer, name = self.layer(layer_id), " ".join(name.split())
         if name and name != layer.name:
             self._replace(dataclasses.replace(layer, name=name), f"Rename {layer.name} to {name}")
 
-    def set_visible(self, layer_id: str, visible: bool) -> None:
-        layer = self.layer(layer_id)
-        if layer.visible != visible:
-            self._replace(dataclasses.replace(layer, visible=visible), f"{'Show' if visible else 'Hide'} {layer.name}")
-
     def set_opacity(self, layer_id: str, opacity: float, *, final: bool = True) -> None:
         """final False: a slider drag in progress; one undo step when a final value (or `settle`) ends it."""
         layer = self.layer(layer_id)
         opacity = min(max(float(opacity), 0.0), 1.0)
-        if opacity != layer.opacity or (final and self._drag_base is not None):
+        if opacity != layer.opacity or (final and self.dragging):
             self._replace(dataclasses.replace(layer, opacity=opacity), f"Opacity of {layer.name}", final=final)
 
     def set_model(self, layer_id: str, model_id: str, direction: str) -> None:
@@ -250,7 +194,7 @@ class BrushProject:
         """final False: a slider drag in progress; one undo step when a final value (or `settle`) ends it."""
         layer = self.layer(layer_id)
         strength = round(min(max(float(strength), 0.0), 1.0), 3)
-        if strength != layer.strength or (final and self._drag_base is not None):
+        if strength != layer.strength or (final and self.dragging):
             self._replace(dataclasses.replace(layer, strength=strength), f"Strength of {layer.name}", final=final)
 
     def fill_mask(self, layer_id: str, value: float) -> None:
@@ -266,16 +210,10 @@ class BrushProject:
 
     def mark_opened(self) -> None:
         """What was set up so far is the project as opened: nothing to undo, nothing unsaved."""
-        self._undo.clear()
-        self._redo.clear()
+        self.history.clear()
         self.document.modified = False
         self.modified = False
         self._notify(ProjectChange("history"))
-
-    def settle(self, description: str) -> None:
-        """End a drag with the layers as they are."""
-        if self._drag_base is not None:
-            self._apply(self._layers, description)
 
     # --- strokes -----------------------------------------------------------------------------------------
 
@@ -293,7 +231,7 @@ class BrushProject:
             self._painting = False
             pushed, self._stroke = self._stroke, None
             if pushed:
-                self._record(_Step(pushed[0], None))
+                self._record(Stroke(pushed[0]))
 
     def _document_changed(self, change: Change) -> None:
         if change.what == "history" and self._stroke is not None and not self._travelling:
@@ -301,51 +239,20 @@ class BrushProject:
 
     # --- history -------------------------------------------------------------------------------------
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
+    def _may_travel(self) -> bool:
+        return super()._may_travel() and not self._painting and self._stroke is None
 
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
-    def undo_text(self) -> str:
-        return self._undo[-1].description if self._undo else ""
-
-    @property
-    def redo_text(self) -> str:
-        return self._redo[-1].description if self._redo else ""
-
-    def undo(self) -> None:
-        self._travel(self._undo, self._redo, self.document.undo, self.document.can_undo)
-
-    def redo(self) -> None:
-        self._travel(self._redo, self._undo, self.document.redo, self.document.can_redo)
-
-    def _travel(self, source: list[_Step], target: list[_Step], pixels: Callable[[], None],
-                document_has_pixels: bool) -> None:
-        if not source or self._drag_base is not None or self._painting or self._stroke is not None:
-            return
-        step = source.pop()
-        if step.layers is None:
-            if not document_has_pixels:  # the Document dropped its oldest steps to bound memory
-                self._notify(ProjectChange("history"))
-                return
-            self._travelling = True
-            try:
-                pixels()
-            finally:
-                self._travelling = False
-            target.append(step)
-        else:
-            target.append(_Step(step.description, self._layers))
-            self._layers = step.layers
-            self._notify(ProjectChange("layers"))
-            if self.selected is None and self._layers:
-                self.select(self._layers[-1].id)
-        self.modified = True
-        self._notify(ProjectChange("history"))
+    def _restore(self, step: Stroke | Snapshot, undo: bool) -> Stroke | Snapshot | None:
+        if not isinstance(step, Stroke):
+            return super()._restore(step, undo)
+        if not self.document.history.can(undo=undo):  # the Document dropped its oldest steps to bound memory
+            return None
+        self._travelling = True
+        try:
+            self.document.undo() if undo else self.document.redo()
+        finally:
+            self._travelling = False
+        return step
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -354,33 +261,4 @@ class BrushProject:
         mask = np.zeros((h, w), np.float32) if data is None else np.array(data, np.float32)
         if mask.shape != (h, w):
             raise ValueError(f"the mask of '{layer.name}' is {mask.shape[1]}x{mask.shape[0]}, the photo {w}x{h}")
-        modified = self.document.modified
         self.document.add_layer(Layer(layer.mask, "mask", mask))  # shown only where a view lists it
-        self.document.modified = modified
-
-    def _replace(self, layer: BrushLayer, description: str, *, final: bool = True) -> None:
-        i = self.index(layer.id)
-        self._apply(self._layers[:i] + (layer,) + self._layers[i + 1:], description, final=final)
-
-    def _apply(self, layers: tuple[BrushLayer, ...], description: str, *, final: bool = True) -> None:
-        if not final:
-            if self._drag_base is None:
-                self._drag_base = self._layers
-        else:
-            before = self._drag_base if self._drag_base is not None else self._layers
-            self._drag_base = None
-            self._undo.append(_Step(description, before))
-            del self._undo[:-HISTORY_STEPS]
-            self._redo.clear()
-        self._layers = layers
-        self.modified = True
-        self._notify(ProjectChange("layers", final))
-        if final:
-            self._notify(ProjectChange("history"))
-
-    def _record(self, step: _Step) -> None:
-        self._undo.append(step)
-        del self._undo[:-HISTORY_STEPS]
-        self._redo.clear()
-        self.modified = True
-        self._notify(ProjectChange("history"))

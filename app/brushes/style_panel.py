@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.brushes.project import BrushProject, ProjectChange, StyleImage, make_style
-from app.sae.drops import FileDrop
-from app.sae.stats_dialogs import PHOTO_FILTER
+from app.brushes.project import BrushProject, StyleImage, make_style
+from app.history import ProjectChange
+from app.widgets.files import PHOTO_FILTER, FileDrop
 from engine.api import FIDELITY_PRESETS
 from engine.errors import error_message
 from engine.imageio import ImageFileError, read_rgb, write_rgb

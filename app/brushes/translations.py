@@ -2,8 +2,9 @@
 (model, style image, strength, photo) — and kept, so painting never waits on a model.
 
 TranslationCache is plain Python: an LRU bounded in bytes whose entries in use by the open project are
-never evicted. Translator sends TranslateImage or StylizeImage through the bridge (one slot per key without
-its photo, so a newer photo supersedes an older one's job) and reports how each translation stands.
+never evicted. Translator sends the request a layer's source makes (app/brushes/sources.py) through the engine
+jobs (one slot per key without its photo, so a newer photo supersedes an older one's job) and reports how each
+translation stands.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.engine_bridge import EngineBridge
-from engine.api import JobRef, StylizeImage, TranslateImage
+from app.jobs import Job, Jobs
+from engine.api import Request
 
 DEFAULT_CACHE_BYTES = 1536 * 1024 * 1024  # about forty 12-megapixel translations
 SLOT_PREFIX = "brushes-translate:"
@@ -95,17 +97,18 @@ class Translator(QObject):
     def __init__(self, bridge: EngineBridge, cache: TranslationCache | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.bridge = bridge
+        self.jobs = Jobs(bridge, self)
+        self.jobs.busy_changed.connect(self.busy_changed)
+        self.jobs.progress.connect(self._progress)
+        self.jobs.cancelled.connect(self._dropped)
         self.cache = cache or TranslationCache()
         self._states: dict[Key, TranslationState] = {}
-        self._jobs: dict[Key, JobRef] = {}
+        self._running: dict[str, Key] = {}  # slot -> the key its job makes
         self.submitted: list[Key] = []  # every translation asked of the engine, oldest first (tests read it)
-        bridge.progress.connect(self._progress)
-        bridge.cancelled.connect(self._cancelled)
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return self.jobs.busy
 
     def state(self, key: Key) -> TranslationState | None:
         """None: never asked for (or forgotten)."""
@@ -115,42 +118,31 @@ class Translator(QObject):
         return None if state is not None and state.status == READY else state
 
     def running(self) -> list[tuple[Key, TranslationState]]:
-        return [(key, self._states[key]) for key in self._jobs]
+        return [(key, self._states[key]) for key in self._running.values()]
 
-    def request(self, key: Key, photo: np.ndarray, *, style: np.ndarray | None = None, retry: bool = False) -> None:
-        """Translate `photo` (stylise it after `style`, HxWx3 uint8, for a key with a style) unless it is cached
-        or on its way; one that failed or was cancelled is asked again only with `retry` (the user said so)."""
+    def request(self, key: Key, request: Request, size: tuple[int, int], *, retry: bool = False) -> None:
+        """Make `key`'s image (of a photo of `size`) with `request` unless it is cached or on its way; one that
+        failed or was cancelled is asked again only with `retry` (the user said so)."""
         state = self.state(key)
         if state is not None and (state.status in (READY, RUNNING) or not retry):
             return
         slot = _slot(key)
-        superseded = next((k for k, job in self._jobs.items() if job.slot == slot), None)
-        if superseded is not None:  # the slot's older job (another photo) is dropped by the worker
-            self._settle(superseded, None)
-        was_busy = self.busy
+        if slot in self._running:  # the slot's older job (another photo) is superseded
+            self._settle(self._running.pop(slot), None)
         self._states[key] = TranslationState(RUNNING, "waiting for the engine")
-        if key.style:
-            if style is None:
-                raise ValueError("a style transfer needs its style image")
-            request = StylizeImage(key.model_id, photo, style, key.strength)
-        else:
-            request = TranslateImage(key.model_id, photo, key.direction)
-        self._jobs[key] = self.bridge.submit(
-            request, slot=slot,
-            on_result=lambda image: self._arrived(key, image, photo.shape[:2]),
-            on_failed=lambda message: self._settle(key, TranslationState(FAILED, message)))
+        self._running[slot] = key
+        self.jobs.send(slot, Job(request, lambda image: self._arrived(key, image, size),
+                                 lambda message: self._settle(key, TranslationState(FAILED, message))))
         self.submitted.append(key)
-        if not was_busy:
-            self.busy_changed.emit(True)
         self.changed.emit(key)
 
     def cancel(self, keys: Iterable[Key] | None = None, *, forget: bool = False) -> None:
         """Stop these translations (None: all of them). They stay cancelled until asked for with `retry`;
         with `forget` they are as if never asked for (no use now, but wanted again if their photo comes back)."""
-        for key in list(self._jobs if keys is None else keys):
-            job = self._jobs.get(key)
-            if job is not None:
-                self.bridge.cancel(job.slot)
+        running = {key: slot for slot, key in self._running.items()}
+        for key in list(running if keys is None else keys):
+            if key in running:
+                self.jobs.cancel(running[key])
                 self._settle(key, None if forget else TranslationState(CANCELLED, "cancelled"))
 
     def _arrived(self, key: Key, image: np.ndarray, size: tuple[int, int]) -> None:
@@ -163,28 +155,26 @@ class Translator(QObject):
         self._settle(key, TranslationState(READY))
 
     def _settle(self, key: Key, state: TranslationState | None) -> None:
-        running = self._jobs.pop(key, None) is not None
+        if self._running.get(_slot(key)) == key:
+            del self._running[_slot(key)]
         if state is None:
             self._states.pop(key, None)
         else:
             self._states[key] = state
-        if running and not self.busy:
-            self.busy_changed.emit(False)
         self.changed.emit(key)
 
-    def _progress(self, job: JobRef, fraction: float, message: str) -> None:
-        key = next((k for k, j in self._jobs.items() if j == job), None)
+    def _progress(self, slot: str, fraction: float, message: str) -> None:
+        key = self._running.get(slot)
         if key is not None:
-            self._states[key] = TranslationState(RUNNING, message, min(max(fraction, 0.0), 1.0))
+            self._states[key] = TranslationState(RUNNING, message, fraction)
             self.changed.emit(key)
 
-    def _cancelled(self, job: JobRef) -> None:
+
+    def _dropped(self, slot: str) -> None:
         """The engine dropped a job we did not cancel ourselves (e.g. it stopped)."""
-        key = next((k for k, j in self._jobs.items() if j == job), None)
-        if key is not None:
-            self._settle(key, TranslationState(CANCELLED, "cancelled"))
+        if slot in self._running:
+            self._settle(self._running[slot], TranslationState(CANCELLED, "cancelled"))
 
 
 def _slot(key: Key) -> str:
-    style = f":{key.style}:{key.strength}" if key.style else ""
-    return f"{SLOT_PREFIX}{key.model_id}:{key.direction}{style}"
+    return f"{SLOT_PREFIX}{key.model_id}:{key.direction}:{key.style}:{key.strength}"

@@ -8,8 +8,8 @@ the status line for autosave), an unexpected one with its traceback in the log.
 
 A page's files class subclasses PageFiles, passes the page (a QWidget) and implements these hooks:
 
-    history()           the undoable object (a History), None while nothing is open; its observers get
-                        changes with a `what`, and "history" ones update Undo/Redo
+    history()           the undoable model (an Undoable of app/history.py: a Document or a project), None while
+                        nothing is open; its observers get changes with a `what`, "history" ones update Undo/Redo
     saved_document()    the Document that Save and autosave write (None: nothing to save)
     load_project(path)  read a project file completely: (what show_project takes, notes for the user);
                         raises one of READ_ERRORS with a one-line message
@@ -44,7 +44,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
@@ -55,6 +55,7 @@ from app.document import Document
 from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError, export_image
 from app.fileio.ora import save_ora
+from app.history import Undoable
 from engine.errors import USER_ERRORS, error_message
 from engine.palettes import Palette
 from engine.storage import user_data_dir
@@ -64,22 +65,6 @@ PROJECT_FILTER = "OpenRaster projects (*.ora)"
 IMAGE_FILTERS = {"PNG (*.png)": ".png", "JPEG (*.jpg *.jpeg)": ".jpg"}
 Button = QMessageBox.StandardButton
 log = logging.getLogger(__name__)
-
-
-class History(Protocol):
-    """The undoable object of a page: a Document, or a project that keeps its own history."""
-
-    modified: bool
-    can_undo: bool
-    can_redo: bool
-    undo_text: str
-    redo_text: str
-
-    def undo(self) -> None: ...
-
-    def redo(self) -> None: ...
-
-    def subscribe(self, observer: Callable[[Any], None]) -> Callable[[], None]: ...
 
 
 class PageFiles(QObject):
@@ -116,7 +101,7 @@ class PageFiles(QObject):
 
     # --- hooks ---------------------------------------------------------------------------------------
 
-    def history(self) -> History | None:
+    def history(self) -> Undoable | None:
         raise NotImplementedError
 
     def saved_document(self) -> Document | None:

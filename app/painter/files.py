@@ -16,6 +16,7 @@ from app.fileio.autosave import Autosave
 from app.fileio.labels import MAX_SIDE, FileError, read_label_image, write_label_png
 from app.fileio.ora import load_ora
 from app.fileio.page_files import IMAGE_FILTERS, PageFiles, with_suffix
+from app.painter.layers import complete_document
 from app.painter.render import LABELS, PHOTO, fixed_size, size_multiple, valid_size
 from engine.api import ModelEntry
 from engine.errors import USER_ERRORS
@@ -77,7 +78,7 @@ class PainterFiles(PageFiles):
 
     def load_project(self, path: str | Path) -> tuple[Document, list[str]]:
         loaded = load_ora(path)
-        return loaded.document, loaded.notes
+        return loaded.document, loaded.notes + complete_document(loaded.document, self.page.settings.background_class)
 
     def show_project(self, loaded: Document, name: str) -> list[str]:
         return self.page.set_document(loaded)

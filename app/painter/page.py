@@ -8,13 +8,9 @@ are current.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -27,38 +23,26 @@ from PySide6.QtWidgets import (
 from app.canvas import CanvasView
 from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
-from app.document import Document, Layer
+from app.document import Document
 from app.engine_bridge import EngineBridge
 from app.painter.files import PainterFiles
+from app.painter.layers import STARTER_PALETTE, painter_document, starter_document, style_layer
 from app.painter.palette_panel import PalettePanel, missing_classes_text, model_palette
 from app.painter.render import LABELS, PHOTO, STYLE, RenderScheduler, resize_rgb
 from app.painter.style_panel import StylePanel
-from app.tools import LABEL_TOOLS, Tool, ToolSettings
+from app.tools import LABEL_TOOLS, ToolSettings
 from app.tools.settings import MAX_BRUSH, MIN_BRUSH
+from app.widgets.feedback import Notice
+from app.widgets.model_picker import ModelPicker
+from app.widgets.page import ProjectPage
 from engine import palettes
 from engine.api import ModelEntry, Task
-from engine.imageio import read_label_map
 from engine.palettes import Palette
 
-STARTER_SCENE = Path(__file__).resolve().parents[2] / "resources" / "scenes" / "starter_landscape.png"
-STARTER_PALETTE = "landscape"
 SIDE_PANEL_WIDTH = 230
 
 
-def painter_document(labels: np.ndarray, settings: dict | None = None) -> Document:
-    """A document with the painter's layers: the label map and a (not yet rendered) photo."""
-    doc = Document(*labels.shape, settings=settings)
-    doc.add_layer(Layer(LABELS, "labels", np.ascontiguousarray(labels, dtype=np.uint8)))
-    doc.add_layer(Layer(PHOTO, "rgb", np.zeros((*labels.shape, 3), np.float32), editable=False))
-    doc.modified = False
-    return doc
-
-
-def starter_document() -> Document:
-    return painter_document(read_label_map(STARTER_SCENE).astype(np.uint8), {"palette": STARTER_PALETTE})
-
-
-class PainterPage(QWidget):
+class PainterPage(ProjectPage):
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -84,20 +68,15 @@ class PainterPage(QWidget):
         self.style_panel.style_changed.connect(self.set_style_image)
         self.style_panel.seed_changed.connect(self._seed_changed)
         self.style_panel.failed.connect(lambda message: self._render_status(message, error=True))
-        self.model_picker = QComboBox(minimumContentsLength=30)
-        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_picker.activated.connect(lambda _: self._model_picked())
+        self.model_picker = ModelPicker()
+        self.model_picker.picked.connect(self._model_picked)
 
-        self.notice = QLabel(wordWrap=True)  # what the user must know about the labels (missing classes)
-        self.notice.setProperty("role", "error")
-        self.notice.hide()
+        self.notice = Notice()  # what the user must know about the labels (missing classes)
         self.cursor_label = QLabel("")
         self.render_label = QLabel("")
         self.canvas.cursor_moved.connect(self._cursor)
         self.photo_view.cursor_moved.connect(self._cursor)
 
-        self.tools: dict[str, Tool] = {}
-        self.tool_actions = QActionGroup(self)
         self._build_layout(self._build_toolbar())
         self.files = PainterFiles(self)
         catalog.changed.connect(self._catalog_changed)
@@ -109,14 +88,8 @@ class PainterPage(QWidget):
     def _build_toolbar(self) -> QToolBar:
         bar = QToolBar("Painter tools")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for cls in LABEL_TOOLS:
-            tool = cls(lambda: self.document, LABELS, self.settings)
-            self.tools[cls.shortcut] = tool
-            action = QAction(tool.name, self, checkable=True, shortcut=QKeySequence(cls.shortcut))
-            action.setToolTip(f"{tool.name} ({cls.shortcut})")
-            action.triggered.connect(lambda *_, t=tool: self.canvas.set_tool(t))
-            self.tool_actions.addAction(action)
-            bar.addAction(action)
+        tools = [cls(lambda: self.document, LABELS, self.settings) for cls in LABEL_TOOLS]
+        self.add_tool_actions(bar, [(t.shortcut, t.name, t, f"{t.name} ({t.shortcut})") for t in tools])
         self.tool_actions.actions()[0].trigger()
         bar.addSeparator()
         self.brush_size = QSpinBox(minimum=MIN_BRUSH, maximum=MAX_BRUSH, suffix=" px", keyboardTracking=False)
@@ -126,11 +99,7 @@ class PainterPage(QWidget):
         self.settings.changed.connect(lambda: self.brush_size.setValue(self.settings.brush_size))
         bar.addWidget(QLabel(" Size "))
         bar.addWidget(self.brush_size)
-        for text, key, slot in (("Smaller brush", "[", self.settings.shrink), ("Larger brush", "]", self.settings.grow)):
-            action = QAction(text, self, shortcut=QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(slot)
-            self.addAction(action)
+        self.add_brush_keys(self.settings)
         bar.addSeparator()
         self.zoom_label = add_zoom_controls(bar, self.canvas)
         bar.addWidget(QLabel("Model "))
@@ -158,12 +127,7 @@ class PainterPage(QWidget):
         status = QHBoxLayout()
         status.addWidget(self.cursor_label)
         status.addWidget(self.render_label, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 0, 6, 4)
-        layout.addWidget(toolbar)
-        layout.addWidget(self.notice)
-        layout.addLayout(middle, 1)
-        layout.addLayout(status)
+        self.lay_out(toolbar, middle, status)
 
     # --- documents ---------------------------------------------------------------------------------------
 
@@ -171,24 +135,14 @@ class PainterPage(QWidget):
         """A fresh document for `labels` that keeps the current model, seed and style image."""
         settings = {k: v for k, v in (self.document.settings if self.document else {}).items()
                     if k in ("model_id", "seed", "palette")}
-        doc = painter_document(labels, settings)
-        if self.style_panel.style_image is not None:
-            doc.add_layer(Layer(STYLE, "rgb", resize_rgb(self.style_panel.style_image, labels.shape), visible=False,
-                                editable=False))
-        doc.modified = False
+        doc = painter_document(labels, settings, self.style_panel.style_image)
         self.set_document(doc)
         return doc
 
     def set_document(self, doc: Document) -> list[str]:
-        """Show `doc` (adding the painter's layers it lacks) with its model. Returns notes for the user."""
-        notes, modified = [], doc.modified
-        if not doc.has_layer(LABELS):
-            notes.append("the project has no label layer: an empty one was added")
-            doc.add_layer(Layer(LABELS, "labels", np.full((doc.height, doc.width), self.settings.background_class,
-                                                          np.uint8)))
-        if not doc.has_layer(PHOTO):
-            doc.add_layer(Layer(PHOTO, "rgb", np.zeros((doc.height, doc.width, 3), np.float32), editable=False))
-        doc.modified = modified
+        """Show `doc` (with the painter's layers: see complete_document) with its model. Returns notes for the
+        user."""
+        notes = []
         self.document = doc
         for observer in (self.canvas, self.photo_view, self.scheduler):
             observer.set_document(doc)
@@ -211,9 +165,8 @@ class PainterPage(QWidget):
                 doc.remove_layer(STYLE)
         elif doc.has_layer(STYLE):
             doc.replace_pixels(STYLE, resize_rgb(image, (doc.height, doc.width)))
-        else:  # hidden: it guides the render, it is not part of the picture
-            doc.add_layer(Layer(STYLE, "rgb", resize_rgb(image, (doc.height, doc.width)), visible=False,
-                                editable=False))
+        else:
+            doc.add_layer(style_layer(image, (doc.height, doc.width)))
 
     # --- models ------------------------------------------------------------------------------------------
 
@@ -223,8 +176,7 @@ class PainterPage(QWidget):
     def set_model(self, entry: ModelEntry | None, *, user: bool = True) -> None:
         """Switch model: the palette follows; labels the model lacks are reported, never remapped."""
         self.entry = entry
-        index = self.model_picker.findData(entry.id if entry else None)
-        self.model_picker.setCurrentIndex(index)
+        self.model_picker.show_model(entry.id if entry else None)
         if entry is not None:
             self._former_palette, self.palette = self._label_names(), model_palette(entry)
             self.palette_panel.set_palette(self.palette)
@@ -234,11 +186,9 @@ class PainterPage(QWidget):
             if self.settings.background_class not in self.palette.ids():
                 self.settings.set_background_class(self.palette.classes[0].id)
             if self.document is not None:
-                modified = self.document.modified
-                self.document.set_setting("model_id", entry.id)
+                self.document.set_setting("model_id", entry.id, edit=user)
                 if entry.palette:
-                    self.document.set_setting("palette", entry.palette)
-                self.document.modified = modified or user
+                    self.document.set_setting("palette", entry.palette, edit=user)
         else:
             self.palette_panel.set_palette(self.palette)
             self.canvas.set_label_lut(self.palette.lut())
@@ -251,8 +201,7 @@ class PainterPage(QWidget):
             text = "No label-to-image model in the Library yet: import one (Models > Import Checkpoint…)."
         else:
             text = missing_classes_text(self.document.layer(LABELS).data, self.entry, self._former_palette)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice.say(text)
 
     def _label_names(self) -> Palette:
         """The palette the labels were painted with: the document's, else the current one."""
@@ -263,21 +212,17 @@ class PainterPage(QWidget):
 
     def _catalog_changed(self) -> None:
         models = self.models()
-        self.model_picker.clear()
-        for e in models:
-            self.model_picker.addItem(e.name or e.id, e.id)
-            self.model_picker.setItemData(self.model_picker.count() - 1, f"{e.id}\n{e.size_rule}",
-                                          Qt.ItemDataRole.ToolTipRole)
+        self.model_picker.set_models(models)
         wanted = self.document.settings.get("model_id") if self.document else None
         current = self.catalog.get(self.entry.id) if self.entry else None
         current = current or self.catalog.get(str(wanted)) or (models[0] if models else None)
         if current != self.entry:
             self.set_model(current, user=False)
         else:  # a re-listing that changed nothing for the painter: keep its state (and the strip)
-            self.model_picker.setCurrentIndex(self.model_picker.findData(current.id if current else None))
+            self.model_picker.show_model(current.id if current else None)
 
-    def _model_picked(self) -> None:
-        entry = self.catalog.get(self.model_picker.currentData())
+    def _model_picked(self, model_id: str) -> None:
+        entry = self.catalog.get(model_id)
         if entry is not None and entry != self.entry:
             self.set_model(entry)
 
@@ -293,7 +238,7 @@ class PainterPage(QWidget):
 
     def _rendered(self, kind: str, image: np.ndarray) -> None:
         self._render_status("Preview (reduced resolution)" if kind == "preview" else "Rendered at full resolution")
-        if kind == "full" and self.entry is not None and self.entry.hparams.get("use_vae") and self.document:
+        if kind == "full" and self.entry is not None and self.entry.capabilities.style_seed and self.document:
             self.style_panel.add_variation(int(self.document.settings.get("seed", 0)), image)
 
     def _render_status(self, text: str, *, error: bool = False) -> None:
@@ -308,11 +253,3 @@ class PainterPage(QWidget):
             return
         label = int(self.document.layer(LABELS).data[y, x])
         self.cursor_label.setText(f"{x}, {y}   {self.palette_panel.class_text(label)}")
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self.canvas.setFocus()  # so B/E/G/[/] and the arrow keys reach the canvas, not the size box
-        super().showEvent(event)
-
-    def may_close(self) -> bool:
-        """Asked by the main window before it closes."""
-        return self.files.confirm_discard()

@@ -55,7 +55,7 @@ def missing_classes_text(labels: np.ndarray, entry: ModelEntry, names: Palette) 
     """One line on the label ids in `labels` that `entry` has no class for ("" when there are none),
     named after `names`, the palette they were painted with."""
     counts = np.bincount(labels.ravel(), minlength=256)
-    valid = {i for i, _ in entry.classes} | ({255} if entry.hparams.get("contain_dontcare_label") else set())
+    valid = {i for i, _ in entry.classes} | ({255} if entry.capabilities.dontcare_label else set())
     missing = [i for i in np.flatnonzero(counts).tolist() if i not in valid]
     if not missing:
         return ""

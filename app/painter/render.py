@@ -1,7 +1,7 @@
 """The painter's render scheduler: label edits in, photos out, without ever making the GUI wait.
 
-During a stroke at most one low-resolution preview is in flight; when it returns and the labels changed
-meanwhile, the next one goes out, so previews keep pace with the engine instead of queueing up. The preview
+During a stroke at most one low-resolution preview is in flight (app/jobs.py): when it returns and the labels
+changed meanwhile, the next one goes out, so previews keep pace with the engine instead of queueing up. The preview
 resolution adapts to how long previews take, so a big model on a slow machine still follows the brush. When the
 stroke ends a full-resolution render goes to its own slot and the preview is cancelled (superseded).
 Edits outside a stroke (fill, undo, open) ask for a full render on the next turn of the event loop, so
@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Change, Document
 from app.engine_bridge import EngineBridge
+from app.jobs import Job, Jobs
 from engine.api import ModelEntry, RenderLabels
 
 LABELS, PHOTO, STYLE = "labels", "photo", "style"  # the painter's layers; the seed is the "seed" setting
@@ -33,15 +34,12 @@ Size = tuple[int, int]
 
 def size_multiple(entry: ModelEntry) -> int:
     """Output sides must be multiples of this (1 when the model states no rule)."""
-    return int(entry.hparams.get("size_multiple", 1))  # stated by the engine's architecture
+    return entry.capabilities.size_multiple  # stated by the engine's architecture
 
 
 def fixed_size(entry: ModelEntry) -> Size | None:
     """The one size a model with a VAE latent can produce, else None."""
-    if entry.hparams.get("use_vae") and entry.hparams.get("output_hw"):
-        h, w = entry.hparams["output_hw"]
-        return int(h), int(w)
-    return None
+    return entry.capabilities.fixed_size
 
 
 def valid_size(entry: ModelEntry, size: Size) -> Size:
@@ -72,16 +70,13 @@ class RenderScheduler(QObject):
     def __init__(self, bridge: EngineBridge, *, labels: str = LABELS, photo: str = PHOTO, style: str = STYLE,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._bridge = bridge
+        self.jobs = Jobs(bridge, self)
+        self.jobs.busy_changed.connect(self.busy_changed)
         self._labels, self._photo, self._style = labels, photo, style
         self._doc: Document | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._entry: ModelEntry | None = None
         self._in_stroke = False
-        self._preview_in_flight = False
-        self._preview_dirty = False
-        self._full_in_flight = False
-        self._was_busy = False
         self.preview_scale = PREVIEW_SCALE
         self._preview_sent = 0.0
         self._full_timer = QTimer(self, singleShot=True, interval=0)
@@ -89,20 +84,20 @@ class RenderScheduler(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._preview_in_flight or self._full_in_flight
+        return self.jobs.busy
 
     def set_document(self, doc: Document | None) -> None:
         if self._unsubscribe:
             self._unsubscribe()
         self._doc, self._unsubscribe = doc, (doc.subscribe(self._on_change) if doc else None)
         self._in_stroke = False
-        self._cancel(PREVIEW_SLOT, FULL_SLOT)  # results for the previous document must not land here
+        self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)  # results for the previous document must not land here
         self._request_full()
 
     def set_model(self, entry: ModelEntry | None) -> None:
         self._entry = entry
         self.preview_scale = PREVIEW_SCALE  # another model, another speed
-        self._cancel(PREVIEW_SLOT, FULL_SLOT)
+        self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)
         self._request_full()
 
     # --- canvas intents --------------------------------------------------------------------------------
@@ -110,38 +105,31 @@ class RenderScheduler(QObject):
     def stroke_started(self) -> None:
         self._in_stroke = True
         self._full_timer.stop()
-        self._cancel(FULL_SLOT)  # an older full render landing mid-stroke would paint over newer previews
+        self.jobs.cancel(FULL_SLOT)  # an older full render landing mid-stroke would paint over newer previews
 
     def stroke_finished(self) -> None:
         self._in_stroke = False
-        self._preview_dirty = False
-        self._cancel(PREVIEW_SLOT)  # the full render supersedes any preview still on its way
+        self.jobs.cancel(PREVIEW_SLOT)  # the full render supersedes any preview still on its way or waiting
         self.render_full()
 
     # --- requests ----------------------------------------------------------------------------------------
 
     def render_full(self) -> None:
+        """Render at full resolution now, superseding a full render on its way."""
         self._full_timer.stop()
-        if (request := self._request(full=True)) is None:
-            return
-        self._full_in_flight = True
-        self._update_busy()
-        self._bridge.submit(request, slot=FULL_SLOT, on_result=lambda image: self._arrived("full", image),
-                            on_failed=lambda message: self._failed("full", message))
+        if (request := self._request(full=True)) is not None:
+            self.jobs.send(FULL_SLOT, Job(request, lambda image: self._arrived("full", image), self.failed.emit))
 
     def _request_full(self) -> None:
         if not self._in_stroke:
             self._full_timer.start()
 
-    def _submit_preview(self) -> None:
+    def _preview_job(self) -> Job | None:
+        """The preview of the labels as they are when it goes out."""
         if (request := self._request(full=False)) is None:
-            return
-        self._preview_dirty = False
-        self._preview_in_flight = True
+            return None
         self._preview_sent = time.perf_counter()
-        self._update_busy()
-        self._bridge.submit(request, slot=PREVIEW_SLOT, on_result=lambda image: self._arrived("preview", image),
-                            on_failed=lambda message: self._failed("preview", message))
+        return Job(request, lambda image: self._arrived("preview", image), self.failed.emit)
 
     def _request(self, *, full: bool) -> RenderLabels | None:
         if self._doc is None or self._entry is None or not self._doc.has_layer(self._labels):
@@ -150,7 +138,7 @@ class RenderScheduler(QObject):
         scale = 1.0 if full else self.preview_scale
         wanted = (round(shape[0] * scale), round(shape[1] * scale))
         style = None
-        if self._entry.hparams.get("use_vae") and self._doc.has_layer(self._style):
+        if self._entry.capabilities.style_image and self._doc.has_layer(self._style):
             style = self._doc.layer(self._style).data
         seed = self._doc.settings.get("seed")
         # a copy: the engine reads the labels on its own thread while the user keeps painting
@@ -161,47 +149,19 @@ class RenderScheduler(QObject):
     # --- results -----------------------------------------------------------------------------------------
 
     def _arrived(self, kind: str, image: np.ndarray) -> None:
-        self._settled(kind)
         if kind == "preview":
             self._adapt_preview(time.perf_counter() - self._preview_sent)
         doc = self._doc
         if doc is not None and doc.has_layer(self._photo):
             image = resize_rgb(np.asarray(image, dtype=np.float32), (doc.height, doc.width))
-            modified = doc.modified  # the photo is derived from the labels: rendering is no edit
-            doc.replace_pixels(self._photo, image)
-            doc.modified = modified
+            doc.replace_pixels(self._photo, image)  # a derived layer: rendering is no edit
             self.rendered.emit(kind, image)
-        if kind == "preview" and self._in_stroke and self._preview_dirty:
-            self._submit_preview()  # the labels changed while this one rendered
-
-    def _failed(self, kind: str, message: str) -> None:
-        self._settled(kind)
-        self.failed.emit(message)
-
-    def _settled(self, kind: str) -> None:
-        if kind == "preview":
-            self._preview_in_flight = False
-        else:
-            self._full_in_flight = False
-        self._update_busy()
 
     def _adapt_preview(self, seconds: float) -> None:
         if seconds > PREVIEW_BUDGET_S:
             self.preview_scale = max(MIN_PREVIEW_SCALE, self.preview_scale / 2)
         elif seconds < PREVIEW_BUDGET_S / 4:
             self.preview_scale = min(PREVIEW_SCALE, self.preview_scale * 2)
-
-    def _cancel(self, *slots: str) -> None:
-        for slot in slots:
-            self._bridge.cancel(slot)
-        self._preview_in_flight &= PREVIEW_SLOT not in slots
-        self._full_in_flight &= FULL_SLOT not in slots
-        self._update_busy()
-
-    def _update_busy(self) -> None:
-        if self.busy != self._was_busy:
-            self._was_busy = self.busy
-            self.busy_changed.emit(self.busy)
 
     def _on_change(self, change: Change) -> None:
         style_changed = change.name == self._style and change.what in ("pixels", "layers")
@@ -210,8 +170,6 @@ class RenderScheduler(QObject):
         elif change.what != "pixels" or change.name != self._labels:
             return
         elif self._in_stroke:
-            self._preview_dirty = True
-            if not self._preview_in_flight:
-                self._submit_preview()
+            self.jobs.want(PREVIEW_SLOT, self._preview_job)  # while one renders, the newest labels wait for it
         else:
             self._request_full()

@@ -131,7 +131,7 @@ class StylePanel(QWidget):
 
     def set_model(self, entry: ModelEntry | None) -> None:
         """Enable what the model can use; say why the rest is off."""
-        vae = bool(entry and entry.hparams.get("use_vae"))
+        vae = bool(entry and entry.capabilities.style_image)
         for widget in (self.drop, self.choose):
             widget.setEnabled(vae)
         self.clear.setEnabled(vae and self.style_image is not None)

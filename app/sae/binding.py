@@ -9,10 +9,11 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject
 
+from app.history import ProjectChange
 from app.sae import edits
 from app.sae.region_panel import RegionPanel
 from app.sae.session import MASK, SwapSession
-from app.sae.stack import SWAP, TEXTURE, ProjectChange, RegionLayer, SwapLayer, SwapProject, TextureLayer
+from app.sae.stack import SWAP, TEXTURE, RegionLayer, SwapLayer, SwapProject, TextureLayer
 from app.sae.swap_panel import BlendControl
 from app.sae.texture_panel import TextureEdits, TextureEditsPanel, canonical
 from engine.api import CodeStats
@@ -73,14 +74,12 @@ class EditBinding(QObject):
         if doc is None or not doc.has_layer(MASK):
             return
         selected = project.selected if project else None
-        modified = doc.modified  # the overlay only shows the project: no edit of the document
         if isinstance(selected, RegionLayer):
             cell = project.embedding.cell
             mask = np.kron(selected.weights, np.ones((cell, cell), np.float32))[:doc.height, :doc.width]
             doc.replace_pixels(MASK, np.ascontiguousarray(mask))
         if doc.layer(MASK).visible != isinstance(selected, RegionLayer):
             doc.set_layer_property(MASK, visible=isinstance(selected, RegionLayer))
-        doc.modified = modified
 
     # --- controls -> project ---------------------------------------------------------------------------
 

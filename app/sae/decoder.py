@@ -9,22 +9,23 @@ which codes the pixels on screen were generated from ("landed"), and asks for as
 - a texture edit changes every pixel: while a slider is dragged, previews at PREVIEW_SCALE, then one full
   decode when it is released;
 - a structure edit over most of the photo during a drag is previewed like a texture edit.
-Each slot has at most one request in flight: when it returns and the codes moved on, the next one goes
-out, so requests keep pace with the engine instead of queueing (and superseding) each other.
+Each slot has at most one request in flight (app/jobs.py): when it returns and the codes moved on, the next
+one goes out, so requests keep pace with the engine instead of queueing (and superseding) each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.document import Document
 from app.engine_bridge import EngineBridge
+from app.history import ProjectChange
+from app.jobs import Job, Jobs
 from app.sae.photos import resize
-from app.sae.stack import ProjectChange, SwapProject
+from app.sae.stack import SwapProject
 from engine.api import DecodeCodes, DecodedPatch, ModelEntry
 from engine.codes import changed_cells
 
@@ -37,9 +38,9 @@ MAX_REGION_SHARE = 0.5  # a structure edit over more of the code than this is de
 Codes = tuple[np.ndarray, np.ndarray]
 
 
-def reach_cells(hparams: Mapping[str, Any]) -> int:
+def reach_cells(entry: ModelEntry) -> int:
     """How many cells away a changed structure code can still change pixels (the model states it)."""
-    return int(hparams["receptive_margin"])
+    return entry.capabilities.margin_cells
 
 
 class DecodeScheduler(QObject):
@@ -49,21 +50,19 @@ class DecodeScheduler(QObject):
 
     def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._bridge = bridge
+        self.jobs = Jobs(bridge, self)
+        self.jobs.busy_changed.connect(self.busy_changed)
         self._project: SwapProject | None = None
         self._doc: Document | None = None
         self._model_id: str | None = None
         self._reach = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._landed: Codes | None = None  # the codes the result layer was generated from; None: a preview
-        self._final_in_flight = self._preview_in_flight = False
-        self._final_dirty = self._preview_dirty = False
-        self._was_busy = False
         self.requests: list[DecodeCodes] = []  # what was asked, newest last (the page's status and tests read it)
 
     @property
     def busy(self) -> bool:
-        return self._final_in_flight or self._preview_in_flight
+        return self.jobs.busy
 
     def set_target(self, project: SwapProject | None, doc: Document | None, model: ModelEntry | None) -> None:
         """Follow `project`, writing into `doc`'s result layer, generating with `model` (None: the project's
@@ -72,28 +71,23 @@ class DecodeScheduler(QObject):
             self._unsubscribe()
         self._project, self._doc = project, doc
         self._model_id = model.id if model else None
-        self._reach = reach_cells(model.hparams) if model else 0
+        self._reach = reach_cells(model) if model else 0
         self._unsubscribe = project.subscribe(self._on_change) if project else None
-        self._cancel(PREVIEW_SLOT, DECODE_SLOT)  # results for another project must not land here
+        self.jobs.cancel(PREVIEW_SLOT, DECODE_SLOT)  # results for another project must not land here
         self._landed = None  # a reopened project's result is 8-bit: generate it exactly once
-        self._preview_dirty = False
-        self._final_dirty = True
-        self._pump_final()
+        self.jobs.want(DECODE_SLOT, self._final_job)
 
     def _on_change(self, change: ProjectChange) -> None:
         if change.what != "layers":
             return
         if change.final:
-            self._cancel(PREVIEW_SLOT)  # the exact result supersedes any preview on its way
-            self._final_dirty = True
-            self._pump_final()
+            self.jobs.cancel(PREVIEW_SLOT)  # the exact result supersedes any preview on its way
+            self.jobs.want(DECODE_SLOT, self._final_job)
         elif self._cheap():
-            self._final_dirty = True
-            self._pump_final()
+            self.jobs.want(DECODE_SLOT, self._final_job)
         else:
-            self._cancel(DECODE_SLOT)  # an older exact result landing mid-drag would hide newer previews
-            self._preview_dirty = True
-            self._pump_preview()
+            self.jobs.cancel(DECODE_SLOT)  # an older exact result landing mid-drag would hide newer previews
+            self.jobs.want(PREVIEW_SLOT, self._preview_job)
 
     def _cheap(self) -> bool:
         """Can the change since the landed codes be generated exactly as a small region?"""
@@ -124,57 +118,35 @@ class DecodeScheduler(QObject):
         del self.requests[:-50]
         return request
 
-    def _pump_final(self) -> None:
-        if self._final_in_flight or not self._final_dirty or self._project is None or self._model_id is None:
-            return
-        self._final_dirty = False
+    def _final_job(self) -> Job | None:
+        """The exact result of the codes as they are when it goes out: the changed region, or all of it."""
+        if self._project is None or self._model_id is None:
+            return None
         structure, texture = self._project.final_codes()
         region = self._region(structure, texture)
         if region == ():
-            return  # the screen already shows these codes (an undo back to them, a no-op stroke)
-        request = self._request(structure, texture, region=region)
-        self._final_in_flight = True
-        self._update_busy()
+            return None  # the screen already shows these codes (an undo back to them, a no-op stroke)
         kind = "full" if region is None else "region"
-        self._bridge.submit(request, slot=DECODE_SLOT,
-                            on_result=lambda patch: self._final_landed(kind, patch, (structure, texture)),
-                            on_failed=lambda message: self._failed(DECODE_SLOT, message))
+        return Job(self._request(structure, texture, region=region),
+                   lambda patch: self._final_landed(kind, patch, (structure, texture)), self.failed.emit)
 
-    def _pump_preview(self) -> None:
-        if self._preview_in_flight or not self._preview_dirty or self._project is None or self._model_id is None:
-            return
-        self._preview_dirty = False
+    def _preview_job(self) -> Job | None:
+        if self._project is None or self._model_id is None:
+            return None
         self._landed = None  # the result is about to show a preview: the next exact decode must be whole
-        request = self._request(*self._project.final_codes(), scale=PREVIEW_SCALE)
-        self._preview_in_flight = True
-        self._update_busy()
-        self._bridge.submit(request, slot=PREVIEW_SLOT, on_result=self._preview_landed,
-                            on_failed=lambda message: self._failed(PREVIEW_SLOT, message))
+        return Job(self._request(*self._project.final_codes(), scale=PREVIEW_SCALE), self._preview_landed,
+                   self.failed.emit)
 
     # --- results -----------------------------------------------------------------------------------------
 
     def _final_landed(self, kind: str, patch: DecodedPatch, codes: Codes) -> None:
-        self._final_in_flight = False
         self._paste(patch)
         self._landed = codes
-        self._update_busy()
         self.decoded.emit(kind)
-        self._pump_final()  # the codes moved on while this one was generated
 
     def _preview_landed(self, patch: DecodedPatch) -> None:
-        self._preview_in_flight = False
         self._paste(patch, whole=True)
-        self._update_busy()
         self.decoded.emit("preview")
-        self._pump_preview()
-
-    def _failed(self, slot: str, message: str) -> None:
-        if slot == PREVIEW_SLOT:
-            self._preview_in_flight = False
-        else:
-            self._final_in_flight = False
-        self._update_busy()
-        self.failed.emit(message)
 
     def _paste(self, patch: DecodedPatch, *, whole: bool = False) -> None:
         doc = self._doc
@@ -187,20 +159,4 @@ class DecodeScheduler(QObject):
         h = min(image.shape[0], data.shape[0] - patch.top)
         w = min(image.shape[1], data.shape[1] - patch.left)
         data[patch.top:patch.top + h, patch.left:patch.left + w] = image[:h, :w]
-        modified = doc.modified  # the result is derived from the codes: generating it is no edit
         doc.replace_pixels(RESULT, data)
-        doc.modified = modified
-
-    def _cancel(self, *slots: str) -> None:
-        for slot in slots:
-            self._bridge.cancel(slot)
-        self._preview_in_flight &= PREVIEW_SLOT not in slots
-        self._final_in_flight &= DECODE_SLOT not in slots
-        if DECODE_SLOT in slots:
-            self._final_dirty = True  # what was cancelled still has to be generated
-        self._update_busy()
-
-    def _update_busy(self) -> None:
-        if self.busy != self._was_busy:
-            self._was_busy = self.busy
-            self.busy_changed.emit(self.busy)

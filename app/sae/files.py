@@ -21,10 +21,10 @@ from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
 from app.sae.decoder import RESULT
 from app.sae.photos import Photo
-from app.sae.session import PHOTO, add_mask_layer
+from app.sae.session import PHOTO, add_derived_layers
 from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
-from app.sae.stats_dialogs import PHOTO_FILTER
+from app.widgets.files import PHOTO_FILTER
 from engine.errors import USER_ERRORS
 from engine.imageio import ImageFileError
 
@@ -54,8 +54,7 @@ def read_project(path: str | Path) -> tuple[SwapProject, Document, list[str]]:
             raise ProjectFormatError(f"{name}: the {layer} layer is missing")
     if (doc.height, doc.width) != tuple(project.embedding.size):
         raise ProjectFormatError(f"{name}: the layers are not the size of the embedded photo")
-    add_mask_layer(doc)
-    doc.modified = False
+    add_derived_layers(doc)
     return project, doc, loaded.notes
 
 

@@ -4,30 +4,25 @@ the selection says which layer the controls edit. Bound to a SwapProject; every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QListWidget,
-    QListWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.layer_actions import ID_ROLE, LayerListActions
 from app.sae.stack import (
     CloneLayer,
     EditLayer,
-    ProjectChange,
     RegionLayer,
     SwapLayer,
     SwapProject,
     TextureLayer,
 )
-
+from app.widgets.layer_actions import LayerListActions
 
 
 def describe(layer: EditLayer, project: SwapProject) -> str:
@@ -48,17 +43,10 @@ def describe(layer: EditLayer, project: SwapProject) -> str:
 class LayersPanel(LayerListActions, QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Edit layers", parent)
-        self._project: SwapProject | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        # rebuilt on the next turn of the event loop: a tick must not delete its item from inside its signal
-        self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
-        self._rebuild_timer.timeout.connect(self._rebuild)
         self.list = QListWidget()
         self.list.setToolTip("Tick to show a layer; the selected layer is the one the controls edit")
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.list.itemChanged.connect(self._ticked)
-        self.list.currentItemChanged.connect(self._selected)
         self.up, self.down, self.delete = (QToolButton(text=t, autoRaise=True) for t in ("▲", "▼", "✕"))
         for button, tip, slot in ((self.up, "Move the layer up (applied later)", lambda: self._move(1)),
                                   (self.down, "Move the layer down (applied earlier)", lambda: self._move(-1)),
@@ -72,39 +60,8 @@ class LayersPanel(LayerListActions, QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        self._follow_changes()
         self.set_project(None)
 
-    def set_project(self, project: SwapProject | None) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-        self._project = project
-        self._unsubscribe = project.subscribe(self._changed) if project else None
-        self._rebuild()
-
-    def _changed(self, change: ProjectChange) -> None:
-        if change.what == "selection" or (change.what == "layers" and change.final):
-            self._rebuild_timer.start()
-
-    def _rebuild(self) -> None:
-        project = self._project
-        self.list.blockSignals(True)
-        self.list.clear()
-        for layer in reversed(project.layers if project else ()):
-            item = QListWidgetItem(f"{layer.name}\n{describe(layer, project)}")
-            item.setData(ID_ROLE, layer.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-            if project.selected is layer:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
-        self._sync_buttons()
-
-    def _sync_buttons(self) -> None:
-        project = self._project
-        layer = project.selected if project else None
-        index = project.index(layer.id) if layer else -1
-        self.up.setEnabled(layer is not None and index < len(project.layers) - 1)
-        self.down.setEnabled(layer is not None and index > 0)
-        self.delete.setEnabled(layer is not None)
-
+    def refresh(self) -> None:
+        self._fill_list(lambda layer: f"{layer.name}\n{describe(layer, self._project)}")

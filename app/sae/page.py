@@ -3,16 +3,16 @@
 The page wires parts that each do one thing: the session holds the model, project and document and embeds
 photos; the decode scheduler keeps the result generated from the project's codes; the tools, the layer
 list and (through EditBinding) the panels turn user actions into project edits (app/sae/edits.py) and
-show the project's values; SwapFiles owns the File and Edit actions. The page itself only decides which
+show the project's values; the statistics' jobs (app/sae/code_stats.py) read and change the model's editing
+directions for the texture panel; SwapFiles owns the File and Edit actions. The page itself only decides which
 model and project are current, and routes dropped files and status messages.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -29,11 +29,10 @@ from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
 from app.document import Document
 from app.engine_bridge import EngineBridge
-from app.feedback import Notice, StatusLabel
 from app.sae import edits
 from app.sae.binding import EditBinding
+from app.sae.code_stats import CodeStatsJobs, bind_panel
 from app.sae.decoder import RESULT, DecodeScheduler
-from app.sae.drops import FileDrop
 from app.sae.files import SwapFiles
 from app.sae.layers_panel import LayersPanel
 from app.sae.photos import Photo
@@ -43,7 +42,11 @@ from app.sae.stack import Reference, SwapProject
 from app.sae.swap_panel import SwapPanel
 from app.sae.texture_panel import TextureEditsPanel
 from app.sae.tools import CloneTool, RegionTool
-from app.tools import Tool, ToolSettings
+from app.tools import ToolSettings
+from app.widgets.feedback import Notice, StatusLabel
+from app.widgets.files import FileDrop
+from app.widgets.model_picker import ModelPicker
+from app.widgets.page import ProjectPage
 from engine.api import ModelEntry, Task
 
 LEFT_WIDTH, RIGHT_WIDTH = 250, 320
@@ -55,7 +58,7 @@ NO_MODEL = ("No Swapping Autoencoder in the Library yet: import one (Models > Im
 DROP_TIP = "Drop a photo on the image to swap to its texture (Ctrl+drop opens it as the photo instead)"
 
 
-class SwapPage(QWidget):
+class SwapPage(ProjectPage):
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -76,11 +79,12 @@ class SwapPage(QWidget):
         self.swap_panel = SwapPanel()
         self.layers_panel = LayersPanel()
         self.region_panel = RegionPanel()
-        self.texture_panel = TextureEditsPanel(bridge)
+        self.texture_panel = TextureEditsPanel()
+        self.stats = CodeStatsJobs(bridge, self)
+        bind_panel(self.texture_panel, self.stats)
         self.binding = EditBinding(self.session, self.swap_panel.blend, self.region_panel, self.texture_panel, self)
-        self.model_picker = QComboBox(minimumContentsLength=30)
-        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_picker.activated.connect(lambda _: self._model_picked())
+        self.model_picker = ModelPicker()
+        self.model_picker.picked.connect(self._model_picked)
         self.notice = Notice()
         self.cursor_label = QLabel("")
         self.photo_label = QLabel("")  # the photo and the size it is worked at, while it is open
@@ -89,8 +93,6 @@ class SwapPage(QWidget):
         self.busy_bar = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
         self.busy_bar.hide()
 
-        self.tools: dict[str, Tool | None] = {}
-        self.tool_actions = QActionGroup(self)
         self._build_layout(self._build_toolbar())
         self._connect()
         self.files = SwapFiles(self)
@@ -108,16 +110,10 @@ class SwapPage(QWidget):
         clone = CloneTool(lambda: self.session.project, self.brush, self.show_status)
         region = RegionTool(lambda: self.session.project, self.brush, self.show_status,
                             self.region_panel.threshold_value)
-        for key, name, tool, tip in (
-                ("V", "View", None, "Look, zoom and pan; no edits (V)"),
-                ("C", "Clone", clone, "Clone brush (C): Alt-click sets the source, painting copies its structure"),
-                ("M", "Region", region, "Region (M): click to select similar structure; Shift/Alt-drag adds/removes")):
-            self.tools[key] = tool
-            action = QAction(name, self, checkable=True, shortcut=QKeySequence(key))
-            action.setToolTip(tip)
-            action.triggered.connect(lambda *_, t=tool: self.canvas.set_tool(t))
-            self.tool_actions.addAction(action)
-            bar.addAction(action)
+        self.add_tool_actions(bar, (
+            ("V", "View", None, "Look, zoom and pan; no edits (V)"),
+            ("C", "Clone", clone, "Clone brush (C): Alt-click sets the source, painting copies its structure"),
+            ("M", "Region", region, "Region (M): click to select similar structure; Shift/Alt-drag adds/removes")))
         self.tool_actions.actions()[0].setChecked(True)
         self.brush_size = QSpinBox(minimum=1, maximum=MAX_BRUSH_CELLS, suffix=" cells", keyboardTracking=False)
         self.brush_size.setToolTip("Brush diameter in structure-code cells ([ smaller, ] larger)")
@@ -164,12 +160,7 @@ class SwapPage(QWidget):
         status.addWidget(self.photo_label)
         status.addWidget(self.status_label, 1)
         status.addWidget(self.busy_bar)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 0, 6, 4)
-        layout.addWidget(toolbar)
-        layout.addWidget(self.notice)
-        layout.addLayout(middle, 1)
-        layout.addLayout(status)
+        self.lay_out(toolbar, middle, status)
 
     def _connect(self) -> None:
         session = self.session
@@ -256,11 +247,11 @@ class SwapPage(QWidget):
         switching = reembed and project is not None and entry is not None and entry.id != project.model_id
         if switching and not self.files.confirm_discard():
             current = self.session.entry
-            self.model_picker.setCurrentIndex(self.model_picker.findData(current.id if current else None))
+            self.model_picker.show_model(current.id if current else None)
             return
         self.session.set_model(entry)
-        self.model_picker.setCurrentIndex(self.model_picker.findData(entry.id if entry else None))
-        self.texture_panel.set_model(entry.id if entry else None)
+        self.model_picker.show_model(entry.id if entry else None)
+        self.stats.set_model(entry.id if entry else None)
         self._sync_notice()
         if switching:
             image = doc.layer(PHOTO).data
@@ -270,11 +261,7 @@ class SwapPage(QWidget):
 
     def _catalog_changed(self) -> None:
         models = self.models()
-        self.model_picker.clear()
-        for e in models:
-            self.model_picker.addItem(e.name or e.id, e.id)
-            self.model_picker.setItemData(self.model_picker.count() - 1, f"{e.id}\n{e.size_rule}",
-                                          Qt.ItemDataRole.ToolTipRole)
+        self.model_picker.set_models(models)
         wanted = self.project.model_id if self.project else None
         current = self.catalog.get(self.session.entry.id) if self.session.entry else None
         current = self.catalog.get(wanted) if wanted else current
@@ -282,11 +269,11 @@ class SwapPage(QWidget):
         if current != self.session.entry:
             self.set_model(current, reembed=False)
         else:
-            self.model_picker.setCurrentIndex(self.model_picker.findData(current.id if current else None))
+            self.model_picker.show_model(current.id if current else None)
             self._sync_notice()
 
-    def _model_picked(self) -> None:
-        entry = self.catalog.get(self.model_picker.currentData())
+    def _model_picked(self, model_id: str) -> None:
+        entry = self.catalog.get(model_id)
         if entry is not None and entry != self.session.entry:
             self.set_model(entry)
 
@@ -342,10 +329,3 @@ class SwapPage(QWidget):
             return
         cell = project.embedding.cell
         self.cursor_label.setText(f"{x}, {y}   cell {x // cell}, {y // cell}")
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self.canvas.setFocus()
-        super().showEvent(event)
-
-    def may_close(self) -> bool:
-        return self.files.confirm_discard()

@@ -13,35 +13,39 @@ from PySide6.QtCore import QObject, Signal
 
 from app.document import Document, Layer
 from app.engine_bridge import EngineBridge
+from app.jobs import Job, Jobs
 from app.sae.decoder import RESULT
 from app.sae.photos import Photo, open_photo, reference_image, thumbnail
 from app.sae.stack import Reference, SwapProject
-from engine.api import EncodeImage, JobRef, ModelEntry
+from engine.api import EncodeImage, ModelEntry
 from engine.imageio import ImageFileError
 
 PHOTO, MASK = "photo", "mask"
 ENCODE_SLOT = "sae-encode"
 REFERENCE_SLOT = "sae-reference"
-TOOL_SETTING = "swap-and-edit"
-MASK_OPACITY = 0.6  # the region tint stays light enough to judge the result under it  # the document setting "tool" of our projects
+TOOL_SETTING = "swap-and-edit"  # the document setting "tool" of our projects
+MASK_OPACITY = 0.6  # the region tint stays light enough to judge the result under it
 
 
 def swap_document(photo: np.ndarray, model_id: str, result: np.ndarray | None = None) -> Document:
     """The document of a project: the photo, the result on top (the photo until it is generated) and the
     region mask overlay (hidden until a region is selected)."""
     h, w = photo.shape[:2]
-    doc = Document(h, w, settings={"model_id": model_id, "tool": TOOL_SETTING})
-    doc.add_layer(Layer(PHOTO, "rgb", np.ascontiguousarray(photo, np.float32), editable=False))
-    doc.add_layer(Layer(RESULT, "rgb", np.array(photo if result is None else result, np.float32), editable=False))
-    add_mask_layer(doc)
-    doc.modified = False
+    result = np.array(photo if result is None else result, np.float32)
+    doc = Document(h, w, settings={"model_id": model_id, "tool": TOOL_SETTING}, layers=[
+        Layer(PHOTO, "rgb", np.ascontiguousarray(photo, np.float32), editable=False),
+        Layer(RESULT, "rgb", result, editable=False, derived=True)])
+    add_derived_layers(doc)
     return doc
 
 
-def add_mask_layer(doc: Document) -> None:
+def add_derived_layers(doc: Document) -> None:
+    """The result is generated from the project's codes, the mask overlay shows its selected region: writing
+    either is no edit of the document (which may come from a file, where all layers are alike)."""
+    doc.set_layer_property(RESULT, derived=True)
     if not doc.has_layer(MASK):
         doc.add_layer(Layer(MASK, "mask", np.zeros((doc.height, doc.width), np.float32), visible=False,
-                            opacity=MASK_OPACITY, editable=False))
+                            opacity=MASK_OPACITY, editable=False, derived=True))
 
 
 class SwapSession(QObject):
@@ -52,23 +56,23 @@ class SwapSession(QObject):
 
     def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.bridge = bridge
+        self.jobs = Jobs(bridge, self)
+        self.jobs.busy_changed.connect(self.encoding)
+        self.jobs.progress.connect(lambda _slot, fraction, message: self.progress.emit(fraction, message))
         self.entry: ModelEntry | None = None
         self.project: SwapProject | None = None
         self.document: Document | None = None
         self.photo_name = ""
         self.photo_note = ""  # what the user must know about the size the photo is worked at
-        self._jobs: dict[str, int] = {}  # slot -> the job whose result is awaited
         self._references: dict[tuple, np.ndarray] = {}  # (model, file, mtime, size) -> texture code
-        bridge.progress.connect(self._progress)
 
     @property
     def min_size(self) -> int:
-        return int(self.entry.hparams.get("min_size", 1)) if self.entry else 1
+        return self.entry.capabilities.min_size if self.entry else 1
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return self.jobs.busy
 
     def set_model(self, entry: ModelEntry | None) -> None:
         self.entry = entry
@@ -95,8 +99,10 @@ class SwapSession(QObject):
             if on_done:
                 on_done()
 
-        self._submit(EncodeImage(entry.id, photo.image), ENCODE_SLOT, arrived,
-                     lambda message: self.status.emit(f"Cannot embed {photo.name}: {message}", True))
+        def failed(message: str) -> None:
+            self.status.emit(f"Cannot embed {photo.name}: {message}", True)
+
+        self.jobs.send(ENCODE_SLOT, Job(EncodeImage(entry.id, photo.image), arrived, failed))
 
     def set_project(self, project: SwapProject | None, document: Document | None) -> None:
         self.project, self.document = project, document
@@ -129,26 +135,7 @@ class SwapSession(QObject):
                 self.status.emit(f"Texture of {path.name} applied", False)
                 on_done(Reference("ref", path.name, embedding.texture, thumb))
 
-        self._submit(EncodeImage(self.entry.id, image), REFERENCE_SLOT, arrived,
-                     lambda message: self.status.emit(f"Reference {path.name}: {message}", True))
+        def failed(message: str) -> None:
+            self.status.emit(f"Reference {path.name}: {message}", True)
 
-    # --- jobs ----------------------------------------------------------------------------------------
-
-    def _submit(self, request: EncodeImage, slot: str, on_result, on_failed) -> None:
-        ref: list[JobRef] = []  # the job, known once submitted (its callbacks run later, on this thread)
-
-        def settle(callback, value) -> None:
-            if ref and self._jobs.get(slot) == ref[0].id:
-                del self._jobs[slot]
-            if not self._jobs:
-                self.encoding.emit(False)
-            callback(value)
-
-        ref.append(self.bridge.submit(request, slot=slot, on_result=lambda v: settle(on_result, v),
-                                      on_failed=lambda m: settle(on_failed, m)))
-        self._jobs[slot] = ref[0].id  # a superseded job of the slot never reports back
-        self.encoding.emit(True)
-
-    def _progress(self, job: JobRef, fraction: float, message: str) -> None:
-        if job.id in self._jobs.values():
-            self.progress.emit(fraction, message)
+        self.jobs.send(REFERENCE_SLOT, Job(EncodeImage(self.entry.id, image), arrived, failed))

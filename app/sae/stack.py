@@ -1,8 +1,8 @@
 """The Swap & Edit project: a photo's embedding plus a stack of non-destructive edit layers, with undo.
 
-Plain Python + numpy (no Qt, no torch), observed through callbacks. Layers and references are frozen
-values whose arrays are read-only, so an undo step is just the previous (layers, references) pair: a
-snapshot costs no copies.
+Plain Python + numpy (no Qt, no torch), a LayerStack of the history kernel (app/history.py). Layers and
+references are frozen values whose arrays are read-only, so an undo step is just the previous (layers,
+references) pair: a snapshot costs no copies.
 
 The final codes are a pure function of the embedding and the visible layers:
 - structure: clone and region layers applied bottom to top;
@@ -13,17 +13,16 @@ editing statistics at the time), so a saved project gives the same codes without
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from app.history import LayerStack
 from engine import codes
 from engine.api import CodeStats, Embedding
 
-HISTORY_STEPS = 200
 SWAP, TEXTURE, CLONE, REGION = "swap", "texture", "clone", "region"
 KIND_TITLES = {SWAP: "Texture swap", TEXTURE: "Global edits", CLONE: "Clone", REGION: "Region"}
 
@@ -169,64 +168,33 @@ class State:
     references: Mapping[str, Reference] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ProjectChange:
-    """What observers are told: "layers" (the stack, hence maybe the codes; `final` False while a drag or
-    stroke goes on), "selection", or "history" (undo availability, after every final change)."""
-
-    what: str
-    final: bool = True
-
-
-class SwapProject:
+class SwapProject(LayerStack[State]):
     def __init__(self, model_id: str, embedding: Embedding, *, noise_seed: int = 0,
                  layers: Sequence[EditLayer] = (), references: Mapping[str, Reference] | None = None) -> None:
+        super().__init__(State(tuple(layers), dict(references or {})))
         self.model_id = model_id
         self.embedding = Embedding(frozen(embedding.structure, np.float32), frozen(embedding.texture, np.float32),
                                    tuple(embedding.size), int(embedding.cell))
         self.noise_seed = noise_seed
-        self._state = State(tuple(layers), dict(references or {}))
-        self._undo: list[tuple[str, State]] = []  # (description, the state before it)
-        self._redo: list[tuple[str, State]] = []  # (description, the state after it)
-        self._drag_base: State | None = None  # the state before the current drag, pushed when it settles
-        self._selected: str | None = None
-        self._observers: list[Callable[[ProjectChange], None]] = []
         self._cache: tuple[State, np.ndarray, np.ndarray] | None = None
-        self.modified = False
-
-    # --- observation ---------------------------------------------------------------------------------
-
-    def subscribe(self, observer: Callable[[ProjectChange], None]) -> Callable[[], None]:
-        self._observers.append(observer)
-        return lambda: self._observers.remove(observer) if observer in self._observers else None
-
-    def _notify(self, change: ProjectChange) -> None:
-        for observer in list(self._observers):
-            observer(change)
 
     # --- reading ---------------------------------------------------------------------------------------
 
     @property
     def layers(self) -> tuple[EditLayer, ...]:
         """Bottom to top."""
-        return self._state.layers
+        return self._value.layers
+
+    def _with_layers(self, layers: tuple[EditLayer, ...]) -> State:
+        return State(layers, self.references)
 
     @property
     def references(self) -> Mapping[str, Reference]:
-        return self._state.references
+        return self._value.references
 
     @property
     def code_shape(self) -> tuple[int, int]:
         return self.embedding.structure.shape[1:]  # type: ignore[return-value]
-
-    def layer(self, layer_id: str) -> EditLayer:
-        for layer in self.layers:
-            if layer.id == layer_id:
-                return layer
-        raise KeyError(f"the project has no layer '{layer_id}'")
-
-    def index(self, layer_id: str) -> int:
-        return [la.id for la in self.layers].index(layer_id)
 
     def top(self, kind: str) -> EditLayer | None:
         """The topmost layer of `kind`, or None."""
@@ -240,16 +208,11 @@ class SwapProject:
         return f"{prefix}{n}"
 
     def new_name(self, kind: str) -> str:
-        title = KIND_TITLES[kind]
-        names = {la.name for la in self.layers}
-        n = 1
-        while f"{title} {n}" in names:
-            n += 1
-        return f"{title} {n}"
+        return self.free_name(KIND_TITLES[kind])
 
     def final_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(structure (C, h, w), texture (D,)) of the embedding with every visible layer applied."""
-        state = self._state
+        state = self._value
         if self._cache is None or self._cache[0] is not state:
             structure = compose_structure(self.embedding.structure, state.layers)
             texture = compose_texture(self.embedding.texture, state.layers, state.references)
@@ -259,17 +222,6 @@ class SwapProject:
     def structure_below(self, layer_id: str) -> np.ndarray:
         """The structure code as the layers under `layer_id` leave it (what a region layer grows on)."""
         return compose_structure(self.embedding.structure, self.layers[:self.index(layer_id)])
-
-    # --- selection (not part of the history) -------------------------------------------------------------
-
-    @property
-    def selected(self) -> EditLayer | None:
-        return next((la for la in self.layers if la.id == self._selected), None)
-
-    def select(self, layer_id: str | None) -> None:
-        if layer_id != self._selected:
-            self._selected = layer_id
-            self._notify(ProjectChange("selection"))
 
     # --- edits -------------------------------------------------------------------------------------------
 
@@ -291,15 +243,6 @@ class SwapProject:
         layers = self.layers[:i] + (layer,) + self.layers[i + 1:]
         self._apply(State(layers, self._with_reference(reference)), description, final=final)
 
-    def settle(self, description: str) -> None:
-        """End a drag with the state as it is (a stroke whose last move was already applied)."""
-        if self._drag_base is not None:
-            self._apply(self._state, description)
-
-    @property
-    def dragging(self) -> bool:
-        return self._drag_base is not None
-
     def remove_layer(self, layer_id: str) -> None:
         layer = self.layer(layer_id)
         layers = tuple(la for la in self.layers if la.id != layer_id)
@@ -309,75 +252,7 @@ class SwapProject:
         if self._selected == layer_id:
             self.select(None)
 
-    def move_layer(self, layer_id: str, delta: int) -> None:
-        """Move up (delta > 0, towards the top) or down the stack."""
-        i = self.index(layer_id)
-        j = min(max(i + delta, 0), len(self.layers) - 1)
-        if i == j:
-            return
-        layers = list(self.layers)
-        layers.insert(j, layers.pop(i))
-        self._apply(State(tuple(layers), self.references), f"Move {layers[j].name}")
-
-    def set_visible(self, layer_id: str, visible: bool) -> None:
-        layer = self.layer(layer_id)
-        if layer.visible != visible:
-            self.update_layer(dataclasses.replace(layer, visible=visible),
-                              f"{'Show' if visible else 'Hide'} {layer.name}")
-
     def _with_reference(self, reference: Reference | None) -> Mapping[str, Reference]:
         if reference is None:
             return self.references
         return {**self.references, reference.id: reference}
-
-    def _apply(self, state: State, description: str, *, final: bool = True) -> None:
-        if not final:
-            if self._drag_base is None:
-                self._drag_base = self._state
-        else:
-            before = self._drag_base or self._state
-            self._drag_base = None
-            self._undo.append((description, before))
-            del self._undo[:-HISTORY_STEPS]
-            self._redo.clear()
-        self._state = state
-        self.modified = True
-        self._notify(ProjectChange("layers", final))
-        if final:
-            self._notify(ProjectChange("history"))
-
-    # --- history -------------------------------------------------------------------------------------
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
-    def undo_text(self) -> str:
-        return self._undo[-1][0] if self._undo else ""
-
-    @property
-    def redo_text(self) -> str:
-        return self._redo[-1][0] if self._redo else ""
-
-    def undo(self) -> None:
-        self._travel(self._undo, self._redo)
-
-    def redo(self) -> None:
-        self._travel(self._redo, self._undo)
-
-    def _travel(self, source: list[tuple[str, State]], target: list[tuple[str, State]]) -> None:
-        if not source or self._drag_base is not None:
-            return
-        description, state = source.pop()
-        target.append((description, self._state))
-        self._state = state
-        self.modified = True
-        self._notify(ProjectChange("layers"))
-        if self.selected is None and self._selected is not None:
-            self.select(None)
-        self._notify(ProjectChange("history"))

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.files import PHOTO_FILTER
 from engine.codes import ATTRIBUTE_NAME_LIMIT, PHOTO_SUFFIXES
 
-PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(PHOTO_SUFFIXES)) + ")"
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 

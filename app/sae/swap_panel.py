@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sae.drops import FileDrop
 from app.sae.photos import THUMB_SIDE, file_thumbnail
-from app.sae.stats_dialogs import PHOTO_FILTER
+from app.widgets.files import PHOTO_FILTER, FileDrop
 from engine.imageio import ImageFileError
 
 SHELF_KEY = "swap/reference_shelf"

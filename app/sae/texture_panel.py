@@ -1,11 +1,12 @@
 """Texture-code edits of a Swapping Autoencoder photo: global principal-component sliders (GANSpace-style
 gains), named attribute sliders, and the statistics they come from (computed from photos, stored with
-the model). The panel owns only the slider values and the model's CodeStats; the page applies the
-edits to the texture code (engine.codes.shift_texture) and records them in the document."""
+the model). The panel owns only the slider values and shows the model's CodeStats; the engine work on them is
+app/sae/code_stats.py's, asked for through the panel's intents. The page applies the edits to the texture
+code (engine.codes.shift_texture) and records them in the project."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,22 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine_bridge import EngineBridge
 from app.sae.direction_sliders import DirectionSliders
-from app.sae.stats_dialogs import PHOTO_FILTER, NewAttributeDialog
+from app.sae.stats_dialogs import NewAttributeDialog
+from app.widgets.files import PHOTO_FILTER
 from engine.api import (
-    AddAttribute,
     CodeStats,
-    ComputeCodeStats,
-    GetCodeStats,
-    JobRef,
-    RemoveAttribute,
-    Request,
 )
 from engine.codes import MIN_STATS_PHOTOS
 
-STATS_SLOT = "sae-stats"  # reading a model's statistics
-EDIT_SLOT = "sae-stats-edit"  # computing or changing them (one at a time: the buttons wait)
 MAX_GLOBAL = 8  # principal components offered as sliders
 PC_LIMIT = 3.0  # standard deviations
 ATTRIBUTE_LIMIT = 2.0  # whole mean differences
@@ -107,15 +100,6 @@ def _percent(share: float) -> str:
     return f"{share:.0%}" if share >= 0.095 else f"{share:.1%}"
 
 
-@dataclass(frozen=True)
-class _Job:
-    ref: JobRef
-    model: str
-    doing: str  # "Computing the directions…"
-    fail: str  # "Could not compute the directions"
-    done: Callable[[CodeStats], str]
-
-
 def _repolish(widget: QWidget, role: str) -> None:
     """Change a themed role property and make the style sheet see it."""
     widget.setProperty("role", role)
@@ -126,15 +110,18 @@ def _repolish(widget: QWidget, role: str) -> None:
 class TextureEditsPanel(QWidget):
     edits_changed = Signal(object, bool)  # TextureEdits, final
     stats_changed = Signal(object)  # CodeStats | None
+    compute_requested = Signal(list)  # photo files and folders to compute the directions from
+    attribute_requested = Signal(str, tuple, tuple)  # name, group A's paths, group B's paths
+    remove_requested = Signal(str)  # an attribute's name (the user confirmed)
+    cancel_requested = Signal()  # stop the running change of the statistics
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._bridge = bridge
         self._model_id: str | None = None
         self._stats: CodeStats | None = None
         self._loading = False
         self._edits = TextureEdits()
-        self._job: _Job | None = None  # the running statistics edit
+        self._changing = False  # a change of the statistics is running
 
         self.global_sliders = DirectionSliders(limit=PC_LIMIT, unit="σ")
         self.global_sliders.values_changed.connect(self._sliders_moved)
@@ -166,7 +153,7 @@ class TextureEditsPanel(QWidget):
         self.progress_text = QLabel(wordWrap=True)
         self.progress_text.setProperty("role", "muted")
         self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(self._cancel_job)
+        self.cancel.clicked.connect(self.cancel_requested)
         self.message = QLabel(wordWrap=True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         job_row = QHBoxLayout()
@@ -186,23 +173,18 @@ class TextureEditsPanel(QWidget):
         layout.addWidget(attribute_box)
         layout.addWidget(stats_box)
         layout.addStretch()
-        bridge.progress.connect(self._job_progress)
         self._show_stats()
-        self._show_job(None)
+        self.show_change("")
 
     # --- what the page uses -------------------------------------------------------------------------
 
-    def set_model(self, model_id: str | None) -> None:
-        """Show `model_id`'s directions (read anew from the engine). The slider values are kept for the
-        directions the model has; the others are dropped (edits_changed says so once they are known)."""
+    def show_model(self, model_id: str | None) -> None:
+        """Show `model_id`'s directions, being read anew. The slider values are kept for the directions the
+        model has; the others are dropped (edits_changed says so once they are known)."""
         changed = model_id != self._model_id
         self._model_id = model_id
-        if changed:
-            self._show_message("")
         if model_id is None:
-            self._bridge.cancel(STATS_SLOT)
-            self._apply_stats(None)
-            return
+            return  # no statistics to wait for
         self._loading = True
         if changed:
             self._stats = None
@@ -210,9 +192,6 @@ class TextureEditsPanel(QWidget):
             self.attribute_sliders.set_directions([])
             self.stats_changed.emit(None)
         self._show_stats()
-        self._bridge.submit(GetCodeStats(model_id), slot=STATS_SLOT,
-                            on_result=lambda stats, m=model_id: self._stats_read(m, stats),
-                            on_failed=lambda text, m=model_id: self._stats_unreadable(m, text))
 
     def stats(self) -> CodeStats | None:
         return self._stats
@@ -222,44 +201,22 @@ class TextureEditsPanel(QWidget):
 
     def set_edits(self, edits: TextureEdits) -> None:
         """Show `edits` without announcing them. Directions the model lacks are dropped (kept until its
-        statistics are read, so a page may set a document's edits right after set_model)."""
+        statistics are read, so a page may set a document's edits right after a new model)."""
         edits = canonical(edits.gains, edits.attributes)
         self._edits = edits if self._loading else self._fit(edits)
         self._show_values()
 
     def compute_from(self, paths: Sequence[str]) -> None:
-        """Compute the model's principal directions from photo files and folders (progress, cancel)."""
+        """Ask for the model's principal directions from photo files and folders."""
         if self._model_id and paths:
-            self._start(ComputeCodeStats(self._model_id, tuple(str(p) for p in paths)), "Computing the directions…",
-                        "Could not compute the directions",
-                        lambda stats: f"Computed the directions from {stats.count} photos.")
-
-    def add_attribute(self, name: str, group_a: Sequence[str], group_b: Sequence[str]) -> None:
-        if self._model_id:
-            self._start(AddAttribute(self._model_id, name, tuple(map(str, group_a)), tuple(map(str, group_b))),
-                        f"Adding the attribute '{name}'…", f"Could not add the attribute '{name}'",
-                        lambda _stats: f"Added the attribute '{name}'.")
-
-    def remove_attribute(self, name: str) -> None:
-        if self._model_id:
-            self._start(RemoveAttribute(self._model_id, name), f"Removing the attribute '{name}'…",
-                        f"Could not remove the attribute '{name}'", lambda _stats: f"Removed the attribute '{name}'.")
+            self.compute_requested.emit([str(p) for p in paths])
 
     def attribute_names(self) -> list[str]:
         return [name for name, _ in self._stats.attributes] if self._stats else []
 
     # --- statistics -------------------------------------------------------------------------------
 
-    def _stats_read(self, model_id: str, stats: CodeStats | None) -> None:
-        if model_id == self._model_id:
-            self._apply_stats(stats)
-
-    def _stats_unreadable(self, model_id: str, text: str) -> None:
-        if model_id == self._model_id:
-            self._apply_stats(None)
-            self._show_message(f"Could not read the model's directions: {text}", error=True)
-
-    def _apply_stats(self, stats: CodeStats | None) -> None:
+    def apply_stats(self, stats: CodeStats | None) -> None:
         """New statistics: rebuild the sliders, keeping the values of directions that still exist."""
         self._loading = False
         self._stats = stats
@@ -288,7 +245,7 @@ class TextureEditsPanel(QWidget):
         self.attribute_sliders.set_values([amounts.get(n, 0.0) for n in self.attribute_names()])
 
     def _show_stats(self) -> None:
-        stats, busy = self._stats, self._job is not None
+        stats, busy = self._stats, self._changing
         ready = bool(self._model_id) and not self._loading
         hint = NO_MODEL if not self._model_id else LOADING if self._loading else ""
         self.global_sliders.set_hint(hint or NO_STATS)
@@ -304,52 +261,25 @@ class TextureEditsPanel(QWidget):
         self.new_attribute.setEnabled(ready and not busy)  # a model without directions takes attributes too
         self.attribute_sliders.setEnabled(not busy)
 
-    # --- jobs that change the statistics --------------------------------------------------------------
+    # --- changes of the statistics ---------------------------------------------------------------------
 
-    def _start(self, request: Request, doing: str, fail: str, done: Callable[[CodeStats], str]) -> None:
-        ref = self._bridge.submit(request, slot=EDIT_SLOT, on_result=self._job_done, on_failed=self._job_failed)
-        self._job = _Job(ref, self._model_id or "", doing, fail, done)
-        self._show_message("")
-        self._show_job(doing)
-
-    def _job_progress(self, ref: JobRef, fraction: float, text: str) -> None:
-        if self._job and ref == self._job.ref:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
-            if text:
-                self.progress_text.setText(text[:1].upper() + text[1:])
-
-    def _job_done(self, stats: CodeStats) -> None:
-        job = self._job
-        self._show_job(None)
-        if job.model == self._model_id:
-            self._apply_stats(stats)
-            self._show_message(job.done(stats))
-        else:
-            self._show_message(f"{job.model}: {job.done(stats)}")
-
-    def _job_failed(self, text: str) -> None:
-        job = self._job
-        self._show_job(None)
-        self._show_message(f"{job.fail}: {text}", error=True)
-
-    def _cancel_job(self) -> None:
-        self._bridge.cancel(EDIT_SLOT)
-        doing = self._job.doing if self._job else ""
-        self._show_job(None)
-        self._show_message(f"Cancelled: {doing[:1].lower()}{doing[1:]}")
-
-    def _show_job(self, doing: str | None) -> None:
-        if doing is None:
-            self._job = None
-        else:
+    def show_change(self, doing: str) -> None:
+        """The running change of the statistics ("" when none runs): progress, cancel, buttons waiting."""
+        self._changing = bool(doing)
+        if doing:
             self.progress.setRange(0, 0)  # busy until the engine reports a fraction
             self.progress_text.setText(doing)
         for widget in (self.progress, self.progress_text, self.cancel):
-            widget.setVisible(doing is not None)
+            widget.setVisible(bool(doing))
         self._show_stats()
 
-    def _show_message(self, text: str, *, error: bool = False) -> None:
+    def show_progress(self, fraction: float, text: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(round(1000 * fraction))
+        if text:
+            self.progress_text.setText(text[:1].upper() + text[1:])
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
         _repolish(self.message, "error" if error else "muted")
@@ -373,7 +303,8 @@ class TextureEditsPanel(QWidget):
     def _ask_attribute(self) -> None:
         dialog = NewAttributeDialog(self.attribute_names(), self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.add_attribute(dialog.attribute_name(), dialog.group_a.paths(), dialog.group_b.paths())
+            self.attribute_requested.emit(dialog.attribute_name(), dialog.group_a.paths(),
+                                          dialog.group_b.paths())
 
     def _confirm_remove(self, row: int) -> None:
         name = self.attribute_names()[row]
@@ -383,4 +314,4 @@ class TextureEditsPanel(QWidget):
             "photos that use it lose that edit.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Yes:
-            self.remove_attribute(name)
+            self.remove_requested.emit(name)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
 from app.brushes.page import StyleBrushPage
 from app.brushes.project import BrushProject
 from app.main_window import MainWindow
 from engine.api import ModelEntry
+from tests.app.conftest import fake_message_boxes
 from tests.brush_fixtures import write_tiny_cut, write_tiny_cyclegan
 
 WAIT = 60_000  # the engine first renders the painter's starter scene; a loaded machine needs the margin
@@ -42,17 +43,7 @@ def write_photo(path: Path, size: tuple[int, int], seed: int = 0, mode: str = "R
 @pytest.fixture(autouse=True)
 def dialogs(monkeypatch) -> dict:
     """Message boxes answer from `dialogs["answer"]` and are recorded instead of blocking."""
-    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
-
-    def fake(kind):
-        def show(parent, title, text, *args, **kwargs):
-            record["shown"].append((kind, title, text))
-            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
-        return show
-
-    for kind in ("question", "warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, fake(kind))
-    return record
+    return fake_message_boxes(monkeypatch)
 
 
 def menu(window: MainWindow, title: str, text: str):

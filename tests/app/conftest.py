@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox
 
 from app.app import identify_application
 from app.engine_bridge import EngineBridge
@@ -66,3 +67,19 @@ def find_menu_action(window: MainWindow, menu: str, text: str) -> QAction:
                 if action.text().replace("&", "") == text:
                     return action
     raise LookupError(f"no {menu} > {text}")
+
+
+def fake_message_boxes(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Message boxes answer from the returned record's "answer" and are recorded in its "shown" as
+    (kind, title, text) instead of blocking."""
+    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
+
+    def fake(kind):
+        def show(parent, title, text, *args, **kwargs):
+            record["shown"].append((kind, title, text))
+            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
+        return show
+
+    for kind in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    return record

@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.main_window import MainWindow
 from app.sae.page import SwapPage
 from app.sae.stack import SwapProject
+from tests.app.conftest import fake_message_boxes
 from tests.sae_fixtures import write_tiny_sae
 
 WAIT = 30_000
@@ -26,17 +27,7 @@ CELL = 8  # the tiny model's cell
 @pytest.fixture(autouse=True)
 def dialogs(monkeypatch) -> dict:
     """Message boxes answer from `dialogs["answer"]` and are recorded instead of blocking."""
-    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
-
-    def fake(kind):
-        def show(parent, title, text, *args, **kwargs):
-            record["shown"].append((kind, title, text))
-            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
-        return show
-
-    for kind in ("question", "warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, fake(kind))
-    return record
+    return fake_message_boxes(monkeypatch)
 
 
 def write_photo(path: Path, size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Path:

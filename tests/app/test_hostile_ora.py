@@ -332,8 +332,8 @@ def test_the_budget_is_shared_with_the_pages_members(tmp_path: Path) -> None:
     save_ora(tmp_path / "a.ora", doc)
     loaded = load_ora(tmp_path / "a.ora", max_decoded=30_000)
     assert loaded.budget is not None and loaded.budget.left == 10_000  # the layer's PNG and its array
-    with pytest.raises(FileError, match=r"^a.ora: opening it takes 0.02 megapixels decoded \(1 brush layer and "
-                       r"0 stored translations, each 200x100\), over the 0.01 megapixels left of the 0.03 a project"):
+    with pytest.raises(FileError, match=r"^a.ora: opening it takes 0.02 megapixels decoded \(1 brush layer, "
+                       r"each 200x100\), over the 0.01 megapixels left of the 0.03 a project"):
         state_from_members(_brush_state((100, 200), 1), (100, 200), "key", "a.ora", loaded.budget)
     with pytest.raises(FileError, match=r"\(1 layer on a 100x100 canvas\), over the 0.02 megapixels a project"):
         load_ora(tmp_path / "a.ora", max_decoded=19_999)

@@ -1,138 +1,33 @@
-"""The painter as a user drives it: strokes, fills, undo, files, models, styles, crashes and bad input."""
+"""The painter as a user drives it: strokes, fills, undo, models and styles (files: test_painter_files.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication
 
-from app.engine_bridge import EngineBridge
-from app.fileio.ora import load_ora
-from app.main_window import MainWindow
-from app.painter import files as painter_files
-from app.painter.page import LABELS, PHOTO, STYLE, PainterPage, starter_document
+from app.painter.page import LABELS, PHOTO, STYLE, starter_document
 from app.painter.render import FULL_SLOT, PREVIEW_SLOT
-from app.theme import apply_theme
-from engine.models.spade import ConvEncoder, SPADEGenerator
 from tests.app.conftest import find_menu_action
-from tests.conftest import REPO
-
-EMBEDDED = REPO / "resources" / "models" / "spade_landscape.safetensors"
-ADE_OPTIONS = {"label_nc": 8, "contain_dontcare_label": True, "crop_size": 160, "aspect_ratio": 5 / 3}
-WAIT = 30_000
-
-
-# --- helpers -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def dialogs(monkeypatch) -> dict:
-    """Message boxes answer from `dialogs["answer"]` and are recorded instead of blocking."""
-    record: dict = {"answer": QMessageBox.StandardButton.Discard, "shown": []}
-
-    def fake(kind):
-        def show(parent, title, text, *args, **kwargs):
-            record["shown"].append((kind, title, text))
-            return record["answer"] if kind == "question" else QMessageBox.StandardButton.Ok
-        return show
-
-    for kind in ("question", "warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, fake(kind))
-    return record
-
-
-def choose_file(monkeypatch, path: Path | str) -> None:
-    """The next file dialog (open or save) answers `path`."""
-    for name in ("getOpenFileName", "getSaveFileName"):
-        monkeypatch.setattr(painter_files.QFileDialog, name, lambda *a, **k: (str(path), ""))
-
-
-def import_model(window: MainWindow, qtbot, path: Path, options: dict) -> object:
-    done: list = []
-    window.catalog.import_checkpoint(str(path), done.append, options)
-    qtbot.waitUntil(lambda: bool(done) and window.catalog.get(done[0].id) is not None, timeout=WAIT)
-    return done[0]
-
-
-def use_model(page: PainterPage, entry) -> None:
-    """Pick `entry` in the model picker, as a user would."""
-    index = page.model_picker.findData(entry.id)
-    assert index >= 0, f"{entry.id} is not offered"
-    page.model_picker.setCurrentIndex(index)
-    page.model_picker.activated.emit(index)
-    assert page.entry == entry
-
-
-@pytest.fixture
-def page(main_window) -> PainterPage:
-    return main_window.painter
-
-
-@pytest.fixture
-def ade(main_window, qtbot, spade_checkpoint, page):
-    """The small official-format SPADE (9 classes, no palette) on a blank 128x192 document."""
-    entry = import_model(main_window, qtbot, spade_checkpoint, ADE_OPTIONS)
-    use_model(page, entry)
-    page.new_document(np.zeros((128, 192), np.uint8))
-    wait_full(qtbot, page)
-    return entry
-
-
-@pytest.fixture
-def vae(main_window, qtbot, page, tmp_path):
-    """A tiny SPADE with a style encoder (fixed 128x128 output) on a blank document."""
-    torch.manual_seed(0)
-    folder = tmp_path / "vae_tiny"
-    folder.mkdir()
-    torch.save(SPADEGenerator(ngf=2, semantic_nc=5, z_dim=16, latent_hw=(4, 4)).state_dict(),
-               folder / "latest_net_G.pth")
-    torch.save(ConvEncoder(ngf=2, z_dim=16, crop_size=128).state_dict(), folder / "latest_net_E.pth")
-    entry = import_model(main_window, qtbot, folder / "latest_net_G.pth", {"label_nc": 5, "crop_size": 128})
-    use_model(page, entry)
-    labels = np.zeros((128, 128), np.uint8)
-    labels[64:] = 3
-    page.new_document(labels)
-    wait_full(qtbot, page)
-    return entry
-
-
-def wait_full(qtbot, page: PainterPage) -> np.ndarray:
-    with qtbot.waitSignal(page.scheduler.rendered, timeout=WAIT, check_params_cb=lambda kind, _: kind == "full") as s:
-        pass
-    return s.args[1]
-
-
-def screen(view, x: float, y: float) -> QPoint:
-    """Widget position of document pixel (x, y)'s centre."""
-    origin = view.map_to_document(QPointF(0, 0))
-    return QPoint(round((x + 0.5 - origin.x()) * view.zoom), round((y + 0.5 - origin.y()) * view.zoom))
-
-
-def stroke(qtbot, view, points: list[tuple[int, int]], *, between=None) -> None:
-    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=screen(view, *points[0]))
-    for i, p in enumerate(points[1:]):
-        qtbot.mouseMove(view, screen(view, *p))
-        if between:
-            between(i)
-    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=screen(view, *points[-1]))
-
-
-def tool(page: PainterPage, key: str, qtbot) -> None:
-    qtbot.keyClick(page.canvas, key)
-    assert page.canvas.tool is page.tools[key]
-
+from tests.app.painter_page_fixtures import (  # noqa: F401 (fixtures are found by name)
+    EMBEDDED,
+    WAIT,
+    ade,
+    dialogs,
+    page,
+    screen,
+    stroke,
+    tool,
+    use_model,
+    vae,
+    wait_full,
+)
 
 # --- the painter on start ------------------------------------------------------------------------------
 
@@ -169,8 +64,8 @@ def test_starter_scene_renders_with_the_embedded_default(main_window, page, qtbo
 # --- painting and rendering -----------------------------------------------------------------------------
 
 
-def test_stroke_paints_labels_and_previews_then_renders_in_full(page, ade, qtbot, monkeypatch):
-    bridge = page.scheduler._bridge
+def test_stroke_paints_labels_and_previews_then_renders_in_full(main_window, page, ade, qtbot, monkeypatch):
+    bridge = main_window.bridge
     log: list[tuple[str, str, object]] = []
     real_submit, real_cancel = bridge.submit, bridge.cancel
     monkeypatch.setattr(bridge, "submit", lambda r, **k: log.append(("submit", k["slot"], r.size)) or real_submit(r, **k))
@@ -315,178 +210,6 @@ def test_style_controls_follow_the_model(page, ade, vae, qtbot, tmp_path):
     assert not page.style_panel.randomize.isEnabled() and not page.style_panel.drop.isEnabled()
     assert "no image encoder" in page.style_panel.style_reason.text()
     assert "no random style code" in page.style_panel.seed_reason.text()
-
-
-# --- files -----------------------------------------------------------------------------------------------
-
-
-def test_project_round_trip_keeps_pixels_and_settings(main_window, page, vae, qtbot, monkeypatch, tmp_path):
-    page.style_panel.seed.setValue(1234)
-    page.settings.set_current_class(2)
-    stroke(qtbot, page.canvas, [(10, 10), (100, 20)])
-    photo = wait_full(qtbot, page)
-    labels = page.document.layer(LABELS).data.copy()
-    project = tmp_path / "scene.ora"
-    choose_file(monkeypatch, project)
-    find_menu_action(main_window, "File", "Save Project As…").trigger()
-    assert project.is_file() and not page.document.modified
-
-    page.new_document(np.zeros((128, 128), np.uint8))
-    find_menu_action(main_window, "File", "Open Project…").trigger()
-    doc = page.document
-    assert np.array_equal(doc.layer(LABELS).data, labels)
-    assert np.abs(doc.layer(PHOTO).data - photo).max() <= 1 / 255 + 1e-6
-    assert doc.settings["model_id"] == vae.id and doc.settings["seed"] == 1234
-    assert page.style_panel.seed.value() == 1234 and page.entry == vae
-    assert np.abs(wait_full(qtbot, page) - photo).max() <= 1 / 255 + 1e-6  # same model, seed: same photo
-
-
-def test_label_png_and_photo_export(main_window, page, ade, qtbot, monkeypatch, tmp_path, dialogs):
-    page.settings.set_current_class(7)
-    stroke(qtbot, page.canvas, [(5, 5), (60, 60)])
-    wait_full(qtbot, page)
-    labels = page.document.layer(LABELS).data.copy()
-    choose_file(monkeypatch, tmp_path / "map")
-    find_menu_action(main_window, "File", "Save Labels As…").trigger()
-    saved = Image.open(tmp_path / "map.png")
-    assert saved.mode == "P" and np.array_equal(np.asarray(saved), labels)
-    for name in ("photo.png", "photo.jpg", "photo.tif"):
-        choose_file(monkeypatch, tmp_path / name)
-        find_menu_action(main_window, "File", "Export Photo…").trigger()
-        assert Image.open(tmp_path / name).size == (192, 128)
-
-    page.new_document(np.zeros((128, 192), np.uint8))
-    choose_file(monkeypatch, tmp_path / "map.png")
-    find_menu_action(main_window, "File", "Open Labels…").trigger()
-    assert np.array_equal(page.document.layer(LABELS).data, labels) and not dialogs["shown"]
-
-
-def test_a_size_the_model_cannot_render_is_rendered_near_it_and_resized(page, ade, qtbot, monkeypatch, tmp_path):
-    sizes = []
-    real_submit = page.scheduler._bridge.submit
-    monkeypatch.setattr(page.scheduler._bridge, "submit", lambda r, **k: sizes.append(r.size) or real_submit(r, **k))
-    odd = tmp_path / "odd_size.png"
-    Image.fromarray(np.full((100, 150), 4, np.uint8)).save(odd)
-    assert page.files.open_label_file(odd)
-    assert wait_full(qtbot, page).shape == (100, 150, 3)
-    assert sizes[-1] == (96, 160)  # the nearest multiples of 32
-
-
-def test_new_asks_before_discarding_and_offers_valid_sizes(main_window, page, ade, qtbot, monkeypatch, dialogs):
-    page.settings.set_current_class(1)
-    stroke(qtbot, page.canvas, [(5, 5), (30, 30)])
-    painted = page.document
-
-    def accept(dialog, size):
-        dialog.width_box.setValue(size[1])
-        dialog.height_box.setValue(size[0])
-        return QDialog.DialogCode.Accepted
-
-    monkeypatch.setattr(painter_files.NewDialog, "exec", lambda d: accept(d, (100, 250)))
-    dialogs["answer"] = QMessageBox.StandardButton.Cancel
-    find_menu_action(main_window, "File", "New Label Map…").trigger()
-    assert page.document is painted and dialogs["shown"][-1][1] == "Unsaved changes"
-    dialogs["answer"] = QMessageBox.StandardButton.Discard
-    find_menu_action(main_window, "File", "New Label Map…").trigger()
-    assert page.document.layer(LABELS).data.shape == (96, 256)  # the nearest multiples of 32
-
-
-def test_bad_files_give_one_clear_message_and_lose_nothing(main_window, page, ade, qtbot, monkeypatch, tmp_path,
-                                                           dialogs):
-    page.settings.set_current_class(3)
-    stroke(qtbot, page.canvas, [(5, 5), (60, 60)])
-    work = page.document
-    kept = work.layer(LABELS).data.copy()
-
-    huge = tmp_path / "huge.png"
-    Image.new("P", (8000, 8000)).save(huge)
-    broken = tmp_path / "broken.png"
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    for path, words in ((huge, "at most 4096"), (broken, "broken.png")):
-        choose_file(monkeypatch, path)
-        find_menu_action(main_window, "File", "Open Labels…").trigger()
-        kind, _, text = dialogs["shown"][-1]
-        assert kind == "warning" and words in text
-        assert page.document is work and np.array_equal(work.layer(LABELS).data, kept)
-    assert len(dialogs["shown"]) == 2
-
-    colours = np.zeros((64, 96, 3), np.uint8)
-    colours[:] = page.palette.by_id(2).color
-    colours[:10, :10] = (1, 2, 3)  # no class has this colour
-    odd = tmp_path / "odd.png"
-    Image.fromarray(colours).save(odd)
-    choose_file(monkeypatch, odd)
-    dialogs["answer"] = QMessageBox.StandardButton.Discard
-    find_menu_action(main_window, "File", "Open Labels…").trigger()
-    assert "#010203" in dialogs["shown"][-1][2] and "not in the" in dialogs["shown"][-1][2]
-    assert (page.document.layer(LABELS).data[10:, 10:] == 2).all()
-
-
-def test_project_from_another_program_keeps_its_extra_layers(main_window, page, ade, qtbot, monkeypatch, tmp_path,
-                                                            dialogs):
-    project = tmp_path / "ours.ora"
-    page.files.save_project_file(project)
-    labels = page.document.layer(LABELS).data.copy()
-    other = tmp_path / "theirs.ora"
-    with zipfile.ZipFile(project) as src, zipfile.ZipFile(other, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "stack.xml":
-                data = data.replace(b"<stack>", b'<stack><layer name="sketch" src="data/sketch.png" x="4" y="6" '
-                                                b'composite-op="svg:multiply" />')
-            dst.writestr(item, data)
-        sketch = Image.new("RGBA", (40, 30), (200, 30, 30, 128))
-        sketch.save(tmp_path / "sketch.png")
-        dst.write(tmp_path / "sketch.png", "data/sketch.png")
-    choose_file(monkeypatch, other)
-    find_menu_action(main_window, "File", "Open Project…").trigger()
-    assert "from another program" in dialogs["shown"][-1][2]
-    assert np.array_equal(page.document.layer(LABELS).data, labels) and page.document.has_layer("sketch")
-    again = tmp_path / "again.ora"
-    page.files.save_project_file(again)
-    with zipfile.ZipFile(again) as zf:
-        assert b"svg:multiply" in zf.read("stack.xml")
-    assert np.array_equal(load_ora(again).document.layer(LABELS).data, labels)
-
-
-CRASHING_SESSION = """
-import os, signal
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-from PySide6.QtWidgets import QApplication
-from app.engine_bridge import EngineBridge
-from app.main_window import MainWindow
-app = QApplication([])
-window = MainWindow(EngineBridge())
-doc = window.painter.document
-edit = doc.edit("labels", "Brush")
-edit.region((30, 40, 50, 20))[:] = 12
-edit.changed((30, 40, 50, 20))
-edit.commit()
-window.painter.files.autosave_now()
-os.kill(os.getpid(), signal.SIGKILL)  # no clean close: the autosave stays behind
-"""
-
-
-def test_a_killed_session_is_offered_for_recovery(qapp, qtbot, dialogs):
-    run = subprocess.run([sys.executable, "-c", textwrap.dedent(CRASHING_SESSION)], cwd=REPO, env=os.environ,
-                         capture_output=True, timeout=120, check=False)
-    assert run.returncode == -signal.SIGKILL, run.stderr.decode()[-2000:]
-    expected = starter_document().layer(LABELS).data.copy()
-    expected[40:60, 30:80] = 12
-
-    dialogs["answer"] = QMessageBox.StandardButton.Yes
-    apply_theme(qapp)
-    bridge = EngineBridge()
-    window = MainWindow(bridge)
-    qtbot.addWidget(window)
-    try:
-        qtbot.waitUntil(lambda: any(t == "Recover unsaved work" for _, t, _ in dialogs["shown"]), timeout=WAIT)
-        assert np.array_equal(window.painter.document.layer(LABELS).data, expected)
-        assert window.painter.document.modified
-        assert window.painter.files.autosave.pending() == []  # now ours: not offered to another window
-    finally:
-        window.close()
-        bridge.shutdown()
 
 
 # --- screenshots ------------------------------------------------------------------------------------------

@@ -62,8 +62,8 @@ def test_save_and_reopen_restores_the_layers_and_the_result_without_embedding(ma
 
     open_photo(qtbot, page, write_photo(tmp_path / "other.png", (64, 64), seed=7))
     requests: list = []
-    real = page.session.bridge.submit
-    monkeypatch.setattr(page.session.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
+    real = main_window.bridge.submit
+    monkeypatch.setattr(main_window.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
     choose_file(monkeypatch, saved)
     with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
         menu(main_window, "File", "Open Project").trigger()

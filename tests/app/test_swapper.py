@@ -205,8 +205,8 @@ def test_open_photo_embeds_it_once_and_the_toggle_shows_the_original(main_window
                                                                     tmp_path):
     assert not page.views.currentWidget() is page.canvas  # the empty state says what to do
     requests: list = []
-    real = page.session.bridge.submit
-    monkeypatch.setattr(page.session.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
+    real = main_window.bridge.submit
+    monkeypatch.setattr(main_window.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
     choose_file(monkeypatch, write_photo(tmp_path / "photo.png", (192, 256)))
     with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
         menu(main_window, "File", "Open Photo").trigger()
@@ -285,7 +285,7 @@ def test_clone_stroke_changes_only_the_target_cells_and_undo_restores(main_windo
     assert regions and all(r is not None and r != (0, 0, 32, 32) for r in regions)  # only the stroke's cells
     result = page.document.layer(RESULT).data
     top, left, bottom, right = codes.changed_cells(emb.structure, structure)
-    reach = reach_cells(tiny.hparams)
+    reach = reach_cells(tiny)
     outside = np.ones((256, 256), bool)
     outside[(top - reach) * CELL:(bottom + reach) * CELL, (left - reach) * CELL:(right + reach) * CELL] = False
     assert np.array_equal(result[outside], before[outside])  # pixels beyond the generator's reach are untouched

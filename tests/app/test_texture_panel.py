@@ -1,5 +1,6 @@
-"""Texture edits of the Swapping Autoencoder editor: direction sliders, and the panel driving a real engine
-with a tiny random SAE (compute directions, too few photos, add / move / remove an attribute, cancel)."""
+"""Texture edits of the Swapping Autoencoder editor: direction sliders, and the panel bound to the statistics'
+jobs on a real engine with a tiny random SAE (compute directions, too few photos, add / move / remove an
+attribute, cancel)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QStyl
 
 from app.engine_bridge import EngineBridge
 from app.sae import texture_panel as panel_module
+from app.sae.code_stats import CodeStatsJobs, bind_panel
 from app.sae.direction_sliders import DirectionSliders
 from app.sae.stats_dialogs import NewAttributeDialog, PhotoList
 from app.sae.texture_panel import NO_STATS, TextureEdits, TextureEditsPanel, canonical
@@ -75,28 +77,33 @@ def sliders(qtbot) -> DirectionSliders:
 
 
 @pytest.fixture
-def panel(qtbot, qapp, tmp_path) -> Iterator[tuple[TextureEditsPanel, str]]:
-    """The panel on a real engine whose catalog holds a tiny random SAE without statistics."""
+def panel(qtbot, qapp, tmp_path) -> Iterator[tuple[TextureEditsPanel, CodeStatsJobs]]:
+    """The panel bound to the statistics' jobs on a real engine whose catalog holds a tiny random SAE without
+    statistics."""
     apply_theme(qapp)
     entry = add_to_catalog(write_tiny_sae(tmp_path / "tiny.safetensors", seed=0))
     bridge = EngineBridge(device="cpu")
-    widget = TextureEditsPanel(bridge)
+    widget = TextureEditsPanel()
+    stats = CodeStatsJobs(bridge)
+    bind_panel(widget, stats)
     widget.resize(320, 640)
     qtbot.addWidget(widget)
     widget.show()
     with qtbot.waitSignal(widget.stats_changed, timeout=WAIT, check_params_cb=lambda _s: not widget._loading):
-        widget.set_model(entry.id)
-    yield widget, entry.id
+        stats.set_model(entry.id)
+    yield widget, stats
     bridge.shutdown()
 
 
-def compute_from_folder(qtbot, widget: TextureEditsPanel, folder: Path, monkeypatch) -> None:
+def compute_from_folder(qtbot, panel: tuple[TextureEditsPanel, CodeStatsJobs], folder: Path, monkeypatch) -> None:
     """Compute directions… > A folder of photos…, answering the folder dialog with `folder`."""
+    widget, stats = panel
     monkeypatch.setattr(panel_module.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     assert widget.compute.isEnabled()
     action = next(a for a in widget.compute.menu().actions() if a.text().startswith("A folder"))
     action.trigger()
-    qtbot.waitUntil(lambda: widget._job is None, timeout=WAIT)
+    assert stats.busy  # the panel asked; the jobs run it
+    qtbot.waitUntil(lambda: not stats.busy, timeout=WAIT)
 
 
 def fill_attribute_dialog(name: str, group_a: Path, group_b: Path, shown: list) -> None:
@@ -204,7 +211,7 @@ def test_model_without_statistics_then_directions_from_a_folder(panel, qtbot, tm
 
     folder = write_photos(tmp_path / "photos", 8, seed=0)
     stats_seen = record(widget.stats_changed)
-    compute_from_folder(qtbot, widget, folder, monkeypatch)
+    compute_from_folder(qtbot, panel, folder, monkeypatch)
 
     assert widget.message.text() == "Computed the directions from 8 photos.", widget.message.text()
     stats = widget.stats()
@@ -228,7 +235,7 @@ def test_model_without_statistics_then_directions_from_a_folder(panel, qtbot, tm
 
 def test_too_few_photos_show_the_engines_message(panel, qtbot, tmp_path, monkeypatch):
     widget, _ = panel
-    compute_from_folder(qtbot, widget, write_photos(tmp_path / "three", 3, seed=3), monkeypatch)
+    compute_from_folder(qtbot, panel, write_photos(tmp_path / "three", 3, seed=3), monkeypatch)
     assert widget.message.isVisible() and widget.message.property("role") == "error"
     assert widget.message.text().startswith("Could not compute the directions: need at least 8 photos, found 3")
     assert widget.stats() is None and widget.global_sliders.count() == 0 and widget.compute.isEnabled()
@@ -257,7 +264,7 @@ def test_attribute_added_moved_kept_on_refresh_and_removed(panel, qtbot, tmp_pat
 
     # new directions keep the attribute and its amount, without announcing a change
     seen.clear()
-    compute_from_folder(qtbot, widget, write_photos(tmp_path / "photos", 8, seed=6), monkeypatch)
+    compute_from_folder(qtbot, panel, write_photos(tmp_path / "photos", 8, seed=6), monkeypatch)
     assert widget.global_sliders.count() > 0 and widget.attribute_names() == ["snow"]
     assert widget.edits() == TextureEdits(attributes=(("snow", amount),)) and seen == []
     assert widget.attribute_sliders.values() == (amount,)
@@ -292,8 +299,8 @@ def test_cancel_stops_waiting_for_the_job(panel, qtbot, tmp_path):
 
 
 def test_no_model_disables_everything(panel, qtbot):
-    widget, _ = panel
+    widget, stats = panel
     with qtbot.waitSignal(widget.stats_changed):
-        widget.set_model(None)
+        stats.set_model(None)
     assert not widget.compute.isEnabled() and not widget.new_attribute.isEnabled()
     assert widget.global_sliders.hint.text() == panel_module.NO_MODEL

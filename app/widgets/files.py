@@ -1,10 +1,15 @@
-"""Accept files dragged from a file manager onto any widget, without subclassing it."""
+"""Photo files into a page: the file dialogs' filter, and files dragged from a file manager onto any widget
+(without subclassing it)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QWidget
+
+from engine.codes import PHOTO_SUFFIXES
+
+PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(PHOTO_SUFFIXES)) + ")"
 
 
 class FileDrop(QObject):
