@@ -27,7 +27,7 @@ from PIL import Image
 from app.brushes.project import MAX_STYLE_SIDE, BrushLayer, BrushProject, StyleImage, make_style
 from app.brushes.translations import Key
 from app.fileio.labels import FileError
-from app.fileio.ora import MAX_LAYERS, Budget
+from app.fileio.ora_reader import MAX_LAYERS, Budget
 from engine.errors import error_message
 
 PREFIX = "i2i-studio/brushes/"

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import QMessageBox
 from app.brushes.state_io import FORMAT, state_from_members
 from app.document import Document, Layer
 from app.fileio.labels import FileError
-from app.fileio.ora import MAX_DECODED_PIXELS, MAX_DEPTH, MAX_LAYERS, Budget, load_ora, save_ora
+from app.fileio.ora import load_ora, save_ora
+from app.fileio.ora_reader import MAX_DECODED_PIXELS, MAX_DEPTH, MAX_LAYERS, Budget
 from app.sae.state_io import ProjectFormatError as SwapFormatError
 from app.sae.state_io import project_from_members
 
