@@ -14,7 +14,6 @@ it is a demonstration model, honestly labelled as such in the catalog.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import tempfile
 from pathlib import Path
@@ -23,13 +22,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.api import ModelEntry, Task
-from engine.checkpoints import read_checkpoint, write_checkpoint
+from engine.api import ModelEntry
+from engine.checkpoints import read_checkpoint
 from engine.models import cut
-from engine.storage import RESOURCES, sha256_file
+from engine.storage import RESOURCES
 from trainers import landscapes
 from trainers.__main__ import main as trainers_main
-from trainers.packaging import latest_checkpoint, list_builtin
+from trainers.packaging import latest_checkpoint, package_builtin
 
 MODEL_ID = "cut-summer2winter-default"
 MODEL_FILE = Path("models") / "cut_summer2winter.safetensors"  # relative to resources/
@@ -85,15 +84,8 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     state = half_precision(ckpt.state_dict, hparams, samples)
     notes = NOTES.format(steps=ckpt.metadata.get("provenance", {}).get("step", "?"), scenes=SCENES)
     metadata = {**ckpt.metadata, "name": "Summer → Winter (embedded default)", "license": LICENSE, "notes": notes}
-    dest = resources / MODEL_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_checkpoint(dest, state, metadata)
-    entry = ModelEntry(
-        id=MODEL_ID, method="cut", task=Task.IMAGE_TO_IMAGE.value, size_rule=cut.size_rule(hparams), capabilities=cut.capabilities(hparams),
-        license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
-        hparams=hparams, added=dt.date.today().isoformat(), notes=notes)
-    list_builtin(entry, resources)
-    return entry
+    return package_builtin(resources, MODEL_FILE, model_id=MODEL_ID, arch=cut.ARCHITECTURE, state=state,
+                           hparams=hparams, metadata=metadata)
 
 
 

@@ -11,19 +11,18 @@ our pixel L1 term. It is a demonstration model, honestly labelled as such in the
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from engine.api import ModelEntry, Task
-from engine.checkpoints import read_checkpoint, write_checkpoint
+from engine.api import ModelEntry
+from engine.checkpoints import read_checkpoint
 from engine.models import spade
-from engine.storage import RESOURCES, sha256_file
+from engine.storage import RESOURCES
 from trainers.landscapes import write_dataset
-from trainers.packaging import latest_checkpoint, list_builtin
+from trainers.packaging import latest_checkpoint, package_builtin
 
 MODEL_ID = "spade-landscape-default"
 MODEL_FILE = Path("models") / "spade_landscape.safetensors"  # relative to resources/
@@ -44,17 +43,10 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     spade.load(ckpt.state_dict, hparams)  # refuse to ship weights that do not load
     half = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
     metadata = {**ckpt.metadata, "name": "Landscape (embedded default)", "license": LICENSE, "notes": NOTES}
-    dest = resources / MODEL_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_checkpoint(dest, half, metadata)
-    entry = ModelEntry(
-        id=MODEL_ID, method=spade.METHOD, task=Task.LABEL_TO_IMAGE.value, size_rule=spade.size_rule(hparams), capabilities=spade.capabilities(hparams),
-        license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
-        hparams=hparams, classes=tuple((int(i), str(n)) for i, n in ckpt.metadata["classes"]),
-        palette=ckpt.metadata.get("palette", "landscape"),
-        added=dt.date.today().isoformat(), notes=NOTES)
-    list_builtin(entry, resources, first=True)
-    return entry
+    return package_builtin(resources, MODEL_FILE, model_id=MODEL_ID, arch=spade.ARCHITECTURE, state=half,
+                           hparams=hparams, metadata=metadata, first=True,
+                           classes=tuple((int(i), str(n)) for i, n in ckpt.metadata["classes"]),
+                           palette=ckpt.metadata.get("palette", "landscape"))
 
 
 

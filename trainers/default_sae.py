@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import re
 import sys
 import tempfile
@@ -32,13 +31,13 @@ import torch
 from PIL import Image
 
 from engine import code_stats
-from engine.api import JobRef, ModelEntry, Task
-from engine.checkpoints import read_checkpoint, write_checkpoint
+from engine.api import JobRef, ModelEntry
+from engine.checkpoints import read_checkpoint
 from engine.models import sae
-from engine.storage import RESOURCES, sha256_file
+from engine.storage import RESOURCES
 from engine.worker import JobContext
 from trainers.__main__ import main as trainers_main
-from trainers.packaging import latest_checkpoint, list_builtin
+from trainers.packaging import latest_checkpoint, package_builtin
 
 MODEL_ID = "sae-wallpapers-default"
 MODEL_FILE = Path("models") / "sae_wallpapers.safetensors"  # relative to resources/
@@ -182,15 +181,8 @@ def package(checkpoint: Path, photos_dir: Path, *, resources: Path = RESOURCES) 
                          wallpapers=len(find_wallpapers()) or "the")
     metadata = {**ckpt.metadata, "name": "Wallpapers (embedded default)", "license": LICENSE, "notes": notes,
                 "stats": stats_info}
-    dest = resources / MODEL_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_checkpoint(dest, state, metadata, parts={code_stats.PART: stats})
-    entry = ModelEntry(
-        id=MODEL_ID, method=sae.METHOD, task=Task.STRUCTURE_TEXTURE.value, size_rule=sae.size_rule(hparams), capabilities=sae.capabilities(hparams),
-        license=LICENSE, source=MODEL_FILE.as_posix(), sha256=sha256_file(dest), name=metadata["name"],
-        hparams=hparams, added=dt.date.today().isoformat(), notes=notes)
-    list_builtin(entry, resources)
-    return entry
+    return package_builtin(resources, MODEL_FILE, model_id=MODEL_ID, arch=sae.ARCHITECTURE, state=state,
+                           hparams=hparams, metadata=metadata, parts={code_stats.PART: stats})
 
 
 

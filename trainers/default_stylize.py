@@ -20,7 +20,6 @@ far better. The catalog entry says so.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -28,14 +27,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.api import ModelEntry, Task
-from engine.checkpoints import read_checkpoint, write_checkpoint
+from engine.api import ModelEntry
+from engine.checkpoints import read_checkpoint
 from engine.models import hierarchyflow
-from engine.storage import RESOURCES, sha256_file
+from engine.storage import RESOURCES
 from trainers import style_art
 from trainers.__main__ import main as trainers_main
 from trainers.default_sae import find_wallpapers, write_dataset
-from trainers.packaging import latest_checkpoint, list_builtin
+from trainers.packaging import latest_checkpoint, package_builtin
 
 MODEL_ID = "hierarchyflow-default"
 MODEL_FILE = Path("models") / "hierarchyflow_default.safetensors"  # relative to resources/
@@ -105,16 +104,8 @@ def package(checkpoint: Path, *, resources: Path = RESOURCES) -> ModelEntry:
     state = half_precision(ckpt.state_dict, hparams, sample_pairs())
     notes = NOTES.format(steps=ckpt.metadata.get("provenance", {}).get("step", "?"))
     metadata = {**ckpt.metadata, "name": "HierarchyFlow (embedded default)", "license": LICENSE, "notes": notes}
-    dest = resources / MODEL_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_checkpoint(dest, state, metadata)
-    entry = ModelEntry(
-        id=MODEL_ID, method=hierarchyflow.METHOD, task=Task.CONTENT_STYLE.value,
-        size_rule=hierarchyflow.size_rule(hparams), capabilities=hierarchyflow.capabilities(hparams), license=LICENSE, source=MODEL_FILE.as_posix(),
-        sha256=sha256_file(dest), name=metadata["name"], hparams=hparams, added=dt.date.today().isoformat(),
-        notes=notes)
-    list_builtin(entry, resources)
-    return entry
+    return package_builtin(resources, MODEL_FILE, model_id=MODEL_ID, arch=hierarchyflow.ARCHITECTURE, state=state,
+                           hparams=hparams, metadata=metadata)
 
 
 def write_sample(out: Path, resources: Path = RESOURCES) -> None:
