@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app.library_dialog import COLUMNS, LibraryDialog
+from tests.translation_fixtures import tiny_generator
 
 
 @pytest.fixture
@@ -133,3 +135,29 @@ def test_screenshots(main_window, menu_action, qtbot, choose_files, tmp_path, sp
     assert main_window.grab().save(str(out / "main_window.png"))
     assert library.grab().save(str(out / "library.png"))
     assert (out / "main_window.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("answer", [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+def test_nonfinite_weights_ask_import_anyway(answer, library, qtbot, monkeypatch, choose_files, tmp_path):
+    weights = tiny_generator("cyclegan").state_dict()
+    weights["model.1.weight"].view(-1)[:2] = float("nan")
+    path = tmp_path / "broken.pth"
+    torch.save(weights, path)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *args, **kwargs: asked.append(args) or answer))
+    choose_files(path)
+    qtbot.mouseClick(library.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(asked), timeout=20_000)
+    question = asked[0][2]
+    assert question.startswith("broken.pth: 2 weights are NaN or infinite (in model.1.weight).")
+    assert "Import it anyway?" in question and "--allow-nonfinite" not in question
+    if answer == QMessageBox.StandardButton.No:
+        qtbot.waitUntil(lambda: library.message.property("role") == "error", timeout=5_000)
+        assert "NaN or infinite" in library.message.text() and imported_ids(library) == []
+        return
+    qtbot.waitUntil(lambda: len(imported_ids(library)) == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: "WARNING" in library.message.text(), timeout=5_000)
+    assert library.message.property("role") == "error" and len(asked) == 1
+    entry = library._catalog.get(imported_ids(library)[0])
+    assert entry.notes.startswith("WARNING: 2 weights are NaN or infinite")
+    qtbot.waitUntil(lambda: "notes: WARNING" in library.details.toPlainText(), timeout=5_000)
