@@ -25,6 +25,7 @@ import torch
 
 from engine.catalog import Catalog
 from engine.checkpoints import read_checkpoint, write_checkpoint
+from engine.models import cyclegan as cyclegan_arch
 from engine.storage import sha256_file, user_data_dir
 from tests.trainers.unpaired_domains import write_domain
 from trainers import checkpointing, cyclegan, runner
@@ -35,7 +36,7 @@ from trainers.events import EVENTS_FILE, LOCK_FILE, read_events
 REPO = Path(__file__).resolve().parents[2]
 KEEP = 2
 LISTING = {"run_name": "crash run", "method": "cyclegan", "task": "ImageToImage", "size_rule": "multiple:4",
-           "license": "ours", "hparams": {}, "classes": [], "palette": "", "added": "2025-01-01", "notes": ""}
+           "license": "ours", "hparams": cyclegan_arch.config_hparams(ngf=4, n_blocks=1), "classes": [], "palette": "", "added": "2025-01-01", "notes": ""}
 
 
 def save(run: Path, step: int, model_id: str | None, *, keep: int = KEEP, events: list | None = None):
