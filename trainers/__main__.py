@@ -7,6 +7,7 @@ a bad method name answer without loading torch. Exit codes: 0 finished or stoppe
 
 from __future__ import annotations
 
+import os
 import sys
 
 from trainers import registry
@@ -32,5 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     return runner.run(spec, argv[1:])
 
 
+def exit_process(code: int) -> None:
+    """Exit with `code`. One of several torchrun processes skips the interpreter's shutdown, whose destructors
+    of gloo's threads (the process group is already destroyed) sometimes abort a finished run with SIGABRT."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

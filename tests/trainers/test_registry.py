@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from engine.catalog import Catalog
+from tests.cli.test_models_cli import cli as engine_cli
+from tests.toy_arch import toy_registered  # noqa: F401 (a fixture)
 from tests.trainers.toy_config import SPEC as TOY
 from trainers import __main__ as cli
 from trainers import registry
@@ -53,7 +55,8 @@ def test_the_run_options_are_checked_the_same_for_every_trainer(option, tmp_path
 
 
 @pytest.fixture
-def toy_listed(monkeypatch) -> None:
+def toy_listed(monkeypatch, toy_registered) -> None:
+    """The toy trainer listed, and the architecture it trains known to the engine."""
     monkeypatch.setattr(registry, "TRAINERS", (*registry.TRAINERS, TOY))
 
 
@@ -80,6 +83,10 @@ def test_a_trainer_is_one_module_and_one_entry(toy_listed, tmp_path, capsys):
     assert set(events[1]["losses"]) == {"L1"} and events[2]["caption"] == "photo | copy"
     assert events[3]["model_id"] == "toy-toy-run" and Catalog().get("toy-toy-run").task == "ImageToImage"
     assert json.loads((out / RUN_FILE).read_text())["method"] == "toy"
+    translated = tmp_path / "translated.png"
+    assert engine_cli(capsys, "translate", "--model", "toy-toy-run", "--input", photos / "0.png", "--out",
+                      translated)[0] == 0
+    assert Image.open(translated).size == (24, 20)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "latest.json", "step_0000002.safetensors", "step_0000002.state.safetensors"]
 

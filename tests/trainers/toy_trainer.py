@@ -1,6 +1,6 @@
-"""A test-only trainer: a two-layer autoencoder learning to copy photos. Its loop says only what is its own
-(networks, one iteration, samples, the model file); the command line, events, checkpoints, the catalog entry
-and resuming come from trainers.loop."""
+"""A test-only trainer: the toy architecture of tests/toy_arch.py learning to copy photos. Its loop says only what is
+its own (networks, one iteration, samples, the model file); the command line, events, checkpoints, the catalog entry
+and resuming come from trainers.loop. With the toy architecture registered, what it publishes loads in the engine."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from engine.api import Task
 from engine.checkpoints import read_checkpoint
+from tests.toy_arch import ARCHITECTURE, METHOD, ToyNet
 from tests.trainers.toy_config import ToyConfig
 from trainers.checkpointing import ResumePoint
 from trainers.common import TrainError
@@ -34,7 +34,7 @@ def scan(cfg: ToyConfig, plan: None) -> tuple[list[Path], Summary]:
 
 
 class ToyLoop(TrainingLoop):
-    arch = SimpleNamespace(METHOD="toy", size_rule=lambda hparams: "any")
+    arch = SimpleNamespace(METHOD=METHOD, size_rule=ARCHITECTURE.size_rule)
     task = Task.IMAGE_TO_IMAGE
     fixed_on_resume = ("width", "crop_size", "seed", "batch_size")
     sample_caption = "photo | copy"
@@ -45,7 +45,7 @@ class ToyLoop(TrainingLoop):
     def build(cls, cfg: ToyConfig, plan: None, data: list[Path], d: Dist, run_dir: Path, point: ResumePoint | None,
               state: Mapping[str, Any] | None) -> ToyLoop:
         seed_everything(cfg.seed)
-        net = nn.Sequential(nn.Conv2d(3, cfg.width, 3, padding=1), nn.ReLU(), nn.Conv2d(cfg.width, 3, 3, padding=1))
+        net = ToyNet(cfg.width)
         if point is not None:
             net.load_state_dict(read_checkpoint(point.model).state_dict)
         net.to(d.device)
@@ -59,14 +59,14 @@ class ToyLoop(TrainingLoop):
 
     def iteration(self, batch: dict[str, Any], epoch: int) -> None:
         self.report_skipped(batch["skipped"])
-        photos = batch["image"].to(self.d.device)
+        photos = (batch["image"].to(self.d.device) + 1) / 2  # the toy network works in [0, 1]
         loss = F.l1_loss(self.model(photos), photos)
         self.update("G", loss)
         self.finish_step({"L1": loss}, epoch)
 
     def sample_rows(self) -> list[list[np.ndarray]]:
         photos = fixed_photos(self.dataset.paths, self.cfg.crop_size)
-        copies = self.net(photos.to(self.d.device)).cpu()
+        copies = self.net((photos.to(self.d.device) + 1) / 2).cpu() * 2 - 1
         return [[to_uint8(photo), to_uint8(copy)] for photo, copy in zip(photos, copies, strict=True)]
 
     def model_file(self) -> ModelFile:
