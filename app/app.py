@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.engine_bridge import EngineBridge
 from app.main_window import MainWindow
-from app.preferences_dialog import saved_device
+from app.preferences_dialog import saved_device, saved_mode
 from app.theme import apply_theme
 
 APP_NAME = "I2I Studio"
@@ -24,7 +24,7 @@ def run(argv: list[str]) -> int:
     identify_application()
     app = QApplication(argv)
     apply_theme(app)
-    bridge = EngineBridge(device=saved_device())
+    bridge = EngineBridge(device=saved_device(), mode=saved_mode())
     try:
         window = MainWindow(bridge)
         window.show()

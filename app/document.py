@@ -9,10 +9,14 @@ proportion to the area it touched, never a copy of the whole image.
 
 Derived layers (the rendered photo, a composite, an overlay) are computed from the others: writing them is no
 user edit, so they never mark the document modified.
+
+A snapshot (for a save on another thread) shares the layers' arrays instead of copying them; pixels written in
+place afterwards go to a copy first (`writable`), so the snapshot stays as it was taken while the user paints on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +83,7 @@ class Edit:
 
     def region(self, rect: Rect) -> np.ndarray:
         """A writable view of `rect` (clipped to the layer); its tiles are saved for undo first."""
+        self._doc.writable(self._layer.name)
         x, y, w, h = _clip(rect, self._layer.data.shape)
         for key in _tiles((x, y, w, h)):
             if key not in self._step.before:
@@ -111,6 +116,7 @@ class Document(Undoable[Change, _Step]):
         super().__init__(Change("history"), UndoHistory(max_bytes=HISTORY_BYTES, nbytes=lambda step: step.nbytes))
         self.height, self.width = height, width
         self._layers: dict[str, Layer] = {}
+        self._shared: set[str] = set()  # layers whose arrays a snapshot holds: copied before a write in place
         self.settings: dict[str, Any] = dict(settings or {})
         for layer in layers:
             self._check_new(layer)
@@ -176,8 +182,29 @@ class Document(Undoable[Change, _Step]):
         layer = self.layer(name)
         if data.shape[:2] != (self.height, self.width):
             raise ValueError(f"{name}: got {data.shape[1]}x{data.shape[0]}, need {self.width}x{self.height}")
+        if data is not layer.data:
+            self._shared.discard(name)
         layer.data = data
         self._notify(Change("pixels", name, None if rect is None else _clip(rect, data.shape)))
+
+    def writable(self, name: str) -> np.ndarray:
+        """The layer's array to write pixels into in place: copied first while a snapshot shares it."""
+        layer = self.layer(name)
+        if name in self._shared:
+            self._shared.discard(name)
+            layer.data = layer.data.copy()
+        return layer.data
+
+    def shared(self, name: str) -> np.ndarray:
+        """The layer's array as it is now, for a reader on another thread: it is never written in place again."""
+        self._shared.add(name)
+        return self.layer(name).data
+
+    def snapshot(self) -> Document:
+        """The document as it is now (layers, their properties and settings), for a save on another thread; no
+        pixels are copied (see `shared`). Not modified, with no history."""
+        layers = [dataclasses.replace(layer, data=self.shared(layer.name)) for layer in self.layers]
+        return Document(self.height, self.width, settings=dict(self.settings), layers=layers)
 
     # --- settings ----------------------------------------------------------------------------------------
 
@@ -186,7 +213,8 @@ class Document(Undoable[Change, _Step]):
         missing one), which is no unsaved work of the user's."""
         if self.settings.get(key) != value:
             self.settings[key] = value
-            self.modified |= edit
+            if edit:
+                self.modified = True
             self._notify(Change("setting", key))
 
     # --- editing and history -------------------------------------------------------------------------
@@ -200,7 +228,7 @@ class Document(Undoable[Change, _Step]):
         return self.history.nbytes()
 
     def _restore(self, step: _Step, undo: bool) -> _Step:
-        data = self.layer(step.layer).data
+        data = self.writable(step.layer)
         dirty: Rect | None = None
         for key, pixels in (step.before if undo else step.after).items():
             data[_tile_slice(key, data.shape)] = pixels

@@ -96,14 +96,26 @@ class UndoHistory(Generic[S]):
 
 class Undoable(Observable[C], Generic[C, S]):
     """An observable model with one undo history. `modified` says there is unsaved work: every recorded step, undo
-    and redo sets it; whoever saves or opens the model clears it. Subclasses record steps with `_record` and put
+    and redo sets it; whoever saves or opens the model clears it. `revision` counts the times it was set, so a save
+    that ends after later edits knows the work is still unsaved. Subclasses record steps with `_record` and put
     them back in `_restore`; `history_change` is what observers hear when undo availability changes."""
 
     def __init__(self, history_change: C, history: UndoHistory[S] | None = None) -> None:
         super().__init__()
         self.history: UndoHistory[S] = history if history is not None else UndoHistory()
-        self.modified = False
+        self.revision = 0
+        self._modified = False
         self._history_change = history_change
+
+    @property
+    def modified(self) -> bool:
+        return self._modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        if value:
+            self.revision += 1
+        self._modified = value
 
     @property
     def can_undo(self) -> bool:

@@ -1,8 +1,13 @@
-"""The main window: menus, the status bar and a stack of tool pages. Tools live in their own files."""
+"""The main window: menus, the status bar and a stack of tool pages. Tools live in their own files.
+
+The training windows (set-up dialog, run monitor with its plots) are imported when first opened: they pull in
+plotting libraries that would cost the window's first appearance about a second.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
@@ -25,15 +30,17 @@ from app.painter import PainterPage
 from app.preferences_dialog import PreferencesDialog
 from app.sae.page import SwapPage
 from app.start_page import StartPage
-from app.training.monitor import RunMonitor
-from app.training.process import runs_dir
-from app.training.setup_dialog import SetupDialog
 from app.widgets.page import Page
 from engine.api import DeviceInfo, GetDeviceInfo
 from trainers import registry
 from trainers.events import EVENTS_FILE, RUN_FILE
 
+if TYPE_CHECKING:
+    from app.training.monitor import RunMonitor
+    from app.training.setup_dialog import SetupDialog
+
 STATUS_MESSAGE_MS = 5000
+RUN_DOCK_PREFIX = "run:"  # object names of the docks that hold run monitors
 
 
 class MainWindow(QMainWindow):
@@ -152,6 +159,8 @@ class MainWindow(QMainWindow):
 
     def train(self, trainer: registry.TrainerSpec) -> SetupDialog:
         """Open the setup dialog of `trainer`; a run it starts gets a monitor."""
+        from app.training.setup_dialog import SetupDialog
+
         dialog = SetupDialog(trainer, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.run_started.connect(self.open_run)
@@ -160,7 +169,9 @@ class MainWindow(QMainWindow):
 
     def open_run(self, run_dir: Path) -> RunMonitor:
         """Show the monitor of a run folder in a dock (one per run; the run itself goes on regardless)."""
-        docks = [d for d in self.findChildren(QDockWidget) if isinstance(d.widget(), RunMonitor)]
+        from app.training.monitor import RunMonitor
+
+        docks = self._run_docks()
         for dock in docks:
             if dock.widget().run_dir == run_dir.resolve():
                 dock.show()
@@ -169,7 +180,7 @@ class MainWindow(QMainWindow):
         monitor = RunMonitor(run_dir)
         monitor.checkpoint_saved.connect(self._checkpoint_saved)
         dock = QDockWidget(f"Training: {monitor.title}", self)
-        dock.setObjectName(f"run:{monitor.run_dir}")
+        dock.setObjectName(f"{RUN_DOCK_PREFIX}{monitor.run_dir}")
         dock.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dock.setWidget(monitor)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
@@ -188,11 +199,16 @@ class MainWindow(QMainWindow):
         if not all(self.tools.widget(i).may_close() for i in range(self.tools.count())):
             event.ignore()  # the user kept unsaved work
             return
-        for monitor in self.findChildren(RunMonitor):
-            monitor.close()  # stop watching; the runs themselves go on
+        for dock in self._run_docks():
+            dock.widget().close()  # stop watching; the runs themselves go on
         super().closeEvent(event)
 
+    def _run_docks(self) -> list[QDockWidget]:
+        return [d for d in self.findChildren(QDockWidget) if d.objectName().startswith(RUN_DOCK_PREFIX)]
+
     def _choose_run(self) -> None:
+        from app.training.process import runs_dir
+
         folder = QFileDialog.getExistingDirectory(self, "Open training run", str(runs_dir()))
         if not folder:
             return

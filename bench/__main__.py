@@ -1,6 +1,6 @@
 """`python -m bench`: run every benchmark and print its numbers (nothing is asserted)."""
 
-from bench import brushes, cli_start, painter, sae, spade_render, stylize, train_spade, translate
+from bench import brushes, cli_start, official, painter, sae, spade_render, stylize, train_spade, translate
 
 if __name__ == "__main__":
     cli_start.main()
@@ -11,3 +11,4 @@ if __name__ == "__main__":
     translate.main()
     stylize.main()
     brushes.main()
+    official.main()

@@ -200,8 +200,7 @@ def main() -> None:
                 stall, previews = session.longest_stall()
                 preview = statistics.median(p for p, _ in latencies)
                 full = statistics.median(f for _, f in latencies)
-                scale = session.page.scheduler.preview_scale
-                shown = valid_size(entry, (round(size[0] * scale), round(size[1] * scale)))
+                shown = valid_size(entry, session.page.scheduler.preview.size(size))
                 print(f"  {entry.id:<28} {size[0]:>4}x{size[1]:<4} {preview * 1000:>13.0f} ms {full * 1000:>10.0f} ms "
                       f"{stall:>11.0f} ms {previews / PAINT_SECONDS:>11.1f} {shown[0]:>7}x{shown[1]:<5}", flush=True)
         session.close()

@@ -9,8 +9,8 @@ on a GPU. Ratios are against the untiled pass at the same size, measured in the 
 
 On the CPU the released generator costs about 50 GMAC per 256x256 px, so a 1024 px frame takes about half a
 minute on 2 cores and a 4096 px frame about 20 minutes. On the CPU a run therefore measures fewer tile sizes
-and stops each tiled translation after `--max-tiles` tiles, extrapolating the frame's time (statistics pass
-+ all tiles at the measured time per tile; marked "~"): tiles run one after another in the same memory, so
+and stops each tiled translation after `--max-tiles` output tiles, extrapolating the frame's time (the statistics
+rounds + all output tiles at the measured time per tile; marked "~"): tiles run one after another in the same memory, so
 the peak is already reached, except for the output pages the remaining tiles would write (added). An
 untiled pass that would need more than half of the free memory is not run; its memory is estimated from the
 smaller untiled pass (marked "est."), and times are then compared per pixel with that pass. `--full` runs
@@ -99,11 +99,14 @@ def measure(photo_file: str, tile: int, max_tiles: int) -> dict:
         base = torch.cuda.max_memory_allocated(device)
     else:
         base = reset_peak_rss()
-    marks: list[tuple[float, float]] = []  # the statistics pass starting, then each finished tile
+    marks: list[tuple[float, float]] = []  # the last statistics round ending (the output round starting), each tile
 
     def on_progress(event: Progress) -> None:
+        if not event.message.startswith("tile "):
+            marks[:] = [clocks()]
+            return
         marks.append(clocks())
-        if event.message.startswith("tile ") and max_tiles and len(marks) > max_tiles:
+        if max_tiles and len(marks) > max_tiles:
             job.cancel()
 
     job = JobContext(JobRef(0, "bench", 0), on_progress)
@@ -121,10 +124,10 @@ def measure(photo_file: str, tile: int, max_tiles: int) -> dict:
         peak = peak_rss() - base
     n = len(tiling.plan(caps, (side, side), tile or side))
     seconds = [end[k] - start[k] for k in (0, 1)]
-    if not finished:  # the statistics pass (first mark minus one tile) plus n tiles at the measured rate
+    if not finished:  # the statistics rounds plus n output tiles at the measured rate
         done = len(marks) - 1
-        per_tile = [(marks[-1][k] - marks[1][k]) / (done - 1) for k in (0, 1)]
-        seconds = [marks[1][k] - start[k] - per_tile[k] + n * per_tile[k] for k in (0, 1)]
+        per_tile = [(marks[-1][k] - marks[0][k]) / done for k in (0, 1)]
+        seconds = [marks[0][k] - start[k] + n * per_tile[k] for k in (0, 1)]
         peak += side * side * 3 * 4 * (n - done) // n  # output pages the remaining tiles would write
     return {"wall": seconds[0], "cpu": seconds[1], "extrapolated": not finished, "tiles": n, "peak": peak}
 

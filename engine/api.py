@@ -7,6 +7,7 @@ RGB images are float32 HxWx3 in [0, 1]; label and instance maps are integer HxW 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -97,6 +98,29 @@ class ModelEntry:
         if isinstance(known.get("capabilities"), dict):
             known["capabilities"] = Capabilities.from_json(known["capabilities"])
         return cls(**known)
+
+
+class Mode(StrEnum):
+    """How the engine runs the networks. EXACT (the default): float32 PyTorch, equal to the official outputs within
+    the fixture tests' 1e-4. FAST: per architecture the fastest path measured within 3/255 of Exact on real photos
+    (README, Performance); not yet the default because it builds an ONNX Runtime session, 15-37 s for a full-size
+    model, on a model's first use."""
+
+    EXACT = "exact"
+    FAST = "fast"
+
+
+MODE_ENV = "I2I_MODE"
+DEFAULT_MODE = Mode.EXACT
+
+
+def pick_mode(override: str | None = None) -> Mode:
+    """`override`, else $I2I_MODE, else Exact; a ValueError naming the modes for anything else."""
+    choice = (override or os.environ.get(MODE_ENV) or DEFAULT_MODE).strip().lower()
+    try:
+        return Mode(choice)
+    except ValueError:
+        raise ValueError(f"mode '{choice}' is not one of {', '.join(Mode)}") from None
 
 
 @dataclass(frozen=True)
@@ -247,6 +271,11 @@ class DecodeCodes:
     preview generated from a proportionally resized structure code, returned at full `size` (ignores
     region). noise_seed: the generator's per-pixel noise is drawn once per (seed, code size), so
     repeated decodes of one photo agree.
+    photo: the photo at its own resolution (HxWx3 float32 in [0, 1], `size` being its working copy's), with
+    base_codes (structure, texture) the codes it was embedded as: the result is then the photo plus the change
+    the codes make against base_codes, upsampled to the photo's size (engine/detail.py), and the patch is in the
+    photo's pixels (the whole photo, or the part a region reaches). With the codes equal to base_codes it is the
+    photo itself.
     """
 
     model_id: str
@@ -256,6 +285,8 @@ class DecodeCodes:
     region: tuple[int, int, int, int] | None = None
     scale: float = 1.0
     noise_seed: int = 0
+    photo: np.ndarray | None = None
+    base_codes: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,6 +362,20 @@ DIRECTIONS = ("AtoB", "BtoA")  # a CycleGAN model may hold both generators; CUT-
 MAX_TRANSLATE_PIXELS = 64_000_000  # larger photos are refused with a message, never an out-of-memory crash
 
 
+
+class FullRes(StrEnum):
+    """How a translation or stylisation reaches the photo's full resolution (the requests' `full_res`).
+    TILED: the network over the whole photo at full size, in tiles when memory requires: the official output.
+    DETAIL: the network at WORKING_SIDE px and its change upsampled onto the photo, whose finer detail stays
+    (engine/detail.py): what the network did not change is exactly the photo; seconds instead of minutes."""
+
+    TILED = "tiled"
+    DETAIL = "detail"
+
+
+WORKING_SIDE = 1024  # the long side the network sees in FullRes.DETAIL (and Swap & Edit embeds at)
+
+
 @dataclass(frozen=True, eq=False)
 class TranslateImage:
     """Translate a whole photo (float32 HxWx3 in [0, 1], any size from 1 px up to MAX_TRANSLATE_PIXELS) with an
@@ -339,12 +384,15 @@ class TranslateImage:
 
     image: grey (HxW), RGBA (alpha over white) and uint8/uint16 arrays are converted as image files are read.
     direction: one of the model's capabilities.directions (AtoB, BtoA or both); "" means its first. tile: the side in pixels of the largest window one pass reads (it bounds the memory); 0 lets
-    the engine choose from the photo and the device's memory (one pass when the photo fits)."""
+    the engine choose from the photo and the device's memory (one pass when the photo fits).
+    full_res: FullRes.TILED (the network at full size) or FullRes.DETAIL (at WORKING_SIDE, the photo's detail
+    carried; a photo no larger than that gets the full-size pass either way)."""
 
     model_id: str
     image: np.ndarray
     direction: str = ""
     tile: int = 0
+    full_res: str = FullRes.TILED
 
 
 # --- ContentStyle models (HierarchyFlow): stylise a photo after a reference image --------------------------
@@ -364,7 +412,8 @@ class StylizeImage:
     capabilities.min_size a side. style: any size from capabilities.min_style_size a side (huge ones are
     downscaled; its size does not matter).
     strength: 0 = the photo unchanged ... 1 = full stylisation (FIDELITY_PRESETS name points on it). tile: as in
-    TranslateImage (0: chosen from the photo and memory). Repeating a request for the same model and photo with
+    TranslateImage (0: chosen from the photo and memory); full_res as in TranslateImage (the preview size
+    max_side, when given, is what the network sees). Repeating a request for the same model and photo with
     another strength or style reuses the photo's content pass when it fits one pass."""
 
     model_id: str
@@ -373,6 +422,7 @@ class StylizeImage:
     strength: float = 1.0
     max_side: int = 0
     tile: int = 0
+    full_res: str = FullRes.TILED
 
 
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from engine.api import DIRECTIONS, Capabilities, Task
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
     from engine.checkpoints import Checkpoint, StateDict
+    from engine.inference import OnnxGraph
 
 Hparams = Mapping[str, Any]  # an architecture's JSON-able hyper-parameters, as its resolve_hparams returns them
 Nets = dict[str, "nn.Module"]  # a loaded model's eval-mode networks by role (engine/tasks/<task>.py says which)
@@ -42,6 +44,11 @@ class Architecture:
     options: Mapping[str, OptionCheck] = field(default_factory=dict, hash=False, compare=False)
     # methods whose `detect` also accepts some of this architecture's files: the registry tries this one first
     before: tuple[str, ...] = ()
+    # the main network as one ONNX graph, as `models export ID --onnx` writes it; None: not exportable
+    onnx: Callable[[Nets, Hparams], OnnxGraph] | None = None
+    # Fast mode (engine.api.Mode): the loaded networks on their fastest measured path, the same roles called the
+    # same way; None: Fast runs them as Exact does
+    fast: Callable[[Nets, Hparams, torch.device], Nets] | None = None
 
 
 # --- import option checks: what an option's value must be --------------------------------------------------

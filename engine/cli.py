@@ -12,15 +12,33 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.api import FIDELITY_PRESETS, MAX_TRANSLATE_PIXELS, ModelEntry
+from engine.api import (
+    FIDELITY_PRESETS,
+    MAX_TRANSLATE_PIXELS,
+    MODE_ENV,
+    WORKING_SIDE,
+    FullRes,
+    Mode,
+    ModelEntry,
+)
 from engine.catalog import Catalog
 from engine.codes import MIN_STATS_PHOTOS
 from engine.errors import USER_ERRORS, error_message
 
 
+def _full_res_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--full-res", type=str.lower, choices=list(FullRes), default=FullRes.TILED,
+                         help=f"how photos larger than {WORKING_SIDE} px reach full size: tiled (the network at full "
+                              f"size: the official output; default) or detail (the network at {WORKING_SIDE} px, its "
+                              "change carried onto the photo, which keeps its own finer detail: much faster)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="I2I Studio. Without a command, opens the GUI.")
     parser.add_argument("--device", help="compute device: auto, cuda, mps, cpu or e.g. cuda:1 (default: auto)")
+    parser.add_argument("--mode", type=str.lower, choices=list(Mode),
+                        help=f"exact: float32, the official outputs; fast: the fastest path within 3/255 of exact "
+                             f"(default: ${MODE_ENV}, else fast)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     models = commands.add_parser("models", help="list, inspect and import models").add_subparsers(
@@ -39,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--palette", action="store_true", help="print one 'ID NAME' line per class")
     remove = models.add_parser("remove", help="remove an imported model from the catalog (keeps the file)")
     remove.add_argument("model_id")
+    export = models.add_parser("export", help="write a model's main network as an ONNX file")
+    export.add_argument("model_id")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx",
+                        help="the ONNX file to write (float32; what it takes and gives is printed)")
 
     render = commands.add_parser("render", help="render an image with a model").add_subparsers(
         dest="method", required=True)
@@ -61,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the inputs)")
     translate.add_argument("--tile", type=int, default=0,
                            help="tile side in px for large photos (default: chosen from the photo and memory)")
+    _full_res_option(translate)
 
     styl = commands.add_parser(
         "stylize", help="stylise photos after a style image with a ContentStyle model (HierarchyFlow); tiles if large")
@@ -78,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     styl.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the photos)")
     styl.add_argument("--tile", type=int, default=0,
                       help="tile side in px for large photos (default: chosen from the photo and memory)")
+    _full_res_option(styl)
 
     swap = commands.add_parser(
         "swap", help="Swapping Autoencoder: the layout of one photo with the texture of another")

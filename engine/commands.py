@@ -1,4 +1,5 @@
-"""The command-line commands that run a model: import, render, translate, stylize, swap, stats (see engine/cli.py).
+"""The command-line commands that run a model: import, export, render, translate, stylize, swap, stats (see
+engine/cli.py).
 
 They drive the same Engine handlers as the GUI, synchronously. Arguments (values, output paths) are checked
 before any model is loaded; in a batch, a photo that fails is reported on its own `error:` line and the others
@@ -8,6 +9,7 @@ are still made, and the command exits 2 at the end.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import inference, registry
 from engine.api import (
     ALLOW_NONFINITE,
     FIDELITY_PRESETS,
@@ -30,8 +33,10 @@ from engine.api import (
     StylizeImage,
     TranslateImage,
     parse_import_options,
+    pick_mode,
 )
 from engine.catalog import Catalog
+from engine.checkpoints import read_checkpoint
 from engine.cli import format_entry_line
 from engine.code_stats import gather, resize_short_side
 from engine.codes import blend_texture
@@ -39,6 +44,7 @@ from engine.device import pick_device
 from engine.errors import USER_ERRORS, error_message
 from engine.handlers import Engine
 from engine.imageio import check_output, read_label_map, read_rgb, write_rgb
+from engine.storage import atomic_write_bytes
 from engine.stylize import check_style
 from engine.tasks.image_to_image import pick_direction
 from engine.worker import JobContext
@@ -46,8 +52,10 @@ from engine.worker import JobContext
 
 def dispatch(args: argparse.Namespace, catalog: Catalog) -> int:
     """Run a model command; the exit status."""
-    engine = Engine(catalog, pick_device(args.device))
+    engine = Engine(catalog, pick_device(args.device), mode=pick_mode(args.mode))
     ctx = JobContext(JobRef(0, "cli", 0), _progress_to_stderr)
+    if args.command == "models" and args.action == "export":
+        return export_onnx(engine, args)
     if args.command == "models":  # import
         options = parse_import_options(args.option)
         if args.allow_nonfinite:
@@ -80,6 +88,30 @@ def render(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
         style=read_rgb(args.style, max_pixels=MAX_TRANSLATE_PIXELS) if args.style else None, seed=args.seed)
     write_rgb(args.out, engine.render_labels(request, ctx))
     print(args.out)
+    return 0
+
+
+def export_onnx(engine: Engine, args: argparse.Namespace) -> int:
+    """The model's main network written as an ONNX file (float32, the PyTorch networks whatever the mode); what
+    it takes and gives is printed after the path. The exit status."""
+    target = Path(args.onnx)
+    if target.suffix.lower() != ".onnx":
+        raise ValueError(f"{target.name}: the file to write must end in .onnx")
+    if not target.parent.is_dir():
+        raise ValueError(f"{target.parent}: no such folder")
+    entry = engine.models.get(args.model_id)
+    arch = registry.by_method(entry.method)
+    if arch.onnx is None:
+        raise ValueError(f"{arch.title} models cannot be exported to ONNX")
+    graph = arch.onnx(arch.load(read_checkpoint(engine.models.file_of(entry)), entry.hparams), entry.hparams)
+    buffer = io.BytesIO()
+    inference.export(graph, buffer)
+    try:
+        atomic_write_bytes(target, buffer.getvalue())
+    except OSError as exc:
+        raise ValueError(f"{target.name}: cannot save ({error_message(exc)}); nothing was written") from None
+    print(target)
+    print(graph.summary)
     return 0
 
 
@@ -126,7 +158,8 @@ def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
 
     def one(source: Path, target: Path) -> None:
         photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
-        write_rgb(target, engine.translate_image(TranslateImage(args.model, photo, direction, args.tile), ctx))
+        write_rgb(target, engine.translate_image(
+            TranslateImage(args.model, photo, direction, args.tile, full_res=args.full_res), ctx))
 
     return _each(targets, one)
 
@@ -149,7 +182,10 @@ def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
 
     def one(source: Path, target: Path) -> None:
         photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
-        write_rgb(target, engine.stylize_image(StylizeImage(args.model, photo, style, strength, tile=args.tile), ctx))
+        # rounded to 8 bits as HierarchyFlow's official eval saves (torchvision save_image), not truncated
+        write_rgb(target, engine.stylize_image(
+            StylizeImage(args.model, photo, style, strength, tile=args.tile, full_res=args.full_res), ctx),
+            rounded=True)
 
     return _each(targets, one)
 

@@ -18,6 +18,7 @@ import torch
 from engine import palettes, registry
 from engine.api import (
     ALLOW_NONFINITE,
+    DEFAULT_MODE,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
@@ -30,6 +31,7 @@ from engine.api import (
     GetDeviceInfo,
     ImportModel,
     ListModels,
+    Mode,
     ModelEntry,
     RemoveAttribute,
     RemoveModel,
@@ -68,10 +70,11 @@ SNAPSHOT_FOLDERS = {"model_save"}  # folders of snapshots inside a run folder th
 class Engine:
     """Dispatches requests: catalog requests here, the rest to one service per task (engine/tasks/)."""
 
-    def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
+    def __init__(self, catalog: Catalog, device: torch.device, *, mode: Mode = DEFAULT_MODE,
+                 cache_size: int = 2) -> None:
         self.catalog = catalog
         self.device = device
-        self.models = ModelStore(catalog, device, cache_size=cache_size)
+        self.models = ModelStore(catalog, device, mode=mode, cache_size=cache_size)
         self.label_to_image = LabelToImage(self.models)
         self.image_to_image = ImageToImage(self.models)
         self.structure_texture = StructureTexture(self.models)

@@ -159,9 +159,10 @@ def to_rgb_float(image: np.ndarray) -> np.ndarray:
     return np.repeat(scaled, 3, axis=2) if scaled.shape[2] == 1 else scaled
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] floats to 8-bit, truncating like the official repos' tensor2im."""
-    return np.clip(image * 255.0, 0, 255).astype(np.uint8)
+def to_uint8(image: np.ndarray, *, rounded: bool = False) -> np.ndarray:
+    """[0, 1] floats to 8-bit, truncating like the official repos' tensor2im, or rounding like torchvision's
+    save_image (HierarchyFlow's official eval)."""
+    return np.clip(image * 255.0 + (0.5 if rounded else 0.0), 0, 255).astype(np.uint8)
 
 
 def check_output(path: str | Path) -> Path:
@@ -177,22 +178,23 @@ def check_output(path: str | Path) -> Path:
     return path
 
 
-def encode_image(image: np.ndarray, suffix: str) -> bytes:
-    """[0, 1] floats encoded in memory as the format of `suffix` (so a write either completes or fails whole)."""
+def encode_image(image: np.ndarray, suffix: str, *, rounded: bool = False) -> bytes:
+    """[0, 1] floats encoded in memory as the format of `suffix` (so a write either completes or fails whole);
+    rounded: see to_uint8."""
     fmt = WRITE_FORMATS.get(suffix.lower())
     if fmt is None:
         raise ImageFileError(f"unknown image type {suffix!r}; use one of {', '.join(sorted(WRITE_FORMATS))}")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     buffer = BytesIO()
-    Image.fromarray(to_uint8(image)).save(buffer, fmt, **options)
+    Image.fromarray(to_uint8(image, rounded=rounded)).save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
-def write_rgb(path: str | Path, image: np.ndarray) -> None:
+def write_rgb(path: str | Path, image: np.ndarray, *, rounded: bool = False) -> None:
     """Atomically: on any failure (a full or read-only disk) an existing file is left as it was and no partial
-    file remains. Raises ImageFileError with one line."""
+    file remains. Raises ImageFileError with one line. rounded: see to_uint8."""
     path = check_output(path)
-    data = encode_image(image, path.suffix)
+    data = encode_image(image, path.suffix, rounded=rounded)
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:

@@ -1,5 +1,5 @@
 """The catalog's models as the task services use them: entries with their capabilities, and a cache of the few
-most recently used models loaded on the engine's device."""
+most recently used models loaded on the engine's device, on the path of the engine's mode (engine.api.Mode)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from engine import registry
-from engine.api import Capabilities, ModelEntry, Task
+from engine.api import DEFAULT_MODE, Capabilities, Mode, ModelEntry, Task
 from engine.architecture import Architecture, Nets
 from engine.catalog import Catalog, CatalogError
 from engine.checkpoints import Checkpoint, read_checkpoint
@@ -37,9 +37,11 @@ class LoadedModel:
 class ModelStore:
     """Catalog entries and loaded models, touched only by the worker thread."""
 
-    def __init__(self, catalog: Catalog, device: torch.device, *, cache_size: int = 2) -> None:
+    def __init__(self, catalog: Catalog, device: torch.device, *, mode: Mode = DEFAULT_MODE,
+                 cache_size: int = 2) -> None:
         self.catalog = catalog
         self.device = device
+        self.mode = mode
         self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
         self._cache_size = cache_size
         # called with every checkpoint read to load a model, so services can keep what else it holds
@@ -83,7 +85,7 @@ class ModelStore:
         return source
 
     def load(self, model_id: str, job: Job | None = None) -> LoadedModel:
-        """The model loaded on the device (cached while its file is unchanged)."""
+        """The model loaded on the device, on the mode's path (cached while its file is unchanged)."""
         entry = self.get(model_id)
         cached = self._cache.get(model_id)
         if cached is not None and cached.entry.sha256 == entry.sha256:  # a training run may have refreshed the file
@@ -98,6 +100,8 @@ class ModelStore:
                                f"models are {arch.task} models; import it again")
         ckpt = read_checkpoint(source)
         nets = {role: net.to(self.device) for role, net in arch.load(ckpt, entry.hparams).items()}
+        if self.mode is Mode.FAST and arch.fast is not None:
+            nets = arch.fast(nets, entry.hparams, self.device)
         for listener in self.on_load:
             listener(entry, ckpt)
         loaded = self._cache[model_id] = LoadedModel(entry, arch, self.capabilities(entry), nets)

@@ -2,14 +2,16 @@
 
 Works on any model that is a `Stylist` (HierarchyFlow is one), with the sizes its Capabilities state.
 
-Tiles: a stylist's normalisations may use whole-image statistics (HierarchyFlow's InstanceNorms and AdaIN), so, as
-engine.tiling does for image-to-image models, a statistics pass runs the whole photo, downscaled to at most
-`stats_side` px on its long side and reflect-padded by the model's pad_size, inside the stylist's
-`shared_statistics`; full-resolution tiles then use those fixed statistics. The whole photo is padded by pad_size
-first (virtually, by reflected indices) and the padded photo is tiled; a tile's output depends only on input pixels
-within the receptive margin, so each tile reads at least that margin around what it keeps. With the statistics
-pass at full size, tiled equals untiled to float precision. The two style codes (content and style image) come
-from copies downscaled to at most STYLE_SIDE px, as style encoders pool globally.
+Tiles: a stylist normalises with whole-image statistics (HierarchyFlow's InstanceNorms in the content pass and the
+AdaIN of every block in the reverse pass), so tiles share the whole photo's, measured at full resolution in a
+streaming pass as engine.tiling does: each round runs the tiles until the first statistics still unknown (an
+InstanceNorm, then each block's AdaIN, last block first, for each style code the output needs), adds them up over
+each tile's own share and fixes them; the round that meets none gives the output. A round recomputes the tile's
+content pass (the flow keeps full resolution in every block, so checkpoints would cost what one pass does). The whole
+photo is padded by pad_size first (virtually, by reflected indices) and the padded photo is tiled; a tile's output
+depends only on input pixels within the receptive margin, so each tile reads at least that margin around what it
+keeps. Tiled equals untiled to float precision. The two style codes (content and style image) come from copies
+downscaled to at most STYLE_SIDE px, as style encoders pool globally.
 
 Slider cache: a photo that fits one pass keeps its content pass (each block's Affine-Net output, the forward
 latent, R(c(0))) and content code, keyed by model, file and a hash of the photo's pixels (after conversion and
@@ -21,20 +23,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 import torch
 
-from engine import tiling
+from engine import detail, tiling
 from engine.api import MAX_TRANSLATE_PIXELS, Capabilities
 from engine.imageio import to_rgb_float
 from engine.tasks import Job
 
-STATS_SIDE = tiling.STATS_SIDE  # long side of the statistics pass, in px
 STYLE_SIDE = 1024  # style (and content-code) images are downscaled to at most this long side
 CACHE_BYTES = 2 << 30  # content passes kept for the slider, all together (HF++ at 512 px needs 1.3 GB)
 # the estimated live floats per pixel times this covers conv buffers and the allocator (measured peak RSS /
@@ -53,6 +53,7 @@ class Stylist(Protocol):
     [0, 1]; strength 0 gives the photo, 1 the model's full stylisation."""
 
     pad_size: int  # the photo is reflect-padded by this for its content pass, and the output cropped back
+    blocks: Sequence[Any]  # one AdaIN each in the reverse pass, numbered from 0
 
     def style_code(self, image: torch.Tensor) -> torch.Tensor: ...
 
@@ -62,13 +63,22 @@ class Stylist(Protocol):
     def self_styled(self, cp: Any, content_code: torch.Tensor) -> torch.Tensor:
         """The photo stylised after itself, which every strength below 1 needs (kept in the content pass)."""
 
-    def stylize(self, cp: Any, content_code: torch.Tensor, style_code: torch.Tensor, strength: float, *,
+    def stylize(self, cp: Any, content_code: torch.Tensor | None, style_code: torch.Tensor, strength: float, *,
                 own: Any = None, own_self: Any = None) -> torch.Tensor:
-        """The output (unclamped); own / own_self: shared statistics of the passes with the mixed code and the
-        content's own code (tiles)."""
+        """The output (unclamped); content_code may be None at strength 1, which does not use it; own / own_self:
+        shared statistics of the passes with the mixed code and the content's own code (tiles)."""
 
-    def shared_statistics(self, sample: torch.Tensor, codes: list[torch.Tensor]) -> AbstractContextManager[Any]:
-        """Measure the padded `sample`'s statistics; inside, passes use them; yields one set per code (own=)."""
+    def reverse(self, cp: Any, code: torch.Tensor, *, own: dict[int, Any],
+                observe: Callable[[int, torch.Tensor], None]) -> torch.Tensor:
+        """The reverse pass with `code`, last block first; `observe` sees the tensor each block's AdaIN normalises
+        before it does, with the statistics in `own` (block -> (mean, std))."""
+
+    @staticmethod
+    def adain_from_moments(mean: torch.Tensor, var: torch.Tensor, count: int) -> Any:
+        """A block's AdaIN statistics (an `own` entry) of `count` pixels with this mean and biased variance."""
+
+    def modules(self) -> Any:
+        """Its modules (an nn.Module's), among them the engine.layers.resnet.InstanceNorms tiles set."""
 
     def activation_floats(self) -> float:
         """Estimated peak floats held per padded pixel during one pass."""
@@ -110,7 +120,7 @@ def shrink(image: np.ndarray, max_side: int, min_size: int = 1) -> np.ndarray:
     if scale >= 1:
         return image
     size = (max(min_size, round(w * scale)), max(min_size, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return detail.downscale(image, (size[1], size[0]))
 
 
 def fingerprint(image: np.ndarray) -> str:
@@ -151,28 +161,52 @@ def _padded_patch(image: np.ndarray, pad: int, rows: tuple[int, int], cols: tupl
 
 def stylize_tiled(model: Stylist, caps: Capabilities, image: np.ndarray, content_code: torch.Tensor,
                   style_code: torch.Tensor, strength: float, *, tile: int, device: torch.device,
-                  stats_side: int = STATS_SIDE, job: Job | None = None) -> np.ndarray:
-    """The output for a photo too large for one pass, HxWx3 float32 in [0, 1]; progress per tile, cancel between."""
+                  job: Job | None = None) -> np.ndarray:
+    """The output for a photo too large for one pass, HxWx3 float32 in [0, 1]: the whole photo's statistics
+    measured round by round (module docstring), then the tiles; progress per round and tile, cancel between."""
     h, w = image.shape[:2]
     pad = model.pad_size
     tiles = plan(caps, pad, (h, w), tile)
+    if strength <= 0:  # the photo, as one pass gives it
+        return image.copy()
     out = np.zeros((h, w, 3), np.float32)
-    codes = [torch.lerp(content_code, style_code, strength), content_code]  # R(c(s)) and, below 1, R(c(0))
-    if job:
-        job.check()
-        job.progress(0.0, "measuring the photo's statistics")
-    small = shrink(image, stats_side, caps.min_size)
-    sample = _padded_patch(small, pad, (0, small.shape[0] + 2 * pad), (0, small.shape[1] + 2 * pad))
-    with torch.inference_mode(), model.shared_statistics(tiling.to_tensor(sample, device), codes) as (own, own_self):
-        for i, (rows, cols) in enumerate(tiles):
-            if job:
-                job.check()
-            x = tiling.to_tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
-            y = model.stylize(model.content_pass(x, pad=0), content_code, style_code, strength, own=own,
-                              own_self=own_self)
-            _accumulate(out, _image(y), rows, cols, pad)
-            if job:
-                job.progress((i + 1) / len(tiles), f"tile {i + 1} of {len(tiles)}")
+    # the reverse passes the output needs: R(c(s)) (at 1 the style's own code, as one pass uses), and R(c(0)) below 1
+    codes = [style_code] if strength >= 1 else [torch.lerp(content_code, style_code, strength), content_code]
+    own: list[dict[int, Any]] = [{} for _ in codes]
+    rounds = tiling.StatisticsRounds()
+
+    def observer(k: int) -> Callable[[int, torch.Tensor], None]:
+        def observe(block: int, y: torch.Tensor) -> None:
+            if block not in own[k]:
+                rounds.observe((k, block), y)
+        return observe
+
+    def run_tile(i: int) -> np.ndarray:
+        rows, cols = tiles[i]
+        x = tiling.to_tensor(_padded_patch(image, pad, (rows.start, rows.stop), (cols.start, cols.stop)), device)
+        cp = model.content_pass(x, pad=0)
+        measured = False
+        for k, code in enumerate(codes):
+            if 0 not in own[k]:  # the reverse pass ends with block 0: its statistics are not all known yet
+                try:
+                    model.reverse(cp, code, own=own[k], observe=observer(k))
+                except tiling.Measured:
+                    measured = True
+        if measured:
+            raise tiling.Measured
+        return _image(model.stylize(cp, content_code, style_code, strength, own=own[0], own_self=own[-1]))
+
+    def fix(measured: dict[Any, tiling.Moments]) -> None:
+        tiling.fix_norms(norms, measured)
+        for key, moments in measured.items():
+            if isinstance(key, tuple):
+                k, block = key
+                mean, var = moments.mean_var()
+                own[k][block] = model.adain_from_moments(mean, var, moments.count)
+
+    with torch.inference_mode(), tiling.streamed_norms(model, rounds) as norms:
+        tiling.run_rounds(tiles, run_tile, out, rounds, fix, len(norms) + len(model.blocks), job,
+                          lambda o, y, rows, cols: _accumulate(o, y, rows, cols, pad))
     return out
 
 
@@ -194,11 +228,12 @@ def bytes_per_pixel(model: Stylist) -> float:
     return 4 * model.activation_floats() * MEMORY_OVERHEAD
 
 
-def default_tile(model: Stylist, caps: Capabilities, size: tuple[int, int], device: torch.device) -> int:
-    """The whole padded photo when one pass fits the memory budget, else the largest square tile that does."""
+def default_tile(model: Stylist, caps: Capabilities, size: tuple[int, int], budget: int) -> int:
+    """The whole padded photo when one pass fits `budget` bytes (engine.tiling.memory_budget), else the largest
+    square tile that does (never below min_tile)."""
     pad = model.pad_size
-    pixels = tiling.memory_budget(device) / bytes_per_pixel(model)
-    return tiling.fitting_tile(caps, (size[0] + 2 * pad, size[1] + 2 * pad), pixels, 1)
+    padded, pixels = (size[0] + 2 * pad, size[1] + 2 * pad), budget / bytes_per_pixel(model)
+    return max(padded) if padded[0] * padded[1] <= pixels else tiling.fitting_tile(caps, pixels, 1)
 
 
 # --- the engine's entry point, with the slider cache --------------------------------------------------------
@@ -206,13 +241,15 @@ def default_tile(model: Stylist, caps: Capabilities, size: tuple[int, int], devi
 
 @dataclass
 class _Prepared:
-    """A photo's content pass and content code (one-pass photos only)."""
+    """A photo's content pass and content code (one-pass photos only); the code is made when a strength below 1
+    first needs it (at 1 the Style-Net never sees the photo, as in the official inference)."""
 
     content_pass: ContentPass
-    content_code: torch.Tensor
+    content_code: torch.Tensor | None = None
 
     def nbytes(self) -> int:
-        return self.content_pass.nbytes() + self.content_code.numel() * 4
+        code = self.content_code.numel() * 4 if self.content_code is not None else 0
+        return self.content_pass.nbytes() + code
 
 
 class Stylizer:
@@ -234,7 +271,7 @@ class Stylizer:
         return sum(p.nbytes() for p in self._passes.values())
 
     def __call__(self, model_key: tuple[str, str], model: Stylist, caps: Capabilities, content: np.ndarray,
-                 style: np.ndarray, strength: float, *, tile: int, device: torch.device, stats_side: int = STATS_SIDE,
+                 style: np.ndarray, strength: float, *, tile: int, device: torch.device,
                  job: Job | None = None) -> np.ndarray:
         """The output at `strength`, HxWx3 float32 in [0, 1] clamped like the official eval. model_key: (model id,
         sha256 of its file), so a retrained file never reuses old passes."""
@@ -242,11 +279,13 @@ class Stylizer:
         if len(plan(caps, model.pad_size, content.shape[:2], tile)) > 1:
             content_code = code_of(model, content, device)
             return stylize_tiled(model, caps, content, content_code, style_code, strength, tile=tile,
-                                 device=device, stats_side=stats_side, job=job)
+                                 device=device, job=job)
         if job:
             job.check()
         prepared = self._prepared(model_key, model, content, device)
         with torch.inference_mode():
+            if strength < 1 and prepared.content_code is None:
+                prepared.content_code = code_of(model, content, device)
             out = model.stylize(prepared.content_pass, prepared.content_code, style_code, strength)
         if job:
             job.progress(1.0, "stylised")
@@ -269,9 +308,8 @@ class Stylizer:
             self._passes.move_to_end(key)
             return prepared
         with torch.inference_mode():  # a copy of the photo: the caller may edit its array after the request
-            cp = model.content_pass(tiling.to_tensor(content, device).clone())
-            prepared = _Prepared(cp, code_of(model, content, device))
-            model.self_styled(cp, prepared.content_code)  # R(c(0)): every strength below 1 needs it
+            # R(c(0)), which every strength below 1 needs, is kept in the pass when first made
+            prepared = _Prepared(model.content_pass(tiling.to_tensor(content, device).clone()))
         size = prepared.nbytes()
         if size <= self.budget:
             while self._passes and self.cached_bytes() + size > self.budget:

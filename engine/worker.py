@@ -4,6 +4,13 @@ Slots give "latest request wins": submitting to a slot replaces the job still wa
 asks the running job of that slot to stop. Every job carries a stamp; a result whose stamp is not
 the newest of its slot is dropped, so the GUI never sees a stale render. Errors come back as
 `Failed` events with a readable message; the thread itself never dies of a job's error.
+
+A job asked to stop stops at the next boundary: the handler's own `check()` calls between tiles and steps,
+and, in a worker started with `boundaries` (the engine's), the start of every network module's forward (a
+process-wide forward pre-hook that checks the job this thread runs, if any), so a superseded render ends within a
+layer, not at its end. Work that
+no Python boundary interrupts (an ONNX Runtime run) registers how to stop it with `stop_on_cancel`. Urgent jobs
+(quick previews) run before the other waiting ones; a running job is never interrupted for them.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,56 @@ class JobCancelled(Exception):
     """Raised inside a handler by `JobContext.check()` when its job should stop."""
 
 
+_running = threading.local()  # .job: the JobContext this thread runs now (None between jobs)
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _install_module_boundaries() -> None:
+    """Once per process, on the thread that runs the networks (torch is imported here if it was not yet, so no
+    other thread imports it meanwhile: torch's import is not safe from two threads at once): make every module's
+    forward a cancel boundary. Registered once and never removed, so compiled graphs are not invalidated by hooks
+    coming and going; outside a job, and while torch.compile traces, the hook does nothing."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    with _hook_lock:
+        if not _hook_installed:
+            import torch
+            from torch.nn.modules.module import register_module_forward_pre_hook
+
+            compiling = torch.compiler.is_compiling
+
+            def boundary(module: Any, args: Any) -> None:
+                ctx = getattr(_running, "job", None)
+                if ctx is not None and not compiling():
+                    ctx.check()
+
+            register_module_forward_pre_hook(boundary)
+            _hook_installed = True
+
+
+@contextmanager
+def stop_on_cancel(stop: Callable[[], None]) -> Iterator[None]:
+    """Around work of the job this thread runs that no boundary interrupts (e.g. an ONNX Runtime run: `stop` sets
+    its RunOptions.terminate): cancelling the job calls `stop()` at once, from the cancelling thread, and the error
+    the stopped work raises leaves as JobCancelled. Outside a job it does nothing."""
+    ctx = getattr(_running, "job", None)
+    if ctx is None:
+        yield
+        return
+    ctx._stops.append(stop)
+    try:
+        if ctx.cancelled:
+            stop()
+        yield
+    except Exception:
+        ctx.check()  # stopped because cancelled: JobCancelled, not the work's own error
+        raise
+    finally:
+        ctx._stops.remove(stop)
+
+
 class JobContext:
     """What a handler sees of its job: a cancel token and ways to report progress."""
 
@@ -35,6 +93,7 @@ class JobContext:
         self.job = job
         self._emit = emit
         self._cancel = threading.Event()
+        self._stops: list[Callable[[], None]] = []  # see stop_on_cancel
 
     @property
     def cancelled(self) -> bool:
@@ -42,9 +101,12 @@ class JobContext:
 
     def cancel(self) -> None:
         self._cancel.set()
+        for stop in list(self._stops):
+            stop()
 
     def check(self) -> None:
-        """Call between tiles, steps or layers: stops the job cooperatively when cancelled."""
+        """Call between tiles, steps or layers: stops the job cooperatively when cancelled (module forwards call
+        it by themselves while the job runs)."""
         if self._cancel.is_set():
             raise JobCancelled
 
@@ -63,14 +125,18 @@ class _Slot:
     stamp: int = 0
     pending: tuple[Request, JobContext] | None = None
     running: JobContext | None = None
+    urgent: bool = False  # the pending job goes before the other slots' waiting ones
 
 
 class Worker:
     """Runs `handler(request, ctx)` for submitted requests on a single thread."""
 
-    def __init__(self, handler: Handler, on_event: Callable[[Event], None], *, name: str = "engine") -> None:
+    def __init__(self, handler: Handler, on_event: Callable[[Event], None], *, name: str = "engine",
+                 boundaries: bool = False) -> None:
+        """boundaries: this worker runs torch networks, whose modules' forwards are cancel boundaries."""
         self._handler = handler
         self._on_event = on_event
+        self._boundaries = boundaries
         self._slots: dict[str, _Slot] = {}
         self._order: OrderedDict[str, None] = OrderedDict()  # slots with pending work, oldest first
         self._ids = itertools.count(1)
@@ -83,8 +149,9 @@ class Worker:
     def thread(self) -> threading.Thread:
         return self._thread
 
-    def submit(self, request: Request, *, slot: str = "default") -> JobRef:
-        """Queue `request` in `slot`, superseding whatever that slot still holds."""
+    def submit(self, request: Request, *, slot: str = "default", urgent: bool = False) -> JobRef:
+        """Queue `request` in `slot`, superseding whatever that slot still holds. `urgent` (a quick preview): it
+        runs before the jobs already waiting in other slots."""
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the engine worker has stopped")
@@ -94,6 +161,7 @@ class Worker:
             ctx = JobContext(job, self._emit_current)
             superseded = state.pending
             state.pending = (request, ctx)
+            state.urgent = urgent
             if state.running is not None:
                 state.running.cancel()
             self._order.pop(slot, None)
@@ -145,7 +213,8 @@ class Worker:
                 self._lock.wait()
             if self._stopping:
                 return None
-            slot, _ = self._order.popitem(last=False)
+            slot = next((s for s in self._order if self._slots[s].urgent), next(iter(self._order)))
+            del self._order[slot]
             state = self._slots[slot]
             item = state.pending
             state.pending = None
@@ -162,7 +231,10 @@ class Worker:
                 self._on_event(event)
 
     def _execute(self, request: Request, ctx: JobContext) -> Event:
+        _running.job = ctx
         try:
+            if self._boundaries:
+                _install_module_boundaries()
             ctx.check()
             return Result(ctx.job, self._handler(request, ctx))
         except JobCancelled:
@@ -173,3 +245,5 @@ class Worker:
         except Exception as exc:  # a job's error is data for the GUI, never the thread's death
             log.exception("job %s failed", ctx.job)
             return Failed(ctx.job, error_message(exc))
+        finally:
+            _running.job = None

@@ -7,7 +7,6 @@ Its "official layout" is a bare state dict saved with torch.save, keys toy_in.* 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,6 @@ class ToyNet(nn.Module):
 
     def translate(self, image: Tensor) -> Tensor:
         return self(image)
-
-    def shared_statistics(self, sample: Tensor) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
     def activation_floats(self, device: torch.device) -> float:
         return 3 + self.width + 3

@@ -91,7 +91,7 @@ class Compositor:
         x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + rw), min(h, y + rh)
         if x0 >= x1 or y0 >= y1:
             return
-        photo, result = doc.layer(PHOTO).data, doc.layer(RESULT).data
+        photo, result = doc.layer(PHOTO).data, doc.writable(RESULT)
         layers = self._visible_layers()
         for top in range(y0, y1, ROWS_PER_PASS):
             bottom = min(y1, top + ROWS_PER_PASS)

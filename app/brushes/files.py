@@ -7,25 +7,26 @@ brush layers, their masks and the translations they use ride along as extra memb
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.brushes.photos import photo_key, read_photo
+from app.brushes.photos import Photo, photo_key, read_photo
 from app.brushes.project import PHOTO, RESULT, TOOL_SETTING, BrushProject, brush_document
 from app.brushes.state_io import ProjectFormatError, is_brush_project, project_members, state_from_members
 from app.brushes.translations import Key
 from app.document import Document, Layer
+from app.engine_bridge import EngineBridge
 from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError
 from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
+from app.jobs import Outcome
 from app.widgets.files import PHOTO_FILTER
 from engine.api import MAX_TRANSLATE_PIXELS
-from engine.errors import USER_ERRORS
-from engine.imageio import ImageFileError
 
 if TYPE_CHECKING:
     from app.brushes.page import StyleBrushPage
@@ -38,17 +39,20 @@ MAX_PROJECT_PIXELS = 8 * MAX_TRANSLATE_PIXELS
 
 def ora_document(project: BrushProject, page: StyleBrushPage) -> Document:
     """What goes into the .ora: the photo, the composite on top (what other programs show) and our state
-    with the translations the layers use."""
-    doc = project.document
+    with the translations the layers use. A snapshot that costs no copies (its state is encoded when it is
+    written, on the file lane)."""
+    state = copy.copy(project)  # its layers are one frozen value, which later edits replace
+    state.document, state.styles = project.document.snapshot(), dict(project.styles)  # masks are painted in place
+    doc = state.document
     out = Document(doc.height, doc.width, settings={"tool": TOOL_SETTING})
     for name in (PHOTO, RESULT):
         out.add_layer(Layer(name, "rgb", doc.layer(name).data, editable=False))
     translations = {}
     for layer in project.layers:
         key, image = page.key(layer), page.translation(layer)
-        if key is not None and image is not None:
+        if key is not None and image is not None:  # the cache's images are read-only
             translations[key] = image
-    set_extras(out, project_members(project, translations))
+    set_extras(out, lambda: project_members(state, translations))
     return out
 
 
@@ -74,8 +78,8 @@ class BrushFiles(PageFiles):
     AUTOSAVE_FOLDER = "autosave-brushes"
     READ_ERRORS = (FileError, ProjectFormatError)
 
-    def __init__(self, page: StyleBrushPage, autosave: Autosave | None = None) -> None:
-        super().__init__(page, autosave)
+    def __init__(self, page: StyleBrushPage, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
+        super().__init__(page, bridge, autosave)
         self.open_photo = self._action("&Open Photo…", self.choose_photo, QKeySequence.StandardKey.Open)
 
     @property
@@ -100,7 +104,7 @@ class BrushFiles(PageFiles):
         return []
 
     def exported_image(self) -> np.ndarray | None:
-        return self.project.document.layer(RESULT).data if self.project else None
+        return self.project.document.shared(RESULT) if self.project else None
 
     def photo_name(self) -> str:
         return self.page.photo_name
@@ -116,19 +120,14 @@ class BrushFiles(PageFiles):
     def choose_photo(self) -> None:
         self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file)
 
-    def open_file(self, path: str | Path) -> bool:
+    def open_file(self, path: str | Path) -> Outcome:
         """A dropped file: a project when it is one, else a photo."""
         return self.open_project_file(path) if Path(path).suffix.lower() == ".ora" else self.open_photo_file(path)
 
-    def open_photo_file(self, path: str | Path) -> bool:
-        """Read a photo and start a new project on it (after asking about unsaved work)."""
-        try:
-            photo = read_photo(path)
-        except (ImageFileError, *USER_ERRORS) as exc:
-            self._warn("Open Photo", self._message(exc, path))
-            return False
-        if not self.confirm_discard():
-            return False
-        self._replaced(None)
-        self.page.open_photo(photo)
-        return True
+    def open_photo_file(self, path: str | Path) -> Outcome:
+        """Read a photo (on the file lane) and start a new project on it (after asking about unsaved work)."""
+        def show(photo: Photo) -> None:
+            self._replaced(None)
+            self.page.open_photo(photo)
+
+        return self.open_with("Open Photo", path, read_photo, show)

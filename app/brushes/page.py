@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 from app.brushes.brush_panel import BrushPanel
 from app.brushes.composite import Compositor
 from app.brushes.files import BrushFiles
+from app.brushes.full_res import FullResPicker
 from app.brushes.layers_panel import BrushLayersPanel, LayerNote
-from app.brushes.photos import Photo, photo_key
+from app.brushes.photos import Photo, photo_key, shrink
 from app.brushes.project import PHOTO, RESULT, BrushLayer, BrushProject, StyleImage, brush_document
 from app.brushes.sources import BRUSH_TASKS, SOURCES, Source, source_of
 from app.brushes.style_panel import StylePanel
@@ -62,13 +63,15 @@ class StyleBrushPage(ProjectPage):
         super().__init__(parent)
         self.catalog = catalog
         self.translator = Translator(bridge, parent=self)
-        self.compositor = Compositor(self.translation)
+        self.compositor = Compositor(self.shown)
         self.settings = BrushSettings()
         self.project: BrushProject | None = None
         self.photo_name = ""
         self.photo_note = ""
         self._unsubscribe = None
         self._keys: dict[str, Key | None] = {}  # each layer's translation, as the last change left them
+        self._last_shown: dict[str, np.ndarray] = {}  # by layer: its last translation (kept until the next)
+        self._small: tuple[tuple[str, tuple[int, int]], np.ndarray] | None = None  # the photo, shrunk for previews
 
         self.canvas = CanvasView(layers=[PHOTO, RESULT])
         self.placeholder = QLabel(EMPTY, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -102,10 +105,11 @@ class StyleBrushPage(ProjectPage):
 
         self._build_layout(self._build_toolbar())
         self.translator.changed.connect(self._translation_changed)
+        self.translator.previewed.connect(self._previewed)
         self.translator.busy_changed.connect(self._busy)
         self.canvas.cursor_moved.connect(self._cursor)
         self.canvas.stroke_started.connect(self._sync_overlay)  # a first dab may need the tint
-        self.files = BrushFiles(self)
+        self.files = BrushFiles(self, bridge)
         catalog.changed.connect(self._catalog_changed)
         self._catalog_changed()
         self.set_project(None)
@@ -136,6 +140,11 @@ class StyleBrushPage(ProjectPage):
                                   "translation is not ready")
         self.show_mask.toggled.connect(lambda _: self._sync_overlay())
         bar.addAction(self.show_mask)
+        bar.addSeparator()
+        self.full_res = FullResPicker()
+        self.full_res.currentIndexChanged.connect(lambda _: self._full_res_changed())
+        bar.addWidget(QLabel(" Large photos "))
+        bar.addWidget(self.full_res)
         bar.addSeparator()
         self.zoom_label = add_zoom_controls(bar, self.canvas, "photo")
         return bar
@@ -184,6 +193,7 @@ class StyleBrushPage(ProjectPage):
         if self._unsubscribe:
             self._unsubscribe()
         self.project, self.photo_name, self.photo_note = project, name, note
+        self._last_shown = {}
         self._keys = self._layer_keys()
         self._unsubscribe = project.subscribe(self._project_changed) if project else None
         stale = [key for key, _ in self.translator.running() if project is None or key.photo != project.photo_key]
@@ -239,6 +249,17 @@ class StyleBrushPage(ProjectPage):
         if change.what in ("selection", "layers"):
             self._sync_style_panel()
 
+    def _full_res_changed(self) -> None:
+        """Another way to full resolution: every layer shows its image made that way (cached, or asked for now)."""
+        if self.project is None:
+            return
+        self._keys = self._layer_keys()
+        wanted = set(self._keys.values())
+        self.translator.cancel([k for k, _ in self.translator.running() if k not in wanted], forget=True)
+        self.translate()
+        self.compositor.refresh_layers({layer.id for layer in self.project.layers})
+        self.layers_panel.refresh_status()
+
     def _complete_layers(self, layer_ids: list[str]) -> None:
         """Layers just switched to a model of another kind get what they need to paint (Source.complete)."""
         project = self.project
@@ -276,12 +297,35 @@ class StyleBrushPage(ProjectPage):
         """What the layer's translation is cached under (None: the layer has no model, or lacks what it needs)."""
         if self.project is None or not layer.model_id:
             return None
-        return self.source(layer).key(layer, self.catalog.get(layer.model_id), self.project.photo_key)
+        return self.source(layer).key(layer, self.catalog.get(layer.model_id), self.project.photo_key,
+                                      self.full_res.method)
 
     def translation(self, layer: BrushLayer):
         """The layer's translation (HxWx3 uint8), or None while there is none."""
         key = self.key(layer)
         return self.translator.cache.get(key) if key is not None else None
+
+    def shown(self, layer: BrushLayer) -> np.ndarray | None:
+        """What the layer paints now (HxWx3 uint8): its translation, else the quick preview of it while the
+        translation is on its way, else the translation it showed before its model, style or strength changed
+        (the previous result stays until the next one is there); None when it never had one."""
+        image = self.translation(layer)
+        if image is not None:
+            self._last_shown[layer.id] = image
+            return image
+        key = self.key(layer)
+        preview = self.translator.preview(key) if key is not None else None
+        return preview if preview is not None else self._last_shown.get(layer.id)
+
+    def preview_photo(self, min_size: int) -> np.ndarray:
+        """The photo, small, for quick previews (its short side at least `min_size`, the model's least)."""
+        photo = self.project.document.layer(PHOTO).data
+        h, w = photo.shape[:2]
+        scale = max(self.translator.preview_size.scale((h, w)), min(1.0, min_size / min(h, w)))
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        if self._small is None or self._small[0] != (self.project.photo_key, size):
+            self._small = ((self.project.photo_key, size), shrink(photo, size))
+        return self._small[1]
 
     def _layer_keys(self) -> dict[str, Key | None]:
         return {layer.id: self.key(layer) for layer in self.project.layers} if self.project else {}
@@ -296,9 +340,12 @@ class StyleBrushPage(ProjectPage):
         photo = project.document.layer(PHOTO).data
         for layer in project.layers:
             key = self.key(layer)
-            if key is not None and self.catalog.get(key.model_id) is not None:
-                request = self.source(layer).request(key, photo, project.styles)
-                self.translator.request(key, request, photo.shape[:2], retry=layer.id in retry)
+            entry = self.catalog.get(key.model_id) if key is not None else None
+            if key is not None and entry is not None:
+                source = self.source(layer)
+                request = source.request(key, photo, project.styles)
+                preview = source.request(key, self.preview_photo(entry.capabilities.min_size), project.styles)
+                self.translator.request(key, request, photo.shape[:2], retry=layer.id in retry, preview=preview)
 
     def _pin(self) -> None:
         """The open project's translations stay in the cache, whatever its budget says."""
@@ -349,6 +396,15 @@ class StyleBrushPage(ProjectPage):
             self.show_status(f"{job} with {what} cancelled; the masks are kept")
         self._sync_overlay()
 
+    def _previewed(self, key: Key) -> None:
+        """A quick preview of a translation came: the layers that use it show it until the translation comes."""
+        project = self.project
+        users = {la.id for la in project.layers if self.key(la) == key} if project is not None else set()
+        if users:
+            self.compositor.refresh_layers(users)
+            self._sync_overlay()
+            self.show_status("Preview (reduced resolution); the full resolution follows")
+
     def _catalog_changed(self) -> None:
         self.layers_panel.set_models(self.models())
         self._sync_style_panel()
@@ -376,7 +432,7 @@ class StyleBrushPage(ProjectPage):
         layer = project.selected if project else None
         shown = [PHOTO, RESULT]
         if layer is not None and not self.before_after.isChecked() and self.compositor.painted(layer.id) and (
-                self.show_mask.isChecked() or self.translation(layer) is None):
+                self.show_mask.isChecked() or self.shown(layer) is None):
             shown.append(layer.mask)
         self.canvas.set_shown_layers(shown)
 

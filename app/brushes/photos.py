@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from engine.api import MAX_TRANSLATE_PIXELS
@@ -44,6 +45,14 @@ def read_photo(path: str | Path) -> Photo:
     image = pixels.astype(np.float32)
     image /= 255.0  # as read_rgb and load_ora compute it, so a saved photo reads back bit for bit
     return Photo(image, path.name, _note(mode), _digest(pixels))
+
+
+def shrink(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The photo at (H, W), for a quick preview: every k-th pixel, then area averaging (a fraction of the cost of
+    averaging all of a large photo's pixels; the small aliasing does not show at preview sizes)."""
+    h, w = photo.shape[:2]
+    step = max(1, min(h // (2 * size[0]), w // (2 * size[1])))
+    return cv2.resize(np.ascontiguousarray(photo[::step, ::step]), (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def photo_key(image: np.ndarray) -> str:

@@ -47,9 +47,9 @@ class Source:
     styled = False  # its layers take a style image: the Style panel shows for them
     unready = ""  # what the user must do while `key` is None
 
-    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str) -> Key | None:
+    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str, full_res: str) -> Key | None:
         """What the layer's image is cached under (None: it cannot be made yet). `entry`: None while the layer's
-        model is not in the Library."""
+        model is not in the Library; full_res: how a large photo reaches full resolution."""
         raise NotImplementedError
 
     def request(self, key: Key, photo: np.ndarray, styles: Mapping[str, StyleImage]) -> Request:
@@ -72,12 +72,12 @@ class Source:
 class Translation(Source):
     words = Words("Translation", "Translating", "Translated")
 
-    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str) -> Key | None:
+    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str, full_res: str) -> Key | None:
         direction = layer.direction or (directions(entry)[0] if entry is not None else "")
-        return Key(layer.model_id, direction, photo)
+        return Key(layer.model_id, direction, photo, full_res=full_res)
 
     def request(self, key: Key, photo: np.ndarray, styles: Mapping[str, StyleImage]) -> Request:
-        return TranslateImage(key.model_id, photo, key.direction)
+        return TranslateImage(key.model_id, photo, key.direction, full_res=key.full_res)
 
     def add_layer(self, project: BrushProject, model: ModelEntry, name: str, first_style: FirstStyle) -> BrushLayer:
         """Its mask starts empty, in the selected layer's direction."""
@@ -99,11 +99,11 @@ class StyleTransfer(Source):
     styled = True
     unready = "choose a style"
 
-    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str) -> Key | None:
-        return Key(layer.model_id, "", photo, layer.style, layer.strength) if layer.style else None
+    def key(self, layer: BrushLayer, entry: ModelEntry | None, photo: str, full_res: str) -> Key | None:
+        return Key(layer.model_id, "", photo, layer.style, layer.strength, full_res) if layer.style else None
 
     def request(self, key: Key, photo: np.ndarray, styles: Mapping[str, StyleImage]) -> Request:
-        return StylizeImage(key.model_id, photo, styles[key.style].pixels, key.strength)
+        return StylizeImage(key.model_id, photo, styles[key.style].pixels, key.strength, full_res=key.full_res)
 
     def add_layer(self, project: BrushProject, model: ModelEntry, name: str, first_style: FirstStyle) -> BrushLayer:
         """It shows everywhere (erase to limit it), with the selected layer's style and strength, else the first

@@ -28,6 +28,7 @@ from app.brushes.project import MAX_STYLE_SIDE, BrushLayer, BrushProject, StyleI
 from app.brushes.translations import Key
 from app.fileio.labels import FileError
 from app.fileio.ora_reader import MAX_LAYERS, Budget
+from engine.api import FullRes
 from engine.errors import error_message
 
 PREFIX = "i2i-studio/brushes/"
@@ -82,7 +83,7 @@ def project_members(project: BrushProject, translations: Mapping[Key, np.ndarray
     for i, (key, image) in enumerate(translations.items(), 1):
         members[PREFIX + f"translation{i}.png"] = _png(image)
         stored.append({"model_id": key.model_id, "direction": key.direction, "style": key.style,
-                       "strength": key.strength, "image": f"translation{i}.png"})
+                       "strength": key.strength, "full_res": key.full_res, "image": f"translation{i}.png"})
     state = {"format": FORMAT, "version": FORMAT_VERSION, "photo": project.photo_key, "size": list(project.size),
              "layers": layers, "styles": styles, "translations": stored}
     members[STATE] = json.dumps(state, indent=1, ensure_ascii=False).encode("utf-8")
@@ -173,7 +174,7 @@ class _Reader:
         if state.get("photo") == photo_key:  # stored for this very photo: reuse them
             for spec in specs["translations"]:
                 key = Key(str(spec["model_id"]), str(spec["direction"]), photo_key, str(spec.get("style", "")),
-                          _unit(spec.get("strength", 1.0)))
+                          _unit(spec.get("strength", 1.0)), FullRes(spec.get("full_res", FullRes.TILED)))  # older: tiled
                 translations[key] = self.image(str(spec["image"]))
         return ProjectState(photo_key, tuple(layers), masks, translations, tuple(styles.values()), notes)
 

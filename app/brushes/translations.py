@@ -4,24 +4,29 @@
 TranslationCache is plain Python: an LRU bounded in bytes whose entries in use by the open project are
 never evicted. Translator sends the request a layer's source makes (app/brushes/sources.py) through the engine
 jobs (one slot per key without its photo, so a newer photo supersedes an older one's job) and reports how each
-translation stands.
+translation stands. Before a full-resolution job it sends a quick preview of the same request on a small copy of
+the photo (urgent: it goes before other waiting work), kept, upscaled, until the full image comes.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.engine_bridge import EngineBridge
-from app.jobs import Job, Jobs
-from engine.api import Request
+from app.jobs import Job, Jobs, PreviewSize
+from engine.api import FullRes, Request
 
 DEFAULT_CACHE_BYTES = 1536 * 1024 * 1024  # about forty 12-megapixel translations
 SLOT_PREFIX = "brushes-translate:"
+PREVIEW_SUFFIX = ":preview"
+PREVIEW_BUDGET_S = 0.6  # a first look within about a second, model loading aside
 READY, RUNNING, FAILED, CANCELLED = "ready", "running", "failed", "cancelled"
 
 
@@ -32,6 +37,7 @@ class Key:
     photo: str  # the photo's content key (BrushProject.photo_key)
     style: str = ""  # style transfer: the style image's key (StyleImage.key); "" for a translation
     strength: float = 1.0  # style transfer: 0 = the photo ... 1 = the model's full output
+    full_res: str = FullRes.TILED  # how a large photo reaches full resolution (engine.api.FullRes)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class TranslationCache:
 
 class Translator(QObject):
     changed = Signal(object)  # Key whose state changed (started, progressed, ready, failed, cancelled)
+    previewed = Signal(object)  # Key whose quick preview came (Translator.preview)
     busy_changed = Signal(bool)
 
     def __init__(self, bridge: EngineBridge, cache: TranslationCache | None = None,
@@ -105,6 +112,8 @@ class Translator(QObject):
         self._states: dict[Key, TranslationState] = {}
         self._running: dict[str, Key] = {}  # slot -> the key its job makes
         self.submitted: list[Key] = []  # every translation asked of the engine, oldest first (tests read it)
+        self.preview_size = PreviewSize(budget_s=PREVIEW_BUDGET_S)
+        self._previews: dict[Key, np.ndarray] = {}  # HxWx3 uint8, upscaled, until the key's full image comes
 
     @property
     def busy(self) -> bool:
@@ -120,13 +129,27 @@ class Translator(QObject):
     def running(self) -> list[tuple[Key, TranslationState]]:
         return [(key, self._states[key]) for key in self._running.values()]
 
-    def request(self, key: Key, request: Request, size: tuple[int, int], *, retry: bool = False) -> None:
+    def preview(self, key: Key) -> np.ndarray | None:
+        """The key's quick preview at the photo's size (HxWx3 uint8) while its full image is on its way."""
+        return self._previews.get(key)
+
+    def request(self, key: Key, request: Request, size: tuple[int, int], *, retry: bool = False,
+                preview: Request | None = None) -> None:
         """Make `key`'s image (of a photo of `size`) with `request` unless it is cached or on its way; one that
-        failed or was cancelled is asked again only with `retry` (the user said so)."""
+        failed or was cancelled is asked again only with `retry` (the user said so). `preview`: the same request
+        on a small copy of the photo, sent first."""
         state = self.state(key)
         if state is not None and (state.status in (READY, RUNNING) or not retry):
             return
         slot = _slot(key)
+        if preview is not None and key not in self._previews:
+            sent = time.perf_counter()
+
+            def previewed(image: np.ndarray) -> None:
+                self._preview_arrived(key, image, size, time.perf_counter() - sent)
+
+            # a failed preview is not told: the full job fails alike and says why
+            self.jobs.send(slot + PREVIEW_SUFFIX, Job(preview, previewed, lambda message: None, urgent=True))
         if slot in self._running:  # the slot's older job (another photo) is superseded
             self._settle(self._running.pop(slot), None)
         self._states[key] = TranslationState(RUNNING, "waiting for the engine")
@@ -142,7 +165,8 @@ class Translator(QObject):
         running = {key: slot for slot, key in self._running.items()}
         for key in list(running if keys is None else keys):
             if key in running:
-                self.jobs.cancel(running[key])
+                self.jobs.cancel(running[key], running[key] + PREVIEW_SUFFIX)
+                self._previews.pop(key, None)
                 self._settle(key, None if forget else TranslationState(CANCELLED, "cancelled"))
 
     def _arrived(self, key: Key, image: np.ndarray, size: tuple[int, int]) -> None:
@@ -152,7 +176,16 @@ class Translator(QObject):
                                                         f"{size[1]}x{size[0]} photo"))
             return
         self.cache.put(key, to_uint8(image))
+        self._previews.pop(key, None)
         self._settle(key, TranslationState(READY))
+
+    def _preview_arrived(self, key: Key, image: np.ndarray, size: tuple[int, int], seconds: float) -> None:
+        self.preview_size.took(seconds)
+        if key in self.cache or self._running.get(_slot(key)) != key:  # the full image came first, or it is no use
+            return
+        small = to_uint8(np.asarray(image))
+        self._previews[key] = cv2.resize(small, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        self.previewed.emit(key)
 
     def _settle(self, key: Key, state: TranslationState | None) -> None:
         if self._running.get(_slot(key)) == key:

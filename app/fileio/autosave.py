@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.document import Document
-from app.fileio.ora import save_ora
+from app.fileio.ora import Progress, save_ora
 from engine.palettes import Palette
 from engine.storage import atomic_write_json, pid_alive, user_data_dir
 
@@ -34,10 +34,10 @@ class Autosave:
         self.folder = Path(folder) if folder is not None else user_data_dir() / "autosave"
 
     def save(self, doc: Document, *, key: str, title: str, palette: Palette | None = None,
-             source: str | Path | None = None) -> Path:
+             source: str | Path | None = None, progress: Progress | None = None) -> Path:
         """Write the document, then its note; both atomically, so a crash mid-save keeps the last one."""
         ora = self._path(key, ".ora")
-        save_ora(ora, doc, palette=palette)
+        save_ora(ora, doc, palette=palette, progress=progress)
         atomic_write_json(ora.with_suffix(".json"), {
             "title": title, "saved_at": time.time(), "pid": os.getpid(),
             "source": str(source) if source is not None else None})

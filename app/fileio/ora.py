@@ -11,7 +11,8 @@ unchanged as long as the layer still shows the pixels they were loaded into.
 
 Tools with state beyond layers and settings (the Swap & Edit page: embeddings, edit layers) attach it as
 extra members under i2i-studio/ with `set_extras`; they are written with the document and read back
-(`extras`), and kept through a save by a tool that does not know them.
+(`extras`), and kept through a save by a tool that does not know them. A save off the GUI thread writes a
+`snapshot` of the document, whose extra members may be a function that encodes them there.
 
 Opening is bounded whatever the file says; the reading, its limits and its Budget are in ora_reader.py. This
 module holds writing (`save_ora`), the registries of the foreign layers and extra members each document
@@ -26,6 +27,7 @@ import struct
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -64,33 +66,61 @@ class OraLoad:
     budget: Budget | None = None  # what is left of the budget for the page's own members
 
 
+Members = dict[str, bytes]
+Progress = Callable[[float, str], None]  # fraction in [0, 1], what is being done
+
 _FOREIGN: WeakKeyDictionary[Document, dict[str, Foreign]] = WeakKeyDictionary()
-_EXTRAS: WeakKeyDictionary[Document, dict[str, bytes]] = WeakKeyDictionary()
+_EXTRAS: WeakKeyDictionary[Document, Members | Callable[[], Members]] = WeakKeyDictionary()
 
 
-def set_extras(doc: Document, members: dict[str, bytes]) -> None:
-    """Members (names under i2i-studio/, not document.json) to write with `doc`, replacing earlier ones."""
+def set_extras(doc: Document, members: Members | Callable[[], Members]) -> None:
+    """Members (names under i2i-studio/, not document.json) to write with `doc`, replacing earlier ones; or a
+    function that makes them when they are needed (a snapshot's, encoded by the save on its own thread)."""
+    if not callable(members):
+        _check_extras(members)
+        members = dict(members)
+    _EXTRAS[doc] = members
+
+
+def _check_extras(members: Members) -> Members:
     for name in members:
         if not name.startswith(OWN_FOLDER) or name == META or name.endswith("/"):
             raise ValueError(f"an extra member must be a file under {OWN_FOLDER} other than {META}, not {name!r}")
-    _EXTRAS[doc] = dict(members)
+    return members
 
 
-def extras(doc: Document) -> dict[str, bytes]:
+def extras(doc: Document) -> Members:
     """The extra members `doc` was loaded with or given by `set_extras` (empty when none)."""
-    return dict(_EXTRAS.get(doc, {}))
+    members = _EXTRAS.get(doc, {})
+    return dict(_check_extras(members()) if callable(members) else members)
 
 
-def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None) -> None:
-    """Write `doc` to `path` atomically: a failure leaves the previous file as it was."""
+def snapshot(doc: Document) -> Document:
+    """`doc` as it is now, with what it carries for saving (layers from other programs, extra members), to be
+    saved on another thread while `doc` goes on changing (Document.snapshot: no pixels are copied)."""
+    snap = doc.snapshot()
+    if doc in _FOREIGN:
+        _FOREIGN[snap] = _FOREIGN[doc]
+    if doc in _EXTRAS:
+        _EXTRAS[snap] = _EXTRAS[doc]
+    return snap
+
+
+def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None,
+             progress: Progress | None = None) -> None:
+    """Write `doc` to `path` atomically: a failure leaves the previous file as it was. `progress` hears how far
+    the encoding is (layer by layer, then the extra members and the write)."""
     path = Path(path)
+    report = progress or (lambda fraction, message: None)
     palette = palette or _settings_palette(doc.settings)
     foreign = _FOREIGN.get(doc, {})
-    merged = Image.new("RGBA", (doc.width, doc.height))
+    shown: list[tuple[Image.Image, int, int, float]] = []  # the visible layers' images, bottom to top
     files: list[tuple[str, bytes]] = []
     elements: list[dict[str, str]] = []
     meta_layers: list[dict[str, Any]] = []
+    steps = len(doc.layers) + 2  # the layers, the extra members, the write
     for i, layer in enumerate(doc.layers):  # bottom to top
+        report(i / steps, f"{path.name}: layer {i + 1} of {len(doc.layers)}")
         src = f"data/layer{i:03d}.png"
         kept = foreign.get(layer.name)
         kept = kept if kept is not None and kept.shown is layer.data else None
@@ -108,7 +138,7 @@ def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None)
         meta_layers.append({"src": src, "name": layer.name, "kind": layer.kind,
                             "editable": layer.editable, "foreign": kept is not None})
         if layer.visible:
-            composite(merged, image.convert("RGBA"), x, y, layer.opacity)
+            shown.append((image, x, y, layer.opacity))
     try:
         meta = json.dumps({"format": "i2i-studio", "version": FORMAT_VERSION, "settings": doc.settings,
                            "layers": meta_layers}, indent=1, ensure_ascii=False)
@@ -119,8 +149,11 @@ def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None)
     stack = ET.SubElement(root, "stack")
     for attrs in reversed(elements):  # stack.xml lists the top layer first
         ET.SubElement(stack, "layer", attrs)
+    merged = _merge((doc.width, doc.height), shown)
     thumbnail = merged.copy()
     thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    report(len(doc.layers) / steps, f"{path.name}: the project's state")
+    members = extras(doc)
 
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
@@ -132,8 +165,9 @@ def save_ora(path: str | Path, doc: Document, *, palette: Palette | None = None)
         zf.writestr("Thumbnails/thumbnail.png", _png(thumbnail), compress_type=zipfile.ZIP_STORED)
         zf.writestr("mergedimage.png", _png(merged), compress_type=zipfile.ZIP_STORED)
         zf.writestr(META, meta, compress_type=zipfile.ZIP_DEFLATED)
-        for name, data in _EXTRAS.get(doc, {}).items():
+        for name, data in members.items():
             zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+    report((steps - 1) / steps, f"{path.name}: writing")
     try:
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as exc:
@@ -166,6 +200,24 @@ def load_ora(path: str | Path, *, max_pixels: int | None = None,
     if contents.extras:
         _EXTRAS[contents.document] = contents.extras
     return OraLoad(contents.document, contents.notes, budget)
+
+
+def _merge(size: tuple[int, int], shown: list[tuple[Image.Image, int, int, float]]) -> Image.Image:
+    """The visible layers composited bottom to top, from the topmost that covers the canvas opaquely (those below
+    it cannot show; and compositing a large layer holds up every other thread of the process)."""
+    covering = [i for i, (image, x, y, opacity) in enumerate(shown)
+                if (x, y) == (0, 0) and image.size == size and opacity >= 1 and _opaque(image)]
+    if covering:
+        merged, above = shown[covering[-1]][0].convert("RGBA"), shown[covering[-1] + 1:]
+    else:
+        merged, above = Image.new("RGBA", size), shown
+    for image, x, y, opacity in above:
+        composite(merged, image.convert("RGBA"), x, y, opacity)
+    return merged
+
+
+def _opaque(image: Image.Image) -> bool:
+    return image.mode in ("RGB", "L", "P") and "transparency" not in image.info
 
 
 def _encode(layer: Layer, palette: Palette | None) -> tuple[bytes, Image.Image]:

@@ -6,16 +6,26 @@ file costs a message, never the work on screen), unsaved work is never dropped w
 of opening, saving or autosaving vanishes: whatever a hook raises reaches the user as one line (a dialog, or
 the status line for autosave), an unexpected one with its traceback in the log.
 
-A page's files class subclasses PageFiles, passes the page (a QWidget) and implements these hooks:
+Reading and writing run on the bridge's file lane, never on the GUI thread: Save, autosave and Export write a
+snapshot of the project taken on the GUI thread when the job goes out (cheap: the arrays are shared, and the
+document copies a layer before it next writes it in place), so the user keeps looking and editing meanwhile, and
+an edit made during a save is neither in that file nor lost (the project stays modified). Opening reads the file
+there too, then asks about unsaved work and shows it. Each operation returns an Outcome (app/jobs.py) that says
+how it ended; progress shows in the page's status line.
+
+A page's files class subclasses PageFiles, passes the page (a QWidget) and the bridge, and implements these hooks:
 
     history()           the undoable model (an Undoable of app/history.py: a Document or a project), None while
                         nothing is open; its observers get changes with a `what`, "history" ones update Undo/Redo
-    saved_document()    the Document that Save and autosave write (None: nothing to save)
+    saved_document()    a snapshot Document that Save and autosave write (None: nothing to save), cheap: see
+                        app/fileio/ora.py snapshot(); it is encoded and written on the file lane
     load_project(path)  read a project file completely: (what show_project takes, notes for the user);
-                        raises one of READ_ERRORS with a one-line message
+                        raises one of READ_ERRORS with a one-line message; runs on the file lane, so it
+                        touches neither the page nor Qt
     show_project(loaded, name)  make it the page's current work (name: the file's stem, or "Recovered");
                         returns more notes for the user
-    exported_image()    the HxWx3 image Export writes (None: nothing to export)
+    exported_image()    the HxWx3 image Export writes (None: nothing to export), an array nobody writes in place
+                        again (Document.shared)
 
 and may override these:
 
@@ -24,6 +34,8 @@ and may override these:
     open_actions()      the File menu's first group (the page's own Open/New actions)
     save_palette()      the palette saved with the document (None: the one its settings name)
     show_status(text)   an error that needs no dialog (a failed autosave); default page.show_status(text, error=True)
+    show_activity(text) what the file lane is doing or did ("Saving p.ora: layer 2 of 4"); default
+                        page.show_status(text)
     _on_change(change)  which changes of the history object count as unsaved work (default: "history" ones)
 
 and sets these class attributes: PAGE_NAME (names the page in the recovery question; None: not named),
@@ -43,6 +55,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +65,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.document import Document
+from app.engine_bridge import EngineBridge, FileJob, FileWork
 from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError, export_image
 from app.fileio.ora import save_ora
 from app.history import Undoable
+from app.jobs import Job, Jobs, Outcome
 from engine.errors import USER_ERRORS, error_message
 from engine.palettes import Palette
 from engine.storage import user_data_dir
@@ -66,6 +81,24 @@ IMAGE_FILTERS = {"PNG (*.png)": ".png", "JPEG (*.jpg *.jpeg)": ".jpg"}
 Button = QMessageBox.StandardButton
 log = logging.getLogger(__name__)
 
+Work = Callable[[FileJob], Any]  # runs on the file lane
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """What file work raised, carried back to the GUI thread, which words it (and logs a bug of ours)."""
+
+    error: Exception
+
+
+def _catching(work: Work) -> FileWork:
+    def run(job: FileJob) -> Any:
+        try:
+            return work(job)
+        except Exception as exc:  # noqa: BLE001 - worded on the GUI thread by PageFiles._message
+            return _Raised(exc)
+    return FileWork(run)
+
 
 class PageFiles(QObject):
     PAGE_NAME: str | None = None
@@ -75,7 +108,7 @@ class PageFiles(QObject):
     EXPORT_FILTERS: dict[str, str] = IMAGE_FILTERS  # dialog filter -> the suffix a bare name gets
     READ_ERRORS: tuple[type[Exception], ...] = (FileError,)
 
-    def __init__(self, page: QWidget, autosave: Autosave | None = None) -> None:
+    def __init__(self, page: QWidget, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
         super().__init__(page)
         self.page = page
         self.autosave = autosave or Autosave(user_data_dir() / self.AUTOSAVE_FOLDER)
@@ -83,6 +116,12 @@ class PageFiles(QObject):
         self._key = uuid.uuid4().hex
         self._changed_since_autosave = False
         self._unsubscribe = None
+        self.jobs = Jobs(bridge, self)  # the file lane's jobs of this page
+        self.jobs.progress.connect(self._progress)
+        self.jobs.cancelled.connect(self._dropped)
+        self._slots = f"files-{uuid.uuid4().hex[:12]}"
+        self._waiting: dict[str, Outcome] = {}  # by slot: the outcome of the job waiting there
+        self._running: dict[str, tuple[Outcome, str]] = {}  # by slot: the running job's outcome and what it does
 
         self.open_project = self._action("Open &Project…", self.choose_project, "Ctrl+Shift+O")
         self.save_project = self._action("&Save Project", self.save, QKeySequence.StandardKey.Save)
@@ -131,6 +170,9 @@ class PageFiles(QObject):
     def show_status(self, text: str) -> None:
         self.page.show_status(text, error=True)
 
+    def show_activity(self, text: str) -> None:
+        self.page.show_status(text)
+
     def _on_change(self, change: Any) -> None:
         if change.what == "history":
             self._changed_since_autosave = True
@@ -160,50 +202,64 @@ class PageFiles(QObject):
     def choose_project(self) -> None:
         self._open_chosen("Open Project", PROJECT_FILTER, self.open_project_file)
 
-    def open_project_file(self, path: str | Path) -> bool:
-        try:
-            loaded, notes = self.load_project(path)
-        except Exception as exc:  # noqa: BLE001 - a file that cannot be read costs a message, never silence
-            self._warn("Open Project", self._message(exc, path))
-            return False
-        if not self.confirm_discard():
-            return False
-        self._replaced(Path(path))
-        try:
-            notes = notes + self.show_project(loaded, Path(path).stem)
-        except Exception as exc:  # noqa: BLE001
-            self._warn("Open Project", self._message(exc, path))
-            return False
-        if notes:
-            self._inform("Open Project", f"{Path(path).name}: " + "; ".join(notes) + ".")
-        return True
+    def open_project_file(self, path: str | Path) -> Outcome:
+        """Read the project on the file lane; then (unsaved work permitting) show it."""
+        name = Path(path).name
 
-    def save(self) -> bool:
+        def show(loaded: tuple[Any, list[str]]) -> None:
+            project, notes = loaded
+            self._replaced(Path(path))
+            notes = notes + self.show_project(project, Path(path).stem)
+            self.show_activity(f"Opened {name}")
+            if notes:
+                self._inform("Open Project", f"{name}: " + "; ".join(notes) + ".")
+
+        return self.open_with("Open Project", path, self.load_project, show)
+
+    def open_with(self, title: str, path: str | Path, read: Callable[[str | Path], Any],
+                  show: Callable[[Any], object]) -> Outcome:
+        """Read a file with `read(path)` on the file lane (it must not touch the page or Qt); then, unsaved work
+        permitting, `show(value)` on the GUI thread (False: it did not open)."""
+        def replace(value: Any) -> object:
+            return self.confirm_discard() and show(value)
+
+        return self._run("open", title, path, f"Opening {Path(path).name}", lambda: lambda job: read(path), replace)
+
+    def save(self) -> Outcome:
         return self.save_project_file(self.project_path) if self.project_path else self.save_as()
 
-    def save_as(self) -> bool:
+    def save_as(self) -> Outcome:
         name = str(self.project_path or Path(self.photo_name() or "untitled").with_suffix(".ora"))
         path, _ = QFileDialog.getSaveFileName(self.page, "Save Project", name, PROJECT_FILTER)
-        return bool(path) and self.save_project_file(with_suffix(path, ".ora"))
+        return self.save_project_file(with_suffix(path, ".ora")) if path else Outcome.settled(False)
 
-    def save_project_file(self, path: Path) -> bool:
+    def save_project_file(self, path: Path) -> Outcome:
+        """Write the project as it is when the save goes out; the old file stays until the new one is whole."""
         history = self.history()
         if history is None:
-            return False
-        written: list[Path] = []
+            return Outcome.settled(False)
 
-        def write() -> None:  # making the document can fail too (out of memory): all of it under _try
-            doc = self.saved_document()
-            if doc is not None:
-                save_ora(path, doc, palette=self.save_palette())  # atomic: a failure leaves the old file
-                written.append(path)
+        def snapshot() -> Work | None:  # on the GUI thread: making the document can fail too (out of memory)
+            doc, palette, revision = self.saved_document(), self.save_palette(), history.revision
+            if doc is None:
+                return None
 
-        if not self._try("Save Project", write, path) or not written:
-            return False
-        self.project_path = path
-        history.modified = False
-        self.autosave.discard(self._key)
-        return True
+            def write(job: FileJob) -> int:
+                save_ora(path, doc, palette=palette, progress=job.progress)  # atomic
+                return revision
+
+            return write
+
+        def saved(revision: int) -> None:
+            if self.history() is not history:  # another project is shown by now: this one was saved all the same
+                return
+            self.project_path = path
+            if history.revision == revision:  # no edit since the snapshot
+                history.modified = False
+            self.autosave.discard(self._key)
+            self.show_activity(f"Saved {path.name}")
+
+        return self._run(f"save:{path}", "Save Project", path, f"Saving {path.name}", snapshot, saved)
 
     def choose_export(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self.page, self.EXPORT_TITLE, self.export_name(),
@@ -211,43 +267,61 @@ class PageFiles(QObject):
         if path:
             self.export(path if Path(path).suffix else path + self.EXPORT_FILTERS.get(chosen, ".png"))
 
-    def export(self, path: str | Path) -> bool:
-        written: list[str | Path] = []
+    def export(self, path: str | Path) -> Outcome:
+        def image() -> Work | None:
+            pixels = self.exported_image()
+            return None if pixels is None else lambda job: export_image(path, pixels)
 
-        def write() -> None:
-            image = self.exported_image()
-            if image is not None:
-                export_image(path, image)
-                written.append(path)
-
-        return self._try(self.EXPORT_TITLE, write, path) and bool(written)
+        return self._run(f"export:{path}", self.EXPORT_TITLE, path, f"Exporting {Path(path).name}", image,
+                         lambda _: self.show_activity(f"Exported {Path(path).name}"))
 
     # --- unsaved work --------------------------------------------------------------------------------
 
     def confirm_discard(self) -> bool:
-        """True when the current project may be replaced or closed (saved, or its changes given up)."""
+        """True when the current project may be replaced or closed (saved, or its changes given up). Saves under
+        way end first; a save asked for here is waited for (the window keeps painting)."""
+        self.finish()
         history = self.history()
         if history is not None and history.modified:
             answer = QMessageBox.question(self.page, "Unsaved changes", f"Save the changes to {self.title()}?",
                                           Button.Save | Button.Discard | Button.Cancel, Button.Save)
-            if answer == Button.Cancel or (answer == Button.Save and not self.save()):
+            if answer == Button.Cancel or (answer == Button.Save and not self.save().wait()):
                 return False
         self.autosave.discard(self._key)  # given up or saved: nothing left to recover
         return True
 
-    def autosave_now(self) -> None:
+    def finish(self) -> None:
+        """Let the file work under way end (the event loop keeps turning; the user's input waits)."""
+        for slot, (outcome, _) in list(self._running.items()):
+            if self.jobs.running(slot):
+                outcome.wait()
+
+    @property
+    def busy(self) -> bool:
+        return self.jobs.busy
+
+    def autosave_now(self) -> Outcome:
+        """Autosave the project as it is when the job goes out, if there is unsaved work not autosaved yet."""
         history = self.history()
         if history is None or not history.modified or not self._changed_since_autosave:
-            return
-        try:
+            return Outcome.settled(False)
+
+        def snapshot() -> Work | None:
             doc = self.saved_document()
             if doc is None:
-                return
-            self.autosave.save(doc, key=self._key, title=self.title(), palette=self.save_palette(),
-                               source=self.project_path)
-            self._changed_since_autosave = False
-        except Exception as exc:  # noqa: BLE001 - on a timer: an error raised here would vanish
-            self.show_status(f"Autosave failed: {self._message(exc)}")
+                return None
+            self._changed_since_autosave = False  # an edit from now on is for the next autosave
+            autosave, key, title, source = self.autosave, self._key, self.title(), self.project_path
+            palette = self.save_palette()
+            return lambda job: autosave.save(doc, key=key, title=title, palette=palette, source=source,
+                                             progress=job.progress)
+
+        def failed(text: str) -> None:  # on a timer: no dialog, and the next autosave tries again
+            self._changed_since_autosave = True
+            self.show_status(f"Autosave failed: {text}")
+
+        return self._run("autosave", "Autosave", None, "Autosaving", snapshot,
+                         lambda _: self.show_activity("Autosaved"), report=failed)
 
     def offer_recovery(self) -> None:
         """After a crash: offer the autosaves left behind, newest first."""
@@ -265,18 +339,19 @@ class PageFiles(QObject):
                 return  # later, or recovered: one project at a time
 
     def _recover(self, path: Path, source: Path | None) -> bool:
-        try:
-            loaded, _notes = self.load_project(path)
-        except Exception as exc:  # noqa: BLE001
-            self._warn("Recover", f"{self._message(exc, path)} (the autosave is kept at {path})")
-            return False
-        self._replaced(source if source is not None and source.suffix.lower() == ".ora" else None)
-        self.show_project(loaded, source.stem if source else "Recovered")
-        self.history().modified = True  # recovered work is unsaved until the user saves it
-        self._key = path.stem  # keep autosaving into the file we recovered from, now as our own
-        self._changed_since_autosave = True
-        self.autosave_now()
-        return True
+        """Open an autosave (read on the file lane, waited for: the question that follows depends on it)."""
+        def recovered(loaded: tuple[Any, list[str]]) -> None:
+            self._replaced(source if source is not None and source.suffix.lower() == ".ora" else None)
+            self.show_project(loaded[0], source.stem if source else "Recovered")
+            self.history().modified = True  # recovered work is unsaved until the user saves it
+            self._key = path.stem  # keep autosaving into the file we recovered from, now as our own
+            self._changed_since_autosave = True
+            self.autosave_now().wait()  # the autosave is ours now: never offered to another window
+
+        load = self.load_project
+        return self._run("open", "Recover", path, f"Recovering {path.name}", lambda: lambda job: load(path),
+                         recovered, report=lambda text: self._warn("Recover", f"{text} (the autosave is kept at {path})")
+                         ).wait()
 
     def title(self) -> str:
         return self.project_path.name if self.project_path else (self.photo_name() or "Untitled")
@@ -307,15 +382,65 @@ class PageFiles(QObject):
         self.undo.setText(f"&Undo {history.undo_text}" if history and history.can_undo else "&Undo")
         self.redo.setText(f"&Redo {history.redo_text}" if history and history.can_redo else "&Redo")
 
-    def _try(self, title: str, write: Callable[[], object], path: str | Path | None = None) -> bool:
-        """Run a write (save, export): False after telling the user why it failed (the file it would
-        have replaced is left as it was: every write is atomic)."""
-        try:
-            write()
-            return True
-        except Exception as exc:  # noqa: BLE001 - a failed save must never pass in silence
-            self._warn(title, self._message(exc, path))
-            return False
+    # --- the file lane -------------------------------------------------------------------------------
+
+    def _run(self, kind: str, title: str, path: str | Path | None, doing: str, prepare: Callable[[], Work | None],
+             then: Callable[[Any], object], *, report: Callable[[str], None] | None = None) -> Outcome:
+        """One operation on the file lane, one at a time per `kind`: `prepare()` runs on the GUI thread when the
+        job goes out (now, or when the previous one of its kind ends) and gives the work (None: nothing to do);
+        the work runs on the lane; `then(value)` on the GUI thread (False: it did not succeed). Whatever fails is
+        told with `report` (default: a dialog titled `title`) as one line naming the file. A waiting job that a
+        newer one of its kind replaces ends with it."""
+        slot = f"{self._slots}:{kind}"
+        outcome = self._waiting.setdefault(slot, Outcome())
+        tell = report or (lambda text: self._warn(title, text))
+
+        def fail(text: str) -> None:
+            tell(text)
+            outcome.settle(False)
+
+        def arrived(value: Any) -> None:
+            self._running.pop(slot, None)
+            if isinstance(value, _Raised):
+                fail(self._message(value.error, path))
+                return
+            try:
+                ok = then(value) is not False
+            except Exception as exc:  # noqa: BLE001 - showing what was read can fail too
+                fail(self._message(exc, path))
+                return
+            outcome.settle(ok)
+
+        def failed(message: str) -> None:
+            self._running.pop(slot, None)
+            fail(message if path is None or Path(path).name in message else f"{Path(path).name}: {message}")
+
+        def make() -> Job | None:
+            self._waiting.pop(slot, None)
+            try:
+                work = prepare()
+            except Exception as exc:  # noqa: BLE001 - a failed snapshot must never pass in silence
+                fail(self._message(exc, path))
+                return None
+            if work is None:
+                outcome.settle(False)
+                return None
+            self._running[slot] = (outcome, doing)
+            self.show_activity(f"{doing}…")
+            return Job(_catching(work), arrived, failed)
+
+        self.jobs.want(slot, make)
+        return outcome
+
+    def _progress(self, slot: str, fraction: float, message: str) -> None:
+        if slot in self._running:
+            what = message.partition(": ")[2] or message
+            self.show_activity(f"{self._running[slot][1]}: {what} ({fraction:.0%})")
+
+    def _dropped(self, slot: str) -> None:
+        """The lane dropped a job (it stopped): whoever waits for it learns it did not succeed."""
+        if slot in self._running:
+            self._running.pop(slot)[0].settle(False)
 
     def _message(self, exc: Exception, path: str | Path | None = None) -> str:
         """One line for the user, naming the file; an error that is not about the file or the machine is

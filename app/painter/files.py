@@ -12,14 +12,15 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QSpinBox
 
 from app.document import Change, Document
+from app.engine_bridge import EngineBridge
 from app.fileio.autosave import Autosave
-from app.fileio.labels import MAX_SIDE, FileError, read_label_image, write_label_png
-from app.fileio.ora import load_ora
-from app.fileio.page_files import IMAGE_FILTERS, PageFiles, with_suffix
+from app.fileio.labels import MAX_SIDE, LabelImport, read_label_image, write_label_png
+from app.fileio.ora import load_ora, snapshot
+from app.fileio.page_files import IMAGE_FILTERS, PageFiles, Work, with_suffix
+from app.jobs import Outcome
 from app.painter.layers import complete_document
 from app.painter.render import LABELS, PHOTO, fixed_size, size_multiple, valid_size
 from engine.api import ModelEntry
-from engine.errors import USER_ERRORS
 from engine.palettes import Palette
 
 if TYPE_CHECKING:
@@ -62,8 +63,8 @@ class PainterFiles(PageFiles):
     EXPORT_TITLE = "Export Photo"
     EXPORT_FILTERS = {**IMAGE_FILTERS, "TIFF (*.tif *.tiff)": ".tif"}
 
-    def __init__(self, page: PainterPage, autosave: Autosave | None = None) -> None:
-        super().__init__(page, autosave)
+    def __init__(self, page: PainterPage, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
+        super().__init__(page, bridge, autosave)
         self.new = self._action("&New Label Map…", self.new_document, QKeySequence.StandardKey.New)
         self.open_labels = self._action("&Open Labels…", self.choose_labels, QKeySequence.StandardKey.Open)
         self.save_labels = self._action("Save &Labels As…", self.choose_labels_target)
@@ -74,18 +75,19 @@ class PainterFiles(PageFiles):
         return self.page.document
 
     def saved_document(self) -> Document | None:
-        return self.page.document
+        return snapshot(self.page.document) if self.page.document is not None else None
 
     def load_project(self, path: str | Path) -> tuple[Document, list[str]]:
         loaded = load_ora(path)
-        return loaded.document, loaded.notes + complete_document(loaded.document, self.page.settings.background_class)
+        return loaded.document, loaded.notes
 
     def show_project(self, loaded: Document, name: str) -> list[str]:
-        return self.page.set_document(loaded)
+        notes = complete_document(loaded, self.page.settings.background_class)
+        return notes + self.page.set_document(loaded)
 
     def exported_image(self) -> np.ndarray | None:
         doc = self.page.document
-        return doc.layer(PHOTO).data if doc is not None else None
+        return doc.shared(PHOTO) if doc is not None else None
 
     def export_name(self) -> str:
         return "photo.png"
@@ -98,6 +100,9 @@ class PainterFiles(PageFiles):
 
     def show_status(self, text: str) -> None:
         self.page._render_status(text, error=True)
+
+    def show_activity(self, text: str) -> None:
+        self.page._render_status(text)
 
     def _on_change(self, change: Change) -> None:
         if change.what == "history":
@@ -118,23 +123,31 @@ class PainterFiles(PageFiles):
     def choose_labels(self) -> None:
         self._open_chosen("Open Label Map", LABEL_FILTER, self.open_label_file)
 
-    def open_label_file(self, path: str | Path) -> bool:
-        try:
-            loaded = read_label_image(path, self.page.palette)
-        except (FileError, *USER_ERRORS) as exc:
-            self._warn("Open Labels", self._message(exc, path))
-            return False
-        if not self.confirm_discard():
-            return False
-        self._replaced(None)
-        self.page.new_document(loaded.labels)
-        if loaded.message:
-            self._inform("Open Labels", f"{Path(path).name}: {loaded.message}.")
-        return True
+    def open_label_file(self, path: str | Path) -> Outcome:
+        """Read a label map on the file lane; then (unsaved work permitting) it becomes a new document."""
+        palette = self.page.palette
+
+        def show(loaded: LabelImport) -> None:
+            self._replaced(None)
+            self.page.new_document(loaded.labels)
+            if loaded.message:
+                self._inform("Open Labels", f"{Path(path).name}: {loaded.message}.")
+
+        return self.open_with("Open Labels", path, lambda p: read_label_image(p, palette), show)
 
     def choose_labels_target(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.page, "Save Label Map", "labels.png", "Indexed PNG (*.png)")
         if path:
-            target = with_suffix(path, ".png")
-            self._try("Save Labels", lambda: write_label_png(target, self.page.document.layer(LABELS).data,
-                                                             self.page.palette), target)
+            self.save_labels_file(with_suffix(path, ".png"))
+
+    def save_labels_file(self, path: Path) -> Outcome:
+        """Write the label map as it is now, as an indexed PNG (on the file lane)."""
+        def labels() -> Work | None:
+            doc, palette = self.page.document, self.page.palette
+            if doc is None:
+                return None
+            pixels = doc.shared(LABELS)
+            return lambda job: write_label_png(path, pixels, palette)
+
+        return self._run(f"labels:{path}", "Save Labels", path, f"Saving {path.name}", labels,
+                         lambda _: self.show_activity(f"Saved {path.name}"))

@@ -78,7 +78,7 @@ class PainterPage(ProjectPage):
         self.photo_view.cursor_moved.connect(self._cursor)
 
         self._build_layout(self._build_toolbar())
-        self.files = PainterFiles(self)
+        self.files = PainterFiles(self, bridge)
         catalog.changed.connect(self._catalog_changed)
         self.set_document(starter_document())
         self._catalog_changed()

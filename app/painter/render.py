@@ -1,11 +1,13 @@
 """The painter's render scheduler: label edits in, photos out, without ever making the GUI wait.
 
-During a stroke at most one low-resolution preview is in flight (app/jobs.py): when it returns and the labels
-changed meanwhile, the next one goes out, so previews keep pace with the engine instead of queueing up. The preview
-resolution adapts to how long previews take, so a big model on a slow machine still follows the brush. When the
-stroke ends a full-resolution render goes to its own slot and the preview is cancelled (superseded).
-Edits outside a stroke (fill, undo, open) ask for a full render on the next turn of the event loop, so
-a burst of changes costs one request.
+Every change is seen first in a quick low-resolution preview, then at full resolution; the photo on screen stays
+until the next image lands (never blanked or washed while one renders). During a stroke at most one preview is in
+flight (app/jobs.py): when it returns and the labels changed meanwhile, the next one goes out, so previews keep pace
+with the engine instead of queueing up. A preview's size is a number of pixels, whatever the canvas' size, that
+adapts to how long previews take, so a big model on a slow machine still follows the brush. When the stroke ends,
+a preview of the final labels and a full-resolution render go out, superseding whatever still renders (the engine
+stops it at its next layer). Edits outside a stroke (fill, undo, open) do the same on the next turn of the event
+loop, so a burst of changes costs one pair of requests.
 """
 
 from __future__ import annotations
@@ -19,15 +21,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Change, Document
 from app.engine_bridge import EngineBridge
-from app.jobs import Job, Jobs
+from app.jobs import Job, Jobs, PreviewSize
 from engine.api import ModelEntry, RenderLabels
 
 LABELS, PHOTO, STYLE = "labels", "photo", "style"  # the painter's layers; the seed is the "seed" setting
 PREVIEW_SLOT = "painter-preview"
 FULL_SLOT = "painter-render"
-PREVIEW_SCALE = 0.5  # the first preview of a session; then it adapts to the model's speed
-MIN_PREVIEW_SCALE = 0.125
-PREVIEW_BUDGET_S = 0.3  # a slower preview halves the next one's resolution; a much faster one doubles it
+PREVIEW_BUDGET_S = 0.3  # a slower preview halves the next one's sides; a much faster one doubles them
 
 Size = tuple[int, int]
 
@@ -60,6 +60,15 @@ def resize_rgb(image: np.ndarray, size: Size) -> np.ndarray:
     return np.clip(resized, 0.0, 1.0)
 
 
+def nearest(labels: np.ndarray, size: Size) -> np.ndarray:
+    """The label map subsampled to `size` (H, W): each output pixel takes the label under its centre, as the
+    engine resizes label maps (ids are never blended)."""
+    h, w = labels.shape[:2]
+    rows = ((np.arange(size[0]) + 0.5) * h / size[0]).astype(np.intp)
+    cols = ((np.arange(size[1]) + 0.5) * w / size[1]).astype(np.intp)
+    return labels[np.ix_(np.minimum(rows, h - 1), np.minimum(cols, w - 1))]
+
+
 class RenderScheduler(QObject):
     """Observes a document's label layer and the canvas strokes; keeps its photo layer rendered."""
 
@@ -77,10 +86,10 @@ class RenderScheduler(QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self._entry: ModelEntry | None = None
         self._in_stroke = False
-        self.preview_scale = PREVIEW_SCALE
+        self.preview = PreviewSize(budget_s=PREVIEW_BUDGET_S)
         self._preview_sent = 0.0
-        self._full_timer = QTimer(self, singleShot=True, interval=0)
-        self._full_timer.timeout.connect(self.render_full)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=0)
+        self._refresh_timer.timeout.connect(self.refresh)
 
     @property
     def busy(self) -> bool:
@@ -92,84 +101,88 @@ class RenderScheduler(QObject):
         self._doc, self._unsubscribe = doc, (doc.subscribe(self._on_change) if doc else None)
         self._in_stroke = False
         self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)  # results for the previous document must not land here
-        self._request_full()
+        self._request_refresh()
 
     def set_model(self, entry: ModelEntry | None) -> None:
         self._entry = entry
-        self.preview_scale = PREVIEW_SCALE  # another model, another speed
+        self.preview.reset()
         self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)
-        self._request_full()
+        self._request_refresh()
 
     # --- canvas intents --------------------------------------------------------------------------------
 
     def stroke_started(self) -> None:
         self._in_stroke = True
-        self._full_timer.stop()
+        self._refresh_timer.stop()
         self.jobs.cancel(FULL_SLOT)  # an older full render landing mid-stroke would paint over newer previews
 
     def stroke_finished(self) -> None:
         self._in_stroke = False
-        self.jobs.cancel(PREVIEW_SLOT)  # the full render supersedes any preview still on its way or waiting
-        self.render_full()
+        self.refresh()
 
     # --- requests ----------------------------------------------------------------------------------------
 
+    def refresh(self) -> None:
+        """A preview of the labels as they are now, then the full-resolution render; both supersede what their
+        slots still render."""
+        self._refresh_timer.stop()
+        self.jobs.cancel(PREVIEW_SLOT)  # a preview of older labels is of no use now
+        if (preview := self._preview_job()) is not None:
+            self.jobs.send(PREVIEW_SLOT, preview)
+        self.render_full()
+
     def render_full(self) -> None:
         """Render at full resolution now, superseding a full render on its way."""
-        self._full_timer.stop()
+        self._refresh_timer.stop()
         if (request := self._request(full=True)) is not None:
             self.jobs.send(FULL_SLOT, Job(request, lambda image: self._arrived("full", image), self.failed.emit))
 
-    def _request_full(self) -> None:
+    def _request_refresh(self) -> None:
         if not self._in_stroke:
-            self._full_timer.start()
+            self._refresh_timer.start()
 
     def _preview_job(self) -> Job | None:
-        """The preview of the labels as they are when it goes out."""
+        """The preview of the labels as they are when it goes out (None: the full render is as small)."""
         if (request := self._request(full=False)) is None:
             return None
         self._preview_sent = time.perf_counter()
-        return Job(request, lambda image: self._arrived("preview", image), self.failed.emit)
+        return Job(request, lambda image: self._arrived("preview", image), self.failed.emit, urgent=True)
 
     def _request(self, *, full: bool) -> RenderLabels | None:
         if self._doc is None or self._entry is None or not self._doc.has_layer(self._labels):
             return None
         shape = (self._doc.height, self._doc.width)
-        scale = 1.0 if full else self.preview_scale
-        wanted = (round(shape[0] * scale), round(shape[1] * scale))
+        size = valid_size(self._entry, shape if full else self.preview.size(shape))
+        if not full and size == valid_size(self._entry, shape):
+            return None
         style = None
         if self._entry.capabilities.style_image and self._doc.has_layer(self._style):
             style = self._doc.layer(self._style).data
         seed = self._doc.settings.get("seed")
-        # a copy: the engine reads the labels on its own thread while the user keeps painting
-        return RenderLabels(self._entry.id, self._doc.layer(self._labels).data.copy(),
-                            size=valid_size(self._entry, wanted), style=style,
+        labels = self._doc.layer(self._labels).data
+        # a copy (the engine reads it on its own thread while the user paints on); a preview's, subsampled
+        labels = labels.copy() if full else nearest(labels, size)
+        return RenderLabels(self._entry.id, labels, size=size, style=style,
                             seed=int(seed) if isinstance(seed, int) else None)
 
     # --- results -----------------------------------------------------------------------------------------
 
     def _arrived(self, kind: str, image: np.ndarray) -> None:
         if kind == "preview":
-            self._adapt_preview(time.perf_counter() - self._preview_sent)
+            self.preview.took(time.perf_counter() - self._preview_sent)
         doc = self._doc
         if doc is not None and doc.has_layer(self._photo):
             image = resize_rgb(np.asarray(image, dtype=np.float32), (doc.height, doc.width))
             doc.replace_pixels(self._photo, image)  # a derived layer: rendering is no edit
             self.rendered.emit(kind, image)
 
-    def _adapt_preview(self, seconds: float) -> None:
-        if seconds > PREVIEW_BUDGET_S:
-            self.preview_scale = max(MIN_PREVIEW_SCALE, self.preview_scale / 2)
-        elif seconds < PREVIEW_BUDGET_S / 4:
-            self.preview_scale = min(PREVIEW_SCALE, self.preview_scale * 2)
-
     def _on_change(self, change: Change) -> None:
         style_changed = change.name == self._style and change.what in ("pixels", "layers")
         if style_changed or change == Change("setting", "seed") or change == Change("layers", self._labels):
-            self._request_full()
+            self._request_refresh()
         elif change.what != "pixels" or change.name != self._labels:
             return
         elif self._in_stroke:
             self.jobs.want(PREVIEW_SLOT, self._preview_job)  # while one renders, the newest labels wait for it
         else:
-            self._request_full()
+            self._request_refresh()

@@ -19,6 +19,14 @@ from app.sae.texture_panel import TextureEdits, TextureEditsPanel, canonical
 from engine.api import CodeStats
 
 
+def cells_to_pixels(cells: np.ndarray, cell_size: tuple[float, float], size: tuple[int, int]) -> np.ndarray:
+    """Per-cell values (h, w) spread over the pixels of a photo of `size` whose cells are cell_size (height,
+    width) px."""
+    rows = np.minimum((np.arange(size[0]) // cell_size[0]).astype(np.intp), cells.shape[0] - 1)
+    cols = np.minimum((np.arange(size[1]) // cell_size[1]).astype(np.intp), cells.shape[1] - 1)
+    return np.ascontiguousarray(cells[np.ix_(rows, cols)], np.float32)
+
+
 class EditBinding(QObject):
     def __init__(self, session: SwapSession, blend: BlendControl, region: RegionPanel, texture: TextureEditsPanel,
                  parent: QObject | None = None) -> None:
@@ -75,9 +83,7 @@ class EditBinding(QObject):
             return
         selected = project.selected if project else None
         if isinstance(selected, RegionLayer):
-            cell = project.embedding.cell
-            mask = np.kron(selected.weights, np.ones((cell, cell), np.float32))[:doc.height, :doc.width]
-            doc.replace_pixels(MASK, np.ascontiguousarray(mask))
+            doc.replace_pixels(MASK, cells_to_pixels(selected.weights, project.cell_size, (doc.height, doc.width)))
         if doc.layer(MASK).visible != isinstance(selected, RegionLayer):
             doc.set_layer_property(MASK, visible=isinstance(selected, RegionLayer))
 

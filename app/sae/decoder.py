@@ -6,15 +6,19 @@ which codes the pixels on screen were generated from ("landed"), and asks for as
   new), grown by the generator's reach (a cell's code changes the pixels up to that many cells away),
   and the returned patch is pasted in; the engine computes it with the receptive-field margin, so the
   pixels equal a full decode;
-- a texture edit changes every pixel: while a slider is dragged, previews at PREVIEW_SCALE, then one full
-  decode when it is released;
-- a structure edit over most of the photo during a drag is previewed like a texture edit.
-Each slot has at most one request in flight (app/jobs.py): when it returns and the codes moved on, the next
-one goes out, so requests keep pace with the engine instead of queueing (and superseding) each other.
+- a texture edit changes every pixel: while a slider is dragged, quick previews (a few pixels whatever the photo's
+  size, adapting to the model's speed: app/jobs.py PreviewSize), then, when it is released (or a swap lands), a
+  preview of the final codes at once and a full decode that supersedes any still running (the engine stops it
+  at its next layer);
+- a structure edit over most of the photo is previewed and decoded like a texture edit.
+The result layer keeps what it shows until the next image lands. While a drag goes on each slot has at most one
+request in flight (app/jobs.py): when it returns and the codes moved on, the next one goes out, so requests keep
+pace with the engine instead of queueing (and superseding) each other.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -23,16 +27,16 @@ from PySide6.QtCore import QObject, Signal
 from app.document import Document
 from app.engine_bridge import EngineBridge
 from app.history import ProjectChange
-from app.jobs import Job, Jobs
+from app.jobs import Job, Jobs, PreviewSize
 from app.sae.photos import resize
 from app.sae.stack import SwapProject
 from engine.api import DecodeCodes, DecodedPatch, ModelEntry
 from engine.codes import changed_cells
 
-RESULT = "result"
+PHOTO, RESULT = "photo", "result"
 PREVIEW_SLOT = "sae-preview"
 DECODE_SLOT = "sae-decode"
-PREVIEW_SCALE = 0.5
+PREVIEW_BUDGET_S = 0.5
 MAX_REGION_SHARE = 0.5  # a structure edit over more of the code than this is decoded (or previewed) whole
 
 Codes = tuple[np.ndarray, np.ndarray]
@@ -58,6 +62,8 @@ class DecodeScheduler(QObject):
         self._reach = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._landed: Codes | None = None  # the codes the result layer was generated from; None: a preview
+        self.preview = PreviewSize(budget_s=PREVIEW_BUDGET_S)
+        self._preview_sent = 0.0
         self.requests: list[DecodeCodes] = []  # what was asked, newest last (the page's status and tests read it)
 
     @property
@@ -70,6 +76,8 @@ class DecodeScheduler(QObject):
         if self._unsubscribe:
             self._unsubscribe()
         self._project, self._doc = project, doc
+        if (model.id if model else None) != self._model_id:
+            self.preview.reset()
         self._model_id = model.id if model else None
         self._reach = reach_cells(model) if model else 0
         self._unsubscribe = project.subscribe(self._on_change) if project else None
@@ -81,13 +89,27 @@ class DecodeScheduler(QObject):
         if change.what != "layers":
             return
         if change.final:
-            self.jobs.cancel(PREVIEW_SLOT)  # the exact result supersedes any preview on its way
-            self.jobs.want(DECODE_SLOT, self._final_job)
+            self._settle()
         elif self._cheap():
             self.jobs.want(DECODE_SLOT, self._final_job)
         else:
             self.jobs.cancel(DECODE_SLOT)  # an older exact result landing mid-drag would hide newer previews
             self.jobs.want(PREVIEW_SLOT, self._preview_job)
+
+    def _settle(self) -> None:
+        """The exact result of the final codes: a small region in turn, or else a preview at once and then the whole
+        decode, superseding one still running."""
+        self.jobs.cancel(PREVIEW_SLOT)  # a preview of older codes is of no use now
+        region = self._region(*self._project.final_codes()) if self._project is not None else ()
+        if region == ():  # the screen shows these codes already
+            return
+        if region is not None:
+            self.jobs.want(DECODE_SLOT, self._final_job)
+            return
+        if (preview := self._preview_job()) is not None:
+            self.jobs.send(PREVIEW_SLOT, preview)
+        if (final := self._final_job()) is not None:
+            self.jobs.send(DECODE_SLOT, final)
 
     def _cheap(self) -> bool:
         """Can the change since the landed codes be generated exactly as a small region?"""
@@ -111,9 +133,11 @@ class DecodeScheduler(QObject):
     # --- requests ----------------------------------------------------------------------------------------
 
     def _request(self, structure: np.ndarray, texture: np.ndarray, *, region=None, scale: float = 1.0) -> DecodeCodes:
-        project = self._project
-        request = DecodeCodes(self._model_id, structure, texture, tuple(project.embedding.size),
-                              region=region, scale=scale, noise_seed=project.noise_seed)
+        project, embedding = self._project, self._project.embedding
+        # onto the photo: the result is the photo plus the codes' change, at the photo's own resolution
+        request = DecodeCodes(self._model_id, structure, texture, tuple(embedding.size), region=region, scale=scale,
+                              noise_seed=project.noise_seed, photo=self._doc.shared(PHOTO),
+                              base_codes=(embedding.structure, embedding.texture))
         self.requests.append(request)
         del self.requests[:-50]
         return request
@@ -134,8 +158,10 @@ class DecodeScheduler(QObject):
         if self._project is None or self._model_id is None:
             return None
         self._landed = None  # the result is about to show a preview: the next exact decode must be whole
-        return Job(self._request(*self._project.final_codes(), scale=PREVIEW_SCALE), self._preview_landed,
-                   self.failed.emit)
+        self._preview_sent = time.perf_counter()
+        scale = self.preview.scale(tuple(self._project.embedding.size))
+        return Job(self._request(*self._project.final_codes(), scale=scale), self._preview_landed, self.failed.emit,
+                   urgent=True)
 
     # --- results -----------------------------------------------------------------------------------------
 
@@ -145,6 +171,7 @@ class DecodeScheduler(QObject):
         self.decoded.emit(kind)
 
     def _preview_landed(self, patch: DecodedPatch) -> None:
+        self.preview.took(time.perf_counter() - self._preview_sent)
         self._paste(patch, whole=True)
         self.decoded.emit("preview")
 
@@ -153,7 +180,7 @@ class DecodeScheduler(QObject):
         if doc is None or not doc.has_layer(RESULT):
             return
         image = np.asarray(patch.image, np.float32)
-        data = doc.layer(RESULT).data
+        data = doc.writable(RESULT)
         if whole and image.shape[:2] != data.shape[:2]:
             image = resize(image, data.shape[:2])  # a preview returned at its own size
         h = min(image.shape[0], data.shape[0] - patch.top)

@@ -8,6 +8,7 @@ reopened project is never re-embedded.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,29 +16,31 @@ import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
 
 from app.document import Document, Layer
+from app.engine_bridge import EngineBridge
 from app.fileio.autosave import Autosave
 from app.fileio.labels import FileError
 from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
+from app.jobs import Outcome
 from app.sae.decoder import RESULT
-from app.sae.photos import Photo
+from app.sae.photos import Photo, embedded_at
 from app.sae.session import PHOTO, add_derived_layers
 from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
 from app.widgets.files import PHOTO_FILTER
-from engine.errors import USER_ERRORS
-from engine.imageio import ImageFileError
 
 if TYPE_CHECKING:
     from app.sae.page import SwapPage
 
 
 def ora_document(project: SwapProject, doc: Document) -> Document:
-    """What goes into the .ora: the photo, the result on top (what other programs show) and our state."""
+    """What goes into the .ora: the photo, the result on top (what other programs show) and our state. A snapshot
+    that costs no copies (its state is encoded when it is written, on the file lane)."""
     out = Document(doc.height, doc.width, settings=dict(doc.settings, model_id=project.model_id))
     for name in (PHOTO, RESULT):
-        out.add_layer(Layer(name, "rgb", doc.layer(name).data, editable=False))
-    set_extras(out, project_members(project))
+        out.add_layer(Layer(name, "rgb", doc.shared(name), editable=False))
+    state = copy.copy(project)  # its layers are one frozen value, which later edits replace: they are not in it
+    set_extras(out, lambda: project_members(state))
     return out
 
 
@@ -52,8 +55,9 @@ def read_project(path: str | Path) -> tuple[SwapProject, Document, list[str]]:
     for layer in (PHOTO, RESULT):
         if not doc.has_layer(layer) or doc.layer(layer).kind != "rgb":
             raise ProjectFormatError(f"{name}: the {layer} layer is missing")
-    if (doc.height, doc.width) != tuple(project.embedding.size):
+    if not embedded_at((doc.height, doc.width), project.embedding.size):
         raise ProjectFormatError(f"{name}: the layers are not the size of the embedded photo")
+    project.photo_size = (doc.height, doc.width)
     add_derived_layers(doc)
     return project, doc, loaded.notes
 
@@ -65,8 +69,8 @@ class SwapFiles(PageFiles):
     EXPORT_TITLE = "Export Result"
     READ_ERRORS = (FileError, ProjectFormatError)
 
-    def __init__(self, page: SwapPage, autosave: Autosave | None = None) -> None:
-        super().__init__(page, autosave)
+    def __init__(self, page: SwapPage, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
+        super().__init__(page, bridge, autosave)
         self.open_photo = self._action("&Open Photo…", self.choose_photo, QKeySequence.StandardKey.Open)
 
     @property
@@ -91,7 +95,7 @@ class SwapFiles(PageFiles):
 
     def exported_image(self) -> np.ndarray | None:
         doc = self.page.session.document
-        return doc.layer(RESULT).data if doc is not None else None
+        return doc.shared(RESULT) if doc is not None else None
 
     def photo_name(self) -> str:
         return self.page.session.photo_name or ""
@@ -107,17 +111,14 @@ class SwapFiles(PageFiles):
     def choose_photo(self) -> None:
         self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file)
 
-    def open_photo_file(self, path: str | Path) -> bool:
-        """Read and embed a photo as a new project (after asking about unsaved work)."""
+    def open_photo_file(self, path: str | Path) -> Outcome:
+        """Read a photo (on the file lane) and embed it as a new project (after asking about unsaved work)."""
         try:
-            photo = self.page.session.read_photo(path)
-        except (ImageFileError, *USER_ERRORS) as exc:
+            read = self.page.session.photo_reader()
+        except ValueError as exc:
             self._warn("Open Photo", self._message(exc, path))
-            return False
-        if not self.confirm_discard():
-            return False
-        self.embed(photo)
-        return True
+            return Outcome.settled(False)
+        return self.open_with("Open Photo", path, read, self.embed)
 
     def embed(self, photo: Photo) -> None:
         """Embed `photo`; its project replaces the current one (unsaved, no file yet) when it arrives."""

@@ -95,7 +95,7 @@ class SwapPage(ProjectPage):
 
         self._build_layout(self._build_toolbar())
         self._connect()
-        self.files = SwapFiles(self)
+        self.files = SwapFiles(self, bridge)
         catalog.changed.connect(self._catalog_changed)
         self._catalog_changed()
         self._project_changed()
@@ -255,7 +255,7 @@ class SwapPage(ProjectPage):
         self._sync_notice()
         if switching:
             image = doc.layer(PHOTO).data
-            self.files.embed(Photo(image, self.session.photo_name or "photo", image.shape[:2]))
+            self.files.embed(Photo(image, self.session.photo_name or "photo"))
         elif project is not None:
             self.scheduler.set_target(project, doc, self._decoding_model())
 
@@ -327,5 +327,5 @@ class SwapPage(ProjectPage):
         if x < 0 or project is None:
             self.cursor_label.setText("")
             return
-        cell = project.embedding.cell
-        self.cursor_label.setText(f"{x}, {y}   cell {x // cell}, {y // cell}")
+        cell = project.cell_of(y, x)
+        self.cursor_label.setText(f"{x}, {y}   cell {cell[1]}, {cell[0]}" if cell else f"{x}, {y}")

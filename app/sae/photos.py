@@ -1,37 +1,42 @@
-"""Photos as the Swap & Edit page works on them: read, brought to a size the model takes, thumbnails.
-Plain numpy (no Qt, no torch); every refusal is a one-line ValueError the page shows as it is."""
+"""Photos as the Swap & Edit page works on them: read at their own resolution (what the result and the export
+keep), a working copy the model embeds, thumbnails. Plain numpy (no Qt, no torch); every refusal is a one-line
+ValueError the page shows as it is."""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from engine.api import WORKING_SIDE
 from engine.imageio import MAX_PIXELS, ImageFileError, read_rgb, to_uint8
 
-MAX_SIDE = 2048  # longer photos are worked on downscaled: embedding and decoding stay interactive
 MAX_REFERENCE_SIDE = 1024  # a reference only gives its texture code: a smaller copy gives nearly the same
 THUMB_SIDE = 96
 
 
 @dataclass(frozen=True, eq=False)
 class Photo:
-    image: np.ndarray  # HxWx3 float32 in [0, 1], as it will be embedded
+    image: np.ndarray  # HxWx3 float32 in [0, 1], the file's pixels: the result is this plus the edits' change
     name: str
-    original_size: tuple[int, int]  # (H, W) of the file
+
+    @cached_property
+    def working(self) -> np.ndarray:
+        """What the model embeds: the photo with its long side at most WORKING_SIDE, so opening a large photo and
+        generating an edit take what a WORKING_SIDE photo does; the edits' change is carried back to full size."""
+        return resize(self.image, working_size(self.image.shape[:2]))
 
     @property
     def note(self) -> str:
         """What the user must know about the size we work at ("" when it is the file's)."""
         h, w = self.image.shape[:2]
-        if (h, w) == self.original_size:
-            return ""
-        oh, ow = self.original_size
-        return f"{ow}x{oh}, worked on at {w}x{h}"
+        wh, ww = working_size((h, w))
+        return "" if (wh, ww) == (h, w) else f"{w}x{h}, edited at {ww}x{wh}, exported at {w}x{h}"
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -52,15 +57,28 @@ def fit_long_side(size: tuple[int, int], limit: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
+def working_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The (H, W) a photo of `size` is embedded at."""
+    return fit_long_side(size, WORKING_SIDE)
+
+
+def embedded_at(photo_size: tuple[int, int], code_size: tuple[int, int]) -> bool:
+    """Can codes made at `code_size` stand for a photo of `photo_size`: its working size, or (older projects) its
+    own size."""
+    return tuple(code_size) in (tuple(photo_size), working_size(photo_size))
+
+
 def open_photo(path: str | Path, min_size: int) -> Photo:
-    """The photo to edit: read (any mode; alpha over white), downscaled to MAX_SIDE, refused when a side is
+    """The photo to edit: read (any mode; alpha over white), refused when a side of it or of its working copy is
     below the model's minimum."""
     path = Path(path)
     image = read_rgb(path)
     h, w = image.shape[:2]
-    if min(h, w) < min_size:
-        raise ValueError(f"{path.name} is {w}x{h}: this model needs photos of at least {min_size} px a side")
-    return Photo(resize(image, fit_long_side((h, w), MAX_SIDE)), path.name, (h, w))
+    wh, ww = working_size((h, w))
+    if min(wh, ww) < min_size:
+        scaled = "" if (wh, ww) == (h, w) else f", and it is edited at {ww}x{wh}"
+        raise ValueError(f"{path.name} is {w}x{h}: this model needs photos of at least {min_size} px a side{scaled}")
+    return Photo(image, path.name)
 
 
 def reference_image(path: str | Path, min_size: int) -> np.ndarray:

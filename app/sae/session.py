@@ -14,13 +14,13 @@ from PySide6.QtCore import QObject, Signal
 from app.document import Document, Layer
 from app.engine_bridge import EngineBridge
 from app.jobs import Job, Jobs
-from app.sae.decoder import RESULT
+from app.sae.decoder import PHOTO, RESULT
 from app.sae.photos import Photo, open_photo, reference_image, thumbnail
 from app.sae.stack import Reference, SwapProject
 from engine.api import EncodeImage, ModelEntry
 from engine.imageio import ImageFileError
 
-PHOTO, MASK = "photo", "mask"
+MASK = "mask"
 ENCODE_SLOT = "sae-encode"
 REFERENCE_SLOT = "sae-reference"
 TOOL_SETTING = "swap-and-edit"  # the document setting "tool" of our projects
@@ -79,11 +79,13 @@ class SwapSession(QObject):
 
     # --- the photo -----------------------------------------------------------------------------------
 
-    def read_photo(self, path: str | Path) -> Photo:
-        """Read and size a photo for the current model; ValueError (one line) when it cannot be used."""
+    def photo_reader(self) -> Callable[[str | Path], Photo]:
+        """What reads and sizes a photo for the current model (touching neither the session nor Qt, so it may run
+        on the file lane); ValueError (one line) when there is no model to size it for."""
         if self.entry is None:
             raise ValueError("Choose a Swapping Autoencoder model first (Models > Library…)")
-        return open_photo(path, self.min_size)
+        min_size = self.min_size
+        return lambda path: open_photo(path, min_size)
 
     def embed(self, photo: Photo, on_done: Callable[[], None] | None = None) -> None:
         """Embed `photo` with the current model; a new project replaces the current one when it arrives."""
@@ -94,15 +96,16 @@ class SwapSession(QObject):
 
         def arrived(embedding) -> None:
             self.photo_name, self.photo_note = photo.name, photo.note
-            self.set_project(SwapProject(entry.id, embedding), swap_document(photo.image, entry.id))
-            self.status.emit(f"Embedded {photo.name} ({size}): generating the reconstruction…", False)
+            project = SwapProject(entry.id, embedding, photo_size=(h, w))
+            self.set_project(project, swap_document(photo.image, entry.id))
+            self.status.emit(f"Embedded {photo.name} ({size}): edits show as changes of the photo", False)
             if on_done:
                 on_done()
 
         def failed(message: str) -> None:
             self.status.emit(f"Cannot embed {photo.name}: {message}", True)
 
-        self.jobs.send(ENCODE_SLOT, Job(EncodeImage(entry.id, photo.image), arrived, failed))
+        self.jobs.send(ENCODE_SLOT, Job(EncodeImage(entry.id, photo.working), arrived, failed))
 
     def set_project(self, project: SwapProject | None, document: Document | None) -> None:
         self.project, self.document = project, document

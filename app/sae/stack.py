@@ -169,13 +169,18 @@ class State:
 
 
 class SwapProject(LayerStack[State]):
+    """photo_size: the (H, W) of the photo the codes stand for, which may be larger than the working size they
+    were made at (embedding.size): the result is the photo plus the edits' change, at the photo's size."""
+
     def __init__(self, model_id: str, embedding: Embedding, *, noise_seed: int = 0,
-                 layers: Sequence[EditLayer] = (), references: Mapping[str, Reference] | None = None) -> None:
+                 layers: Sequence[EditLayer] = (), references: Mapping[str, Reference] | None = None,
+                 photo_size: tuple[int, int] | None = None) -> None:
         super().__init__(State(tuple(layers), dict(references or {})))
         self.model_id = model_id
         self.embedding = Embedding(frozen(embedding.structure, np.float32), frozen(embedding.texture, np.float32),
                                    tuple(embedding.size), int(embedding.cell))
         self.noise_seed = noise_seed
+        self.photo_size: tuple[int, int] = tuple(photo_size or embedding.size)  # type: ignore[assignment]
         self._cache: tuple[State, np.ndarray, np.ndarray] | None = None
 
     # --- reading ---------------------------------------------------------------------------------------
@@ -195,6 +200,19 @@ class SwapProject(LayerStack[State]):
     @property
     def code_shape(self) -> tuple[int, int]:
         return self.embedding.structure.shape[1:]  # type: ignore[return-value]
+
+    @property
+    def cell_size(self) -> tuple[float, float]:
+        """(height, width) of one code cell in the photo's pixels."""
+        (h, w), (ph, pw), cell = self.embedding.size, self.photo_size, self.embedding.cell
+        return cell * ph / h, cell * pw / w
+
+    def cell_of(self, y: float, x: float) -> tuple[int, int] | None:
+        """(row, column) of the cell under the photo's pixel position (y, x), or None outside the code."""
+        ch, cw = self.cell_size
+        row, col = int(y // ch), int(x // cw)
+        h, w = self.code_shape
+        return (row, col) if 0 <= row < h and 0 <= col < w and y >= 0 and x >= 0 else None
 
     def top(self, kind: str) -> EditLayer | None:
         """The topmost layer of `kind`, or None."""

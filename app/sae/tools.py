@@ -8,7 +8,6 @@ the image is the exact set of cells a dab would touch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -47,15 +46,12 @@ class CellTool(Tool):
         return self._stroking
 
     def cell_point(self, pos: QPointF) -> QPointF:
-        cell = self.project.embedding.cell
-        return QPointF(pos.x() / cell, pos.y() / cell)
+        ch, cw = self.project.cell_size
+        return QPointF(pos.x() / cw, pos.y() / ch)
 
     def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
         """(y, x) of the cell under `pos`, or None outside the code."""
-        p = self.cell_point(pos)
-        y, x = math.floor(p.y()), math.floor(p.x())
-        h, w = self.project.code_shape
-        return (y, x) if 0 <= y < h and 0 <= x < w else None
+        return self.project.cell_of(pos.y(), pos.x())
 
     def footprint(self, a: QPointF, b: QPointF) -> np.ndarray:
         """Cells (h, w bool) within brush_size/2 of the segment a-b (both in cells)."""
@@ -72,7 +68,7 @@ class CellTool(Tool):
         if self.project is None:
             return None
         here = self.cell_point(pos)
-        return cells_outline(self.footprint(here, here), self.project.embedding.cell)
+        return cells_outline(self.footprint(here, here), self.project.cell_size)
 
     def release(self, pos: QPointF) -> None:
         if self._stroking:
@@ -140,11 +136,11 @@ class CloneTool(CellTool):
         path = super().outline(pos)
         if path is None or self.source is None:
             return path
-        cell = self.project.embedding.cell
+        ch, cw = self.project.cell_size
         if self.offset is None:  # where the copying starts from
-            centre = QPointF((self.source[1] + 0.5) * cell, (self.source[0] + 0.5) * cell)
+            centre = QPointF((self.source[1] + 0.5) * cw, (self.source[0] + 0.5) * ch)
         else:  # the source under the brush, as it moves
-            centre = pos + QPointF(self.offset[1] * cell, self.offset[0] * cell)
+            centre = pos + QPointF(self.offset[1] * cw, self.offset[0] * ch)
         path.moveTo(centre - QPointF(CROSS, 0))
         path.lineTo(centre + QPointF(CROSS, 0))
         path.moveTo(centre - QPointF(0, CROSS))
@@ -204,8 +200,10 @@ class RegionTool(CellTool):
                                          structure=self._structure)
 
 
-def cells_outline(cells: np.ndarray, cell: int) -> QPainterPath:
-    """The outline of a set of cells, in document pixels (one rectangle per run of cells, merged)."""
+def cells_outline(cells: np.ndarray, cell_size: tuple[float, float]) -> QPainterPath:
+    """The outline of a set of cells of cell_size (height, width), in document pixels (one rectangle per run of
+    cells, merged)."""
+    ch, cw = cell_size
     path = QPainterPath()
     for y in range(cells.shape[0]):
         row = cells[y]
@@ -213,5 +211,5 @@ def cells_outline(cells: np.ndarray, cell: int) -> QPainterPath:
             continue
         edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
         for start, stop in zip(edges[::2], edges[1::2]):
-            path.addRect(QRectF(start * cell, y * cell, (stop - start) * cell, cell))
+            path.addRect(QRectF(start * cw, y * ch, (stop - start) * cw, ch))
     return path.simplified()

@@ -19,12 +19,14 @@ class SPADENorm(nn.Module):
     def __init__(self, num_features: int, semantic_nc: int, *, nhidden: int = HIDDEN) -> None:
         super().__init__()
         self.param_free_norm = nn.BatchNorm2d(num_features, affine=False, eps=1e-5)
-        self.mlp_shared = nn.Sequential(nn.Conv2d(semantic_nc, nhidden, 3, padding=1), nn.ReLU())
+        self.mlp_shared = nn.Sequential(nn.Conv2d(semantic_nc, nhidden, 3, padding=1), nn.ReLU(inplace=True))
         self.mlp_gamma = nn.Conv2d(nhidden, num_features, 3, padding=1)
         self.mlp_beta = nn.Conv2d(nhidden, num_features, 3, padding=1)
 
     def forward(self, x: Tensor, seg: Tensor) -> Tensor:
-        # legacy 'nearest' (source index floor(dst * in / out)), as the official code resamples the segmap
-        seg = F.interpolate(seg, size=x.shape[-2:], mode="nearest")
+        # legacy 'nearest' (source index floor(dst * in / out)), as the official code resamples the segmap; the
+        # generator passes it resampled already
+        if seg.shape[-2:] != x.shape[-2:]:
+            seg = F.interpolate(seg, size=x.shape[-2:], mode="nearest")
         actv = self.mlp_shared(seg)
         return self.param_free_norm(x) * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)

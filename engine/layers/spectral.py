@@ -17,6 +17,7 @@ class SpectralNormConv2d(nn.Module):
     eval(): sigma comes from the STORED u and v, with no power iteration; that is how checkpoints were
     evaluated (an SVD would give a different sigma). train(): one power iteration per forward refines
     u and v in place first, as torch's spectral_norm does, so the same layer trains and evaluates.
+    Without autograd in eval(), the weight is computed once and kept until weight_orig, u or v change.
     """
 
     def __init__(
@@ -45,10 +46,20 @@ class SpectralNormConv2d(nn.Module):
         nn.init.kaiming_uniform_(self.weight_orig, a=math.sqrt(5))
         self.register_buffer("weight_u", F.normalize(torch.randn(out_channels), dim=0, eps=eps))
         self.register_buffer("weight_v", F.normalize(torch.randn(fan_in), dim=0, eps=eps))
+        self._kept: tuple[tuple[int, ...], Tensor] | None = None  # (versions of the three tensors, the weight)
 
     @property
     def weight(self) -> Tensor:
         """The normalised weight used by forward (advances the power iteration in train mode)."""
+        if self.training or torch.is_grad_enabled() or self.weight_orig.is_inference():  # no version to watch
+            return self._normalised()
+        versions = (self.weight_orig._version, self.weight_u._version, self.weight_v._version,
+                    self.weight_orig.data_ptr())
+        if self._kept is None or self._kept[0] != versions:
+            self._kept = (versions, self._normalised())
+        return self._kept[1]
+
+    def _normalised(self) -> Tensor:
         w_mat = self.weight_orig.reshape(self.weight_orig.shape[0], -1)
         u, v = self.weight_u, self.weight_v
         if self.training:

@@ -48,7 +48,7 @@ class Blur(nn.Module):
             x = F.pad(x, (p0, p1, p0, p1))
         if self.kernel.numel() == 1:
             return x * self.kernel.reshape(())
-        channels = x.shape[1]
+        channels = int(x.shape[1])  # a number, so a traced ONNX graph gets a kernel of known shape
         weight = self.kernel.flip(0, 1).to(x.dtype).expand(channels, 1, *self.kernel.shape)
         return F.conv2d(x, weight, groups=channels)
 

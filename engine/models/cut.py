@@ -24,7 +24,13 @@ from torch import Tensor, nn
 from engine.api import Capabilities
 from engine.architecture import Hparams, Nets, check_layout, word
 from engine.checkpoints import Checkpoint
-from engine.layers.resnet import InstanceNorm, ResnetBlock, SequentialGenerator
+from engine.layers.resnet import (
+    InstanceNorm,
+    ResnetBlock,
+    SequentialGenerator,
+    first_generator_graph,
+    onnx_translators,
+)
 from engine.models.cyclegan import (
     MIN_SIZE,
     RESNET_OPTIONS,
@@ -91,14 +97,14 @@ class CutGenerator(SequentialGenerator):
         super().__init__()
         if ngf < 1 or n_blocks < 1:
             raise ValueError(f"ngf and n_blocks must be at least 1, got {ngf} and {n_blocks}")
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), InstanceNorm(ngf), nn.ReLU()]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), InstanceNorm(ngf), nn.ReLU(inplace=True)]
         for mult in (1, 2):
-            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, padding=1), InstanceNorm(ngf * mult * 2), nn.ReLU(),
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, padding=1), InstanceNorm(ngf * mult * 2), nn.ReLU(inplace=True),
                        Downsample(ngf * mult * 2)]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
         for mult in (4, 2):
             layers += [Upsample(ngf * mult), nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1),
-                       InstanceNorm(ngf * mult // 2), nn.ReLU()]
+                       InstanceNorm(ngf * mult // 2), nn.ReLU(inplace=True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -187,6 +193,7 @@ def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
 ARCHITECTURE = ImageToImageArchitecture(
     method=METHOD, title="CUT / FastCUT / SinCUT ResNet generator", license_note=LICENSE_NOTE, detect=detect,
     resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    onnx=first_generator_graph, fast=onnx_translators,
     options={**RESNET_OPTIONS, "mode": word(MODES), "CUT_mode": word(MODES)},
     # CycleGAN's layout is this one without anti-aliasing: its detector refuses `filt` buffers, and this rule keeps
     # CUT's files CUT's should that detector ever grow more lenient

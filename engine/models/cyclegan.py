@@ -31,7 +31,13 @@ from torch import Tensor, nn
 from engine.api import DIRECTIONS, Capabilities
 from engine.architecture import Hparams, Nets, OptionCheck, check_layout, direction_names, whole
 from engine.checkpoints import Checkpoint, StateDict, canonicalize
-from engine.layers.resnet import InstanceNorm, ResnetBlock, SequentialGenerator
+from engine.layers.resnet import (
+    InstanceNorm,
+    ResnetBlock,
+    SequentialGenerator,
+    first_generator_graph,
+    onnx_translators,
+)
 from engine.tasks.image_to_image import ImageToImageArchitecture
 
 METHOD = "cyclegan"
@@ -59,14 +65,14 @@ class ResnetGenerator(SequentialGenerator):
         super().__init__()
         if ngf < 1 or n_blocks < 1:
             raise ValueError(f"ngf and n_blocks must be at least 1, got {ngf} and {n_blocks}")
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), InstanceNorm(ngf), nn.ReLU()]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), InstanceNorm(ngf), nn.ReLU(inplace=True)]
         for mult in (1, 2):
             layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), InstanceNorm(ngf * mult * 2),
-                       nn.ReLU()]
+                       nn.ReLU(inplace=True)]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
         for mult in (4, 2):
             layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
-                       InstanceNorm(ngf * mult // 2), nn.ReLU()]
+                       InstanceNorm(ngf * mult // 2), nn.ReLU(inplace=True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -230,4 +236,5 @@ def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
 ARCHITECTURE = ImageToImageArchitecture(
     method=METHOD, title="CycleGAN ResNet generator", license_note=LICENSE_NOTE, detect=detect,
     resolve_hparams=resolve_hparams, capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint,
+    onnx=first_generator_graph, fast=onnx_translators,
     options=RESNET_OPTIONS)

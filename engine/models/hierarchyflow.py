@@ -39,10 +39,9 @@ trainer writes `write_checkpoint(path, model.state_dict(), {"method": METHOD, "h
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +52,7 @@ from torch import Tensor, nn
 from engine.api import Capabilities
 from engine.architecture import Hparams, Nets, check_layout, whole, whole_list, word
 from engine.checkpoints import Checkpoint
+from engine.inference import OnnxGraph
 from engine.layers.resnet import InstanceNorm
 from engine.tasks.content_style import ContentStyleArchitecture
 
@@ -81,7 +81,7 @@ class ConvBlock(nn.Module):
         self.conv = nn.Conv2d(cin, cout, kernel, stride)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(self.conv(F.pad(x, (self.pad,) * 4, mode="reflect")))
+        return F.relu(self.conv(F.pad(x, (self.pad,) * 4, mode="reflect")), inplace=True)
 
 
 class StyleNet(nn.Module):
@@ -143,7 +143,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channels: int, reduced: int) -> None:
         super().__init__()
-        self.fc = nn.Sequential(nn.Linear(channels, reduced, bias=False), nn.ReLU(),
+        self.fc = nn.Sequential(nn.Linear(channels, reduced, bias=False), nn.ReLU(inplace=True),
                                 nn.Linear(reduced, channels, bias=False), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> Tensor:
@@ -161,9 +161,9 @@ class CouplingBlock(nn.Module):
         if weight_type == "learned":  # registered first: the official key order
             self.fixed_weight = nn.Parameter(torch.tensor(FIXED_ALPHA))
         self.affine_net = nn.Sequential(
-            nn.Conv2d(cin, 2 * cin, 3, padding=1), InstanceNorm(2 * cin), nn.ReLU(),
-            nn.Conv2d(2 * cin, 2 * cin, 3, padding=1), InstanceNorm(2 * cin), nn.ReLU(),
-            nn.Conv2d(2 * cin, cout, 3, padding=1), nn.ReLU())
+            nn.Conv2d(cin, 2 * cin, 3, padding=1), InstanceNorm(2 * cin), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * cin, 2 * cin, 3, padding=1), InstanceNorm(2 * cin), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * cin, cout, 3, padding=1), nn.ReLU(inplace=True))
         self.style_mlp = StyleMLP(cout)
         if weight_type in ("softmax", "sigmoid"):
             self.weight = SplitWeights(self.splits, weight_type)
@@ -268,20 +268,23 @@ class HierarchyFlow(nn.Module):
         return ContentPass(content, cached, x, pad)
 
     def reverse(self, cp: ContentPass, code: Tensor | None, *, adain: bool = True, own: Stats | None = None,
-                record: Stats | None = None) -> Tensor:
+                observe: Callable[[int, Tensor], None] | None = None) -> Tensor:
         """The official reverse pass with style code `code`: each block's AdaIN to the targets MLP_i(code), then
         its coupling reverse. adain False (code None): without AdaIN, the flow's own reconstruction.
-        own: the content-side statistics to use instead of measuring them (tiles share the statistics pass's);
-        record: filled with the statistics measured. Output cropped by cp.pad, unclamped."""
+        own: the content-side statistics to use instead of measuring them (tiles share the whole photo's);
+        observe: called with each block's index and the tensor its AdaIN normalises, before it does (tiles measure
+        the whole photo's statistics so, engine.stylize). Output cropped by cp.pad, unclamped."""
         y = cp.latent
         for i in range(len(self.blocks) - 1, -1, -1):
             block = self.blocks[i]
             if adain:
+                if observe is not None:
+                    observe(i, y)
                 mean, std = own[i] if own is not None else adain_statistics(y)
-                if record is not None:
-                    record[i] = (mean, std)
                 mu, sigma = block.style_mlp(code)
-                y = (y - mean) / std * sigma + mu
+                # (y - mean) / std * sigma + mu in one pass over y (the widest tensor of the flow), not four
+                scale = sigma / std
+                y = torch.addcmul(mu - mean * scale, y, scale)
             y = block.reverse(y, cp.a[i])
         p = cp.pad
         return y[:, :, p:y.shape[2] - p, p:y.shape[3] - p] if p else y
@@ -292,38 +295,26 @@ class HierarchyFlow(nn.Module):
             cp.self_styled = self.reverse(cp, content_code, own=own)
         return cp.self_styled
 
-    def stylize(self, cp: ContentPass, content_code: Tensor, style_code: Tensor, strength: float, *,
+    def stylize(self, cp: ContentPass, content_code: Tensor | None, style_code: Tensor, strength: float, *,
                 own: Stats | None = None, own_self: Stats | None = None) -> Tensor:
         """O(strength), the fidelity output (module docstring): x at 0, the official output at 1. Unclamped.
-        own / own_self: the shared statistics of the reverse passes with c(s) and with c(0) (tiles)."""
+        content_code: None at strength 1, which is the official pass with the style's code alone (no Style-Net
+        on the photo, no R(c(0)): the formula multiplies it by zero). own / own_self: the shared statistics of the
+        reverse passes with c(s) and with c(0) (tiles)."""
         if strength <= 0:
             return cp.x
-        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), own=own)
         if strength >= 1:
-            return styled
+            return self.reverse(cp, style_code, own=own)
+        if content_code is None:
+            raise ValueError("a strength below 1 needs the photo's own style code")
+        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), own=own)
         return styled + (1 - strength) * (cp.x - self.self_styled(cp, content_code, own=own_self))
 
-    @contextlib.contextmanager
-    def shared_statistics(self, sample: Tensor, codes: Sequence[Tensor]) -> Iterator[list[Stats]]:
-        """Run the padded `sample` (batch 1) through the content pass and the reverse pass with each of `codes`,
-        record every InstanceNorm's and AdaIN's content-side statistics, and inside the block normalise every input
-        by them (the IN ones through the norms' fixed mode; the yielded AdaIN ones, one set per code, go to
-        reverse(own=...))."""
-        norms = [m for m in self.modules() if isinstance(m, InstanceNorm)]
-        try:
-            for norm in norms:
-                norm.mode = "record"
-            cp = self.content_pass(sample, pad=0)
-            for norm in norms:
-                norm.mode = "fixed"
-            adain: list[Stats] = [{} for _ in codes]
-            for code, record in zip(codes, adain, strict=True):
-                self.reverse(cp, code, record=record)
-            del cp
-            yield adain
-        finally:
-            for norm in norms:
-                norm.mode, norm.stats = "image", None
+    @staticmethod
+    def adain_from_moments(mean: Tensor, var: Tensor, count: int) -> tuple[Tensor, Tensor]:
+        """adain_statistics of a tensor whose `count` pixels per channel have this mean and biased variance (tiles
+        add them up over a whole photo)."""
+        return mean, torch.sqrt(var * (count / (count - 1)) + ADAIN_EPS)
 
     def activation_floats(self) -> float:
         """Estimated peak floats per padded pixel of one pass: every block's cached Affine-Net output, the latent
@@ -430,6 +421,20 @@ def capabilities(hparams: Hparams) -> Capabilities:
         len(hparams["out_channels"])), style_image=True, min_style_size=MIN_STYLE_SIDE)
 
 
+def onnx_graph(nets: Nets, hparams: Hparams) -> OnnxGraph:
+    """The official forward, content and style images of any sizes -> the stylised content (no fidelity knob)."""
+    flow = nets["flow"]
+    device = next(flow.parameters()).device
+    side = 2 * int(hparams["pad_size"]) + 16
+    return OnnxGraph(flow, (torch.zeros(1, 3, side, side, device=device), torch.zeros(1, 3, side, side, device=device)),
+                     ("content", "style"), ("output",),
+                     dynamic_axes={"content": {2: "height", 3: "width"}, "style": {2: "style_height", 3: "style_width"},
+                                   "output": {2: "height", 3: "width"}},
+                     summary=f"content: (1, 3, H, W) RGB in [0, 1], H and W over {hparams['pad_size']}; style: "
+                             f"(1, 3, h, w) RGB in [0, 1], at least {MIN_STYLE_SIDE} px -> output: (1, 3, H, W), "
+                             f"unclamped (the official forward; its eval clamps to [0, 1])")
+
+
 def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
     return load(ckpt.state_dict, hparams)
 
@@ -437,5 +442,6 @@ def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
 ARCHITECTURE = ContentStyleArchitecture(
     method=METHOD, title="HierarchyFlow", license_note=LICENSE_NOTE, detect=detect, resolve_hparams=resolve_hparams,
     capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint, stylist=operator.itemgetter("flow"),
+    onnx=onnx_graph,
     options={"weight_type": word(WEIGHT_TYPES), "pad_size": whole(0, 1024), "out_channels": whole_list,
              "in_channel": whole()})

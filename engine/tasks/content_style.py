@@ -1,5 +1,6 @@
-"""The ContentStyle task: a photo + a style image -> the photo in that style, at a strength, in overlapping tiles
-when large, with the slider cache of engine.stylize."""
+"""The ContentStyle task: a photo + a style image -> the photo in that style, at a strength, at full size (in
+overlapping tiles when memory requires) or at the working size with the photo's detail carried (engine.detail),
+with the slider cache of engine.stylize."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
 
-from engine import stylize
-from engine.api import ModelEntry, StylizeImage, Task
+from engine import detail, stylize, tiling
+from engine.api import WORKING_SIDE, FullRes, ModelEntry, StylizeImage, Task
 from engine.architecture import Architecture, Nets
 from engine.tasks import Job
 
@@ -41,18 +42,22 @@ class ContentStyle:
         content = stylize.check_content(request.content, caps.min_size)  # refused before the model is loaded
         style = stylize.check_style(request.style, caps.min_style_size)
         strength = stylize.check_strength(request.strength)
+        full_res = detail.check_method(request.full_res)
         if request.max_side < 0 or request.tile < 0:
             raise ValueError(f"max_side and tile must be 0 (none / automatic) or sizes in px, got "
                              f"{request.max_side} and {request.tile}")
         if request.max_side:
             content = stylize.shrink(content, max(request.max_side, caps.min_size), caps.min_size)
+        small = content
+        if full_res is FullRes.DETAIL:
+            small = stylize.shrink(content, max(WORKING_SIDE, caps.min_size), caps.min_size)
         model = self.models.load(request.model_id, job)
         stylist = cast(ContentStyleArchitecture, model.arch).stylist(model.nets)
         device = self.models.device
-        tile = request.tile or stylize.default_tile(stylist, caps, content.shape[:2], device)
-        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
-        return self.stylizer((entry.id, entry.sha256), stylist, caps, content, style, strength, tile=tile,
-                             device=device, stats_side=min(stylize.STATS_SIDE, tile), job=job)
+        tile = request.tile or stylize.default_tile(stylist, caps, small.shape[:2], tiling.memory_budget(device))
+        out = self.stylizer((entry.id, entry.sha256), stylist, caps, small, style, strength, tile=tile,
+                            device=device, job=job)
+        return out if small is content else detail.carry_detail(content, small, out)
 
     def forget(self, model_id: str) -> None:
         self.stylizer.forget(model_id)

@@ -1,5 +1,6 @@
-"""The ImageToImage task: a photo -> the photo in another domain, through one generator per direction, in
-overlapping tiles when large (engine.tiling)."""
+"""The ImageToImage task: a photo -> the photo in another domain, through one generator per direction: at full size
+(in overlapping tiles when memory requires, engine.tiling) or, as a request may ask, at the working size with the
+photo's own detail carried to full size (engine.detail)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
 
-from engine import tiling
-from engine.api import DIRECTIONS, ModelEntry, Task, TranslateImage
+from engine import detail, tiling
+from engine.api import DIRECTIONS, WORKING_SIDE, FullRes, ModelEntry, Task, TranslateImage
 from engine.architecture import Architecture
 from engine.tasks import Job
 
@@ -38,15 +39,20 @@ class ImageToImage:
     def translate(self, request: TranslateImage, job: Job) -> np.ndarray:
         direction = pick_direction(self.entry(request.model_id), request.direction)
         image = tiling.check_photo(request.image)  # refused before the model is loaded
+        full_res = detail.check_method(request.full_res)
         if request.tile < 0:
             raise ValueError(f"tile must be 0 (automatic) or a size in px, got {request.tile}")
         model = self.models.load(request.model_id, job)
         translator = cast(tiling.Translator, model.nets[direction])
         caps, device = model.capabilities, self.models.device
-        tile = request.tile or tiling.default_tile(translator, caps, image.shape[:2], device)
-        # the statistics pass is never larger than a tile, so a tile's memory bounds the whole job
-        return tiling.translate(translator, caps, image, tile=tile, device=device,
-                                stats_side=min(tiling.STATS_SIDE, tile), job=job)
+        small = image
+        if full_res is FullRes.DETAIL:
+            small = detail.downscale(image, detail.working_size(image.shape[:2], WORKING_SIDE))
+        budget = tiling.memory_budget(device)
+        tile = request.tile or tiling.default_tile(translator, caps, small.shape[:2], budget, device)
+        out = tiling.translate(translator, caps, small, tile=tile, device=device, checkpoint_bytes=budget // 2,
+                               job=job)
+        return out if small is image else detail.carry_detail(image, small, out)
 
 
 def pick_direction(entry: ModelEntry, direction: str) -> str:

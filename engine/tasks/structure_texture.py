@@ -1,9 +1,15 @@
 """The StructureTexture task: photos embedded as structure and texture codes, codes generated back into photos
-(a region, or a quick preview), and the editing statistics of the codes (engine.code_stats)."""
+(a region, or a quick preview), and the editing statistics of the codes (engine.code_stats).
+
+A photo larger than its codes' working size is edited as the photo plus the change the edited codes make against
+the codes it was embedded as (engine.detail): with no edit the result is the photo, and it is always at the
+photo's own resolution."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -11,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 import numpy as np
 import torch
 
-from engine import code_stats
+from engine import code_stats, detail
 from engine.api import (
     AddAttribute,
     CodeStats,
@@ -26,12 +32,15 @@ from engine.api import (
 )
 from engine.architecture import Architecture, Hparams, Nets
 from engine.checkpoints import Checkpoint, CheckpointError, read_checkpoint
+from engine.stylize import fingerprint
 from engine.tasks import Job
+from engine.tiling import check_photo
 
 if TYPE_CHECKING:  # the store imports the registry, whose architectures import this module
     from engine.model_store import LoadedModel, ModelStore
 
 NEEDS = "structure and texture codes need a StructureTexture model such as a Swapping Autoencoder"
+BASES_KEPT = 8  # images of embedded codes kept, per photo and scale (a few MB each at the working size)
 Codes = tuple[np.ndarray, np.ndarray]  # structure (C, h, w), texture (D,), float32
 
 
@@ -50,6 +59,7 @@ class StructureTexture:
         self.models = models
         # model id -> (sha256 of its file, the statistics that file ships or None): read once per file
         self._shipped: dict[str, tuple[str, CodeStats | None]] = {}
+        self._bases: OrderedDict[tuple, np.ndarray] = OrderedDict()  # images of photos' embedded codes (_base)
         models.on_load.append(self._keep_shipped_stats)
 
     def entry(self, model_id: str) -> ModelEntry:
@@ -71,10 +81,60 @@ class StructureTexture:
             raise ValueError("the codes contain NaN or infinite values")
         job.check()
         job.progress(0.5, "generating")
+        if request.photo is not None:
+            return self._on_photo(model, request, job)
         # the architecture checks the codes' shapes against its hparams, the size and the region
-        arch = cast(StructureTextureArchitecture, model.arch)
-        image, top, left = arch.decode(model.nets, model.hparams, request, self.models.device)
+        image, top, left = self._generate(model, request)
         return DecodedPatch(image, int(top), int(left))
+
+    def _generate(self, model: LoadedModel, request: DecodeCodes) -> tuple[np.ndarray, int, int]:
+        arch = cast(StructureTextureArchitecture, model.arch)
+        return arch.decode(model.nets, model.hparams, request, self.models.device)
+
+    def _on_photo(self, model: LoadedModel, request: DecodeCodes, job: Job) -> DecodedPatch:
+        """The photo plus the change the codes make against the codes it was embedded as (DecodeCodes.photo)."""
+        photo = check_photo(request.photo)
+        if request.base_codes is None:
+            raise ValueError("decoding onto a photo needs the codes it was embedded as (base_codes)")
+        size = tuple(request.size)
+        if photo.shape[0] < size[0] or photo.shape[1] < size[1]:
+            raise ValueError(f"the photo ({photo.shape[1]}x{photo.shape[0]}) is smaller than the size its codes "
+                             f"were made at ({size[1]}x{size[0]})")
+        base = self._base(model, request)
+        if all(np.array_equal(a, b) for a, b in zip((request.structure, request.texture), request.base_codes,
+                                                    strict=True)):
+            return DecodedPatch(photo.copy(), 0, 0)  # no edit: the photo itself
+        job.check()
+        if request.region is None or request.scale < 1:
+            image = self._generate(model, request)[0]
+            return DecodedPatch(detail.carry_detail(photo, base, image), 0, 0)
+        # the photo pixels the region's pixels reach also read a pixel around it: decoded with one cell more,
+        # which lies beyond the edit's reach
+        top, left, bottom, right = request.region
+        h, w = request.structure.shape[1:]
+        grown = dataclasses.replace(request, region=(max(0, top - 1), max(0, left - 1), min(h, bottom + 1),
+                                                     min(w, right + 1)))
+        image, y, x = self._generate(model, grown)
+        m = model.capabilities.size_multiple
+        changed = (top * m, left * m, min(bottom * m, size[0]), min(right * m, size[1]))
+        return DecodedPatch(*detail.carry_patch(photo, base, image, (y, x), changed))
+
+    def _base(self, model: LoadedModel, request: DecodeCodes) -> np.ndarray:
+        """The whole image of the base codes at the request's scale, what edits are measured against (cached: every
+        edit of a photo needs it)."""
+        assert request.base_codes is not None
+        structure, texture = (np.asarray(c, np.float32) for c in request.base_codes)
+        key = (model.entry.id, model.entry.sha256, request.noise_seed, request.scale, tuple(request.size),
+               fingerprint(structure), fingerprint(texture))
+        if (base := self._bases.get(key)) is None:
+            base_request = dataclasses.replace(request, structure=structure, texture=texture, region=None,
+                                               photo=None, base_codes=None)
+            base = self._bases[key] = self._generate(model, base_request)[0]
+            while len(self._bases) > BASES_KEPT:  # previews' first (cheap to make again; their scale adapts)
+                previews = [k for k in self._bases if k[3] < 1]
+                del self._bases[previews[0] if previews else next(iter(self._bases))]
+        self._bases.move_to_end(key)
+        return base
 
     def code_stats(self, model_id: str) -> CodeStats | None:
         """The model's editing statistics: the user's if valid for its file, else those it ships, else None."""
@@ -110,6 +170,8 @@ class StructureTexture:
 
     def forget(self, model_id: str) -> None:
         self._shipped.pop(model_id, None)
+        for key in [k for k in self._bases if k[0] == model_id]:
+            del self._bases[key]
 
     def _encoder(self, model_id: str, job: Job) -> tuple[LoadedModel, code_stats.Encode]:
         """The loaded model and its photo encoder; refused for a model without one."""

@@ -107,7 +107,7 @@ def pick(page: StyleBrushPage, entry: ModelEntry, direction: str = "") -> None:
 
 def open_photo(qtbot, page: StyleBrushPage, path: Path, model: ModelEntry) -> BrushProject:
     """Open a photo and paint its first layer with `model` (the Library may list a built-in brush first)."""
-    assert page.files.open_photo_file(path)
+    assert page.files.open_photo_file(path).wait()
     pick(page, model)
     wait_translated(qtbot, page)
     return page.project

@@ -59,6 +59,11 @@ def menu_action() -> Callable[[MainWindow, str, str], QAction]:
     return find_menu_action
 
 
+def files_done(qtbot, page, timeout: int = 60_000) -> None:
+    """Wait until the page's file work (opening, saving, exporting, on the file lane) has ended."""
+    qtbot.waitUntil(lambda: not page.files.busy, timeout=timeout)
+
+
 def find_menu_action(window: MainWindow, menu: str, text: str) -> QAction:
     """The action a user would click: menu and entry titles without their & mnemonics."""
     for top in window.menuBar().actions():

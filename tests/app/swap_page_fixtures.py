@@ -105,7 +105,7 @@ def wait_idle(qtbot, page: SwapPage) -> None:
 
 def open_photo(qtbot, page: SwapPage, path: Path) -> SwapProject:
     with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
-        assert page.files.open_photo_file(path)
+        assert page.files.open_photo_file(path).wait()
     return page.project
 
 

@@ -33,6 +33,7 @@ from tests.app.brush_page_fixtures import (  # noqa: F401 (fixtures are found by
     wait_translated,
     write_photo,
 )
+from tests.app.conftest import files_done
 
 
 def huge_header_png(path: Path, width: int, height: int) -> Path:
@@ -62,6 +63,7 @@ def test_save_and_reopen_gives_the_same_composite_without_translating_again(main
     saved = tmp_path / "brushed.ora"
     choose_file(monkeypatch, saved)
     menu(main_window, "File", "Save Project As").trigger()
+    files_done(qtbot, page)
     assert saved.is_file() and not project.modified
     with zipfile.ZipFile(saved) as zf:
         merged = np.asarray(Image.open(zf.open("mergedimage.png")).convert("RGB"), np.float32) / 255
@@ -73,13 +75,14 @@ def test_save_and_reopen_gives_the_same_composite_without_translating_again(main
     page.translator.cache.pin(())
     choose_file(monkeypatch, saved)
     menu(main_window, "File", "Open Project").trigger()
+    files_done(qtbot, page)
     again = page.project
     assert again is not project and again.layers == layers and not dialogs["shown"]
     for layer, mask in zip(again.layers, masks, strict=True):
         assert np.array_equal(again.mask(layer.id), mask)
     assert np.array_equal(again.document.layer(RESULT).data, composite)  # exactly, at once
     assert len(page.translator.submitted) == submitted
-    page.files.export(tmp_path / "out.jpg")
+    assert page.files.export(tmp_path / "out.jpg").wait()
     assert Image.open(tmp_path / "out.jpg").size == (130, 90)
 
 
@@ -98,13 +101,13 @@ def test_bad_photos_give_a_message_and_keep_the_work(page, cyclegan, qtbot, tmp_
     for path, words in ((corrupt, "corrupt.jpg: the image is truncated or corrupt"),
                         (junk, "junk.png: not an image file"), (narrow, "1x300"), (huge, "too large"),
                         (truncated, "truncated.png")):
-        assert not page.files.open_photo_file(path)
+        assert not page.files.open_photo_file(path).wait()
         kind, title, text = dialogs["shown"][-1]
         assert (kind, title) == ("warning", "Open Photo") and words in text and "\n" not in text, text
         assert page.project is project and project.mask(project.layers[0].id)[30, 30] == 1
     assert not any(kind == "question" for kind, *_ in dialogs["shown"])  # never asked to drop the work first
     big = huge_header_png(tmp_path / "big.png", 9000, 8000)  # 72 megapixels: under Pillow's limit, over ours
-    assert not page.files.open_photo_file(big)
+    assert not page.files.open_photo_file(big).wait()
     assert f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels" in dialogs["shown"][-1][2]
 
 
@@ -124,7 +127,7 @@ def test_autosaved_work_is_offered_after_a_crash(page, cyclegan, qtbot, tmp_path
     brush(page, 20)
     stroke(qtbot, page.canvas, [(20, 20), (70, 60)])
     composite = project.document.layer(RESULT).data.copy()
-    page.files.autosave_now()
+    assert page.files.autosave_now().wait()
     note = next(page.files.autosave.folder.glob("*.json"))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)

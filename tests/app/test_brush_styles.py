@@ -31,6 +31,7 @@ from tests.app.brush_page_fixtures import (  # noqa: F401 (fixtures are found by
     wait_translated,
     write_photo,
 )
+from tests.app.conftest import files_done
 from tests.app.swap_page_fixtures import drop
 from tests.hierarchyflow_fixtures import write_tiny_flow
 
@@ -98,7 +99,7 @@ def flow(main_window, page, qtbot, tmp_path) -> ModelEntry:
 
 def styled_layer(qtbot, page: StyleBrushPage, path: Path, flow: ModelEntry):
     """Open a photo and turn its first layer into a style layer (the shelf's first style), stylised."""
-    assert page.files.open_photo_file(path)
+    assert page.files.open_photo_file(path).wait()
     pick(page, flow)
     page.style_panel.shelf.itemClicked.emit(page.style_panel.shelf.item(0))
     wait_translated(qtbot, page)
@@ -179,13 +180,15 @@ def test_a_style_project_reopens_with_its_style_images_without_stylising_again(m
     saved = tmp_path / "styled.ora"
     choose_file(monkeypatch, saved)
     menu(main_window, "File", "Save Project As").trigger()
+    files_done(qtbot, page)
 
-    assert page.files.open_photo_file(write_photo(tmp_path / "other.png", (40, 40), seed=4))
+    assert page.files.open_photo_file(write_photo(tmp_path / "other.png", (40, 40), seed=4)).wait()
     submitted = len(page.translator.submitted)
     page.translator.cache.max_bytes = 0  # nothing left in memory: the file brings the stylisation
     page.translator.cache.pin(())
     choose_file(monkeypatch, saved)
     menu(main_window, "File", "Open Project").trigger()
+    files_done(qtbot, page)
     again = page.project
     assert again.layers == project.layers and again.selected.strength == FIDELITY_PRESETS["normal"]
     assert again.styles[again.selected.style].name == "Orange" and not dialogs["shown"]

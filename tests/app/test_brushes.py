@@ -37,6 +37,7 @@ from tests.app.brush_page_fixtures import (  # noqa: F401 (fixtures are found by
     wait_translated,
     write_photo,
 )
+from tests.app.conftest import files_done
 
 WALLPAPER = Path("/usr/share/wallpapers/Autumn/contents/images/1280x800.jpg")
 
@@ -177,6 +178,7 @@ def test_painting_shows_the_translation_only_under_the_mask(main_window, page, c
     assert page.views.currentWidget() is page.placeholder  # the empty state says what to do
     choose_file(monkeypatch, write_photo(tmp_path / "photo.png", (180, 240)))
     menu(main_window, "File", "Open Photo").trigger()
+    files_done(qtbot, page)
     pick(page, cyclegan)
     wait_translated(qtbot, page)
     project = page.project
@@ -315,7 +317,7 @@ def test_progress_shows_with_cancel_and_the_mask_waits_for_the_translation(page,
     # (a state of None: the built-in brush's translation, cancelled and forgotten when the layer's model changes)
     page.translator.changed.connect(lambda key: shown.append((page.progress.isVisible(), page.cancel.isVisible(),
                                                               getattr(page.translator.state(key), "status", None))))
-    assert page.files.open_photo_file(write_photo(tmp_path / "photo.png", (120, 160), seed=6))
+    assert page.files.open_photo_file(write_photo(tmp_path / "photo.png", (120, 160), seed=6)).wait()
     pick(page, cyclegan)
     project = page.project
     layer = project.layers[0]
@@ -342,7 +344,7 @@ def test_progress_shows_with_cancel_and_the_mask_waits_for_the_translation(page,
 def test_a_failed_translation_says_why_on_the_layer_and_keeps_the_mask(page, cyclegan, qtbot, tmp_path):
     model_file = Path(cyclegan.source)
     hidden = model_file.rename(model_file.with_suffix(".away"))
-    assert page.files.open_photo_file(write_photo(tmp_path / "photo.png", (80, 100), seed=7))
+    assert page.files.open_photo_file(write_photo(tmp_path / "photo.png", (80, 100), seed=7)).wait()
     pick(page, cyclegan)
     project = page.project
     layer = project.layers[0]

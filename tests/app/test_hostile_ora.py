@@ -374,7 +374,7 @@ def test_a_hostile_project_opened_in_a_page_shows_a_message(page_name: str, main
     texts = []
     for case in ("nested_stacks", "inf_size", "twenty_layers", "not_a_zip"):
         del shown[:]
-        assert files.open_project_file(corpus[case]) is False
+        assert files.open_project_file(corpus[case]).wait() is False
         assert [(k, t) for k, t, _ in shown] == [("warning", "Open Project")], shown
         text = shown[0][2]
         assert f"{case}.ora" in text and "\n" not in text and EXPECTED[case] in text
@@ -383,7 +383,7 @@ def test_a_hostile_project_opened_in_a_page_shows_a_message(page_name: str, main
             raise exc
         monkeypatch.setattr(files, "load_project", fail)
         del shown[:]
-        assert files.open_project_file(tmp_path / "p.ora") is False
+        assert files.open_project_file(tmp_path / "p.ora").wait() is False
         assert len(shown) == 1 and shown[0][0] == "warning", shown
         assert "p.ora" in shown[0][2] and "\n" not in shown[0][2]
         texts.append(shown[0][2])
@@ -400,18 +400,18 @@ def test_a_failed_save_shows_a_message_and_keeps_the_old_file(main_window, shown
     files = main_window.painter.files
     (tmp_path / "projects").mkdir()
     path = tmp_path / "projects" / "p.ora"
-    assert files.save_project_file(path)
+    assert files.save_project_file(path).wait()
     before = path.read_bytes()
 
     def disk_full(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("engine.storage.os.fsync", disk_full)
-    assert files.save_project_file(path) is False
+    assert files.save_project_file(path).wait() is False
     assert len(shown) == 1 and shown[0][:2] == ("warning", "Save Project") and "No space left" in shown[0][2]
     assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["p.ora"]
     monkeypatch.setattr(files, "saved_document", lambda: (_ for _ in ()).throw(RecursionError("deep")))
-    assert files.save_project_file(path) is False and len(shown) == 2 and "\n" not in shown[1][2]
+    assert files.save_project_file(path).wait() is False and len(shown) == 2 and "\n" not in shown[1][2]
     assert path.read_bytes() == before
 
 

@@ -33,7 +33,7 @@ class FakeBridge(QObject):
         self.submitted: list[Submitted] = []
         self.cancels: list[str] = []
 
-    def submit(self, request: Any, *, slot: str, on_result, on_failed) -> JobRef:
+    def submit(self, request: Any, *, slot: str, on_result, on_failed, urgent: bool = False) -> JobRef:
         ref = JobRef(len(self.submitted), slot, len(self.submitted))
         self.submitted.append(Submitted(ref, request, on_result, on_failed))
         return ref

@@ -20,7 +20,7 @@ from app.main_window import MainWindow
 from app.painter import files as painter_files
 from app.painter.page import LABELS, PHOTO, starter_document
 from app.theme import apply_theme
-from tests.app.conftest import find_menu_action
+from tests.app.conftest import files_done, find_menu_action
 from tests.app.painter_page_fixtures import (  # noqa: F401 (fixtures are found by name)
     WAIT,
     ade,
@@ -45,10 +45,12 @@ def test_project_round_trip_keeps_pixels_and_settings(main_window, page, vae, qt
     project = tmp_path / "scene.ora"
     choose_file(monkeypatch, project)
     find_menu_action(main_window, "File", "Save Project As…").trigger()
+    files_done(qtbot, page)
     assert project.is_file() and not page.document.modified
 
     page.new_document(np.zeros((128, 128), np.uint8))
     find_menu_action(main_window, "File", "Open Project…").trigger()
+    files_done(qtbot, page)
     doc = page.document
     assert np.array_equal(doc.layer(LABELS).data, labels)
     assert np.abs(doc.layer(PHOTO).data - photo).max() <= 1 / 255 + 1e-6
@@ -64,16 +66,19 @@ def test_label_png_and_photo_export(main_window, page, ade, qtbot, monkeypatch, 
     labels = page.document.layer(LABELS).data.copy()
     choose_file(monkeypatch, tmp_path / "map")
     find_menu_action(main_window, "File", "Save Labels As…").trigger()
+    files_done(qtbot, page)
     saved = Image.open(tmp_path / "map.png")
     assert saved.mode == "P" and np.array_equal(np.asarray(saved), labels)
     for name in ("photo.png", "photo.jpg", "photo.tif"):
         choose_file(monkeypatch, tmp_path / name)
         find_menu_action(main_window, "File", "Export Photo…").trigger()
+        files_done(qtbot, page)
         assert Image.open(tmp_path / name).size == (192, 128)
 
     page.new_document(np.zeros((128, 192), np.uint8))
     choose_file(monkeypatch, tmp_path / "map.png")
     find_menu_action(main_window, "File", "Open Labels…").trigger()
+    files_done(qtbot, page)
     assert np.array_equal(page.document.layer(LABELS).data, labels) and not dialogs["shown"]
 
 
@@ -84,7 +89,7 @@ def test_a_size_the_model_cannot_render_is_rendered_near_it_and_resized(main_win
     monkeypatch.setattr(main_window.bridge, "submit", lambda r, **k: sizes.append(r.size) or real_submit(r, **k))
     odd = tmp_path / "odd_size.png"
     Image.fromarray(np.full((100, 150), 4, np.uint8)).save(odd)
-    assert page.files.open_label_file(odd)
+    assert page.files.open_label_file(odd).wait()
     assert wait_full(qtbot, page).shape == (100, 150, 3)
     assert sizes[-1] == (96, 160)  # the nearest multiples of 32
 
@@ -122,6 +127,7 @@ def test_bad_files_give_one_clear_message_and_lose_nothing(main_window, page, ad
     for path, words in ((huge, "at most 4096"), (broken, "broken.png")):
         choose_file(monkeypatch, path)
         find_menu_action(main_window, "File", "Open Labels…").trigger()
+        files_done(qtbot, page)
         kind, _, text = dialogs["shown"][-1]
         assert kind == "warning" and words in text
         assert page.document is work and np.array_equal(work.layer(LABELS).data, kept)
@@ -135,6 +141,7 @@ def test_bad_files_give_one_clear_message_and_lose_nothing(main_window, page, ad
     choose_file(monkeypatch, odd)
     dialogs["answer"] = QMessageBox.StandardButton.Discard
     find_menu_action(main_window, "File", "Open Labels…").trigger()
+    files_done(qtbot, page)
     assert "#010203" in dialogs["shown"][-1][2] and "not in the" in dialogs["shown"][-1][2]
     assert (page.document.layer(LABELS).data[10:, 10:] == 2).all()
 
@@ -142,7 +149,7 @@ def test_bad_files_give_one_clear_message_and_lose_nothing(main_window, page, ad
 def test_project_from_another_program_keeps_its_extra_layers(main_window, page, ade, qtbot, monkeypatch, tmp_path,
                                                             dialogs):
     project = tmp_path / "ours.ora"
-    page.files.save_project_file(project)
+    assert page.files.save_project_file(project).wait()
     labels = page.document.layer(LABELS).data.copy()
     other = tmp_path / "theirs.ora"
     with zipfile.ZipFile(project) as src, zipfile.ZipFile(other, "w") as dst:
@@ -157,10 +164,11 @@ def test_project_from_another_program_keeps_its_extra_layers(main_window, page, 
         dst.write(tmp_path / "sketch.png", "data/sketch.png")
     choose_file(monkeypatch, other)
     find_menu_action(main_window, "File", "Open Project…").trigger()
+    files_done(qtbot, page)
     assert "from another program" in dialogs["shown"][-1][2]
     assert np.array_equal(page.document.layer(LABELS).data, labels) and page.document.has_layer("sketch")
     again = tmp_path / "again.ora"
-    page.files.save_project_file(again)
+    assert page.files.save_project_file(again).wait()
     with zipfile.ZipFile(again) as zf:
         assert b"svg:multiply" in zf.read("stack.xml")
     assert np.array_equal(load_ora(again).document.layer(LABELS).data, labels)
@@ -179,7 +187,7 @@ edit = doc.edit("labels", "Brush")
 edit.region((30, 40, 50, 20))[:] = 12
 edit.changed((30, 40, 50, 20))
 edit.commit()
-window.painter.files.autosave_now()
+window.painter.files.autosave_now().wait()
 os.kill(os.getpid(), signal.SIGKILL)  # no clean close: the autosave stays behind
 """
 

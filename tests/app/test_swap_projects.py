@@ -14,10 +14,13 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.sae.decoder import RESULT
+from app.sae.decoder import RESULT, reach_cells
 from app.sae.session import PHOTO
+from engine import codes, detail
 from engine.api import EncodeImage
+from tests.app.conftest import files_done
 from tests.app.swap_page_fixtures import (  # noqa: F401 (fixtures are found by name)
+    CELL,
     WAIT,
     cell_pos,
     choose_file,
@@ -26,12 +29,15 @@ from tests.app.swap_page_fixtures import (  # noqa: F401 (fixtures are found by 
     menu,
     open_photo,
     page,
+    screen,
     stroke,
     tiny,
     wait_decoded,
     wait_idle,
     write_photo,
 )
+from tests.app.test_swapper import full_decode
+from tests.engine.test_detail import reads
 from tests.sae_fixtures import write_tiny_sae
 
 
@@ -54,6 +60,7 @@ def test_save_and_reopen_restores_the_layers_and_the_result_without_embedding(ma
     saved = tmp_path / "edit.ora"
     choose_file(monkeypatch, saved)
     menu(main_window, "File", "Save Project As").trigger()
+    files_done(qtbot, page)
     assert saved.is_file() and not project.modified
     with zipfile.ZipFile(saved) as zf:
         assert "i2i-studio/sae/state.json" in zf.namelist()
@@ -74,17 +81,17 @@ def test_save_and_reopen_restores_the_layers_and_the_result_without_embedding(ma
     assert not any(isinstance(r, EncodeImage) for r in requests)  # never re-embedded
     assert np.abs(page.document.layer(RESULT).data - result).max() < 1e-4
     assert page.swap_panel.blend.value() == 0.7 and not dialogs["shown"]
-    page.files.export(tmp_path / "result.jpg")
+    assert page.files.export(tmp_path / "result.jpg").wait()
     assert Image.open(tmp_path / "result.jpg").size == (160, 128)
 
 
 def test_bad_photos_and_references_give_clear_messages(page, tiny, qtbot, monkeypatch, tmp_path, dialogs):
     small = write_photo(tmp_path / "small.png", (40, 90))
-    assert not page.files.open_photo_file(small)
+    assert not page.files.open_photo_file(small).wait()
     assert dialogs["shown"][-1][0] == "warning" and "at least 56 px" in dialogs["shown"][-1][2]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff not a real jpeg")
-    assert not page.files.open_photo_file(broken)
+    assert not page.files.open_photo_file(broken).wait()
     assert "broken.jpg" in dialogs["shown"][-1][2] and page.project is None
 
     project = open_photo(qtbot, page, write_photo(tmp_path / "photo.png", (96, 96)))
@@ -101,10 +108,45 @@ def test_bad_photos_and_references_give_clear_messages(page, tiny, qtbot, monkey
     assert len(dialogs["shown"]) == 2  # references say so in the status line, never in a dialog
 
 
-def test_a_photo_over_2048_px_is_worked_on_downscaled_and_says_so(page, tiny, qtbot, tmp_path):
-    project = open_photo(qtbot, page, write_photo(tmp_path / "wide.png", (64, 2100), seed=8))
-    assert project.embedding.size == (62, 2048) and page.document.layer(PHOTO).data.shape == (62, 2048, 3)
-    assert "2100x64, worked on at 2048x62" in page.photo_label.text()
+def test_a_large_photo_is_edited_at_the_working_size_and_kept_and_exported_at_its_own(main_window, page, tiny, qtbot,
+                                                                                      monkeypatch, tmp_path):
+    requests: list = []
+    real = main_window.bridge.submit
+    monkeypatch.setattr(main_window.bridge, "submit", lambda r, **k: requests.append(r) or real(r, **k))
+    source = write_photo(tmp_path / "wide.png", (1100, 2100), seed=8)
+    project = open_photo(qtbot, page, source)
+    photo = page.document.layer(PHOTO).data
+    assert photo.shape == (1100, 2100, 3) and project.photo_size == (1100, 2100)
+    assert project.embedding.size == (536, 1024) == next(r for r in requests if isinstance(r, EncodeImage)).image.shape[:2]
+    assert "2100x1100, edited at 1024x536, exported at 2100x1100" in page.photo_label.text()
+    assert np.array_equal(page.document.layer(RESULT).data, photo)  # no edit: the photo, bit for bit
+    assert page.files.export(tmp_path / "untouched.png").wait()
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "untouched.png")), np.asarray(Image.open(source)))
+
+    ch, cw = project.cell_size  # a clone stroke: cells are cell_size photo pixels
+    assert (ch, cw) == (CELL * 1100 / 536, CELL * 2100 / 1024)
+    view = page.canvas
+    qtbot.keyClick(view, Qt.Key.Key_C)
+    page.brush_size.setValue(2)
+    at = [screen(view, (x + 0.5) * cw, (y + 0.5) * ch) for y, x in ((10, 20), (40, 80), (40, 83))]
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, at[0])
+    with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "region"):
+        qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at[1])
+        qtbot.mouseMove(view, at[2])
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at[2])
+    wait_idle(qtbot, page)
+    emb, result = project.embedding, page.document.layer(RESULT).data
+    structure, texture = project.final_codes()
+    base = full_decode(tiny, emb.structure, emb.texture, emb.size)
+    edited = full_decode(tiny, structure, texture, emb.size)
+    assert np.abs(result - detail.carry_detail(photo, base, edited)).max() < 1e-4  # regions = the whole carried
+    top, left, bottom, right = codes.changed_cells(emb.structure, structure)
+    reach = reach_cells(tiny)
+    box = ((top - reach) * CELL, (left - reach) * CELL, (bottom + reach) * CELL, (right + reach) * CELL)
+    outside = ~reads(box, emb.size, (1100, 2100))  # photo pixels that read no pixel the edit can reach
+    assert np.array_equal(result[outside], photo[outside]) and np.abs(result - photo).max() > 0.01
+    assert page.files.export(tmp_path / "edited.png").wait()
+    assert Image.open(tmp_path / "edited.png").size == (2100, 1100)
 
 
 def test_autosaved_work_is_offered_after_a_crash(page, tiny, qtbot, tmp_path, dialogs):
@@ -112,7 +154,7 @@ def test_autosaved_work_is_offered_after_a_crash(page, tiny, qtbot, tmp_path, di
     with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
         page.use_reference(write_photo(tmp_path / "ref.png", (96, 96), seed=10))
     codes_before = project.final_codes()
-    page.files.autosave_now()
+    assert page.files.autosave_now().wait()
     note = next(page.files.autosave.folder.glob("*.json"))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)

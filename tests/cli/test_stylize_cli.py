@@ -28,7 +28,7 @@ def flow_id(tmp_path, capsys) -> str:
 def engine_result(model_id: str, content: Path, style: Path, strength: float = 1.0, tile: int = 0) -> np.ndarray:
     engine = Engine(Catalog(), torch.device("cpu"))
     request = StylizeImage(model_id, read_rgb(content), read_rgb(style), strength, tile=tile)
-    return to_uint8(engine.stylize_image(request, JobContext(JobRef(0, "test", 0), lambda event: None)))
+    return to_uint8(engine.stylize_image(request, JobContext(JobRef(0, "test", 0), lambda event: None)), rounded=True)
 
 
 def test_the_official_fixture_imports_and_stylises(official, tmp_path, capsys):

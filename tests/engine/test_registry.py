@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from engine import registry, stylize, tiling
-from engine.api import Capabilities, DecodeCodes, ModelEntry, RenderLabels, Task
+from engine.api import Capabilities, DecodeCodes, Mode, ModelEntry, RenderLabels, Task
 from engine.architecture import Architecture, Hparams, Nets
 from engine.catalog import Catalog
 from engine.checkpoints import StateDict, canonicalize, read_checkpoint
@@ -171,7 +171,7 @@ def test_random_init_survives_the_official_layout(arch, tmp_path):
     nets, path, options, hparams = OFFICIAL_FILES[arch.method](folder)
     assert registry.detect(read_checkpoint(path).state_dict) is arch
 
-    engine = Engine(Catalog(), CPU)
+    engine = Engine(Catalog(), CPU, mode=Mode.EXACT)  # the official outputs, bit for bit
     entry = engine.import_model(str(path), options)
     assert (entry.method, entry.task, entry.hparams) == (arch.method, arch.task, hparams)
     assert entry.capabilities == arch.capabilities(hparams)

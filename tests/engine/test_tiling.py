@@ -1,8 +1,9 @@
-"""Full-resolution translation: tiles equal the untiled output, no seams, progress/cancel, odd photos, limits."""
+"""Full-resolution translation: tiles equal the untiled output (the whole photo's statistics measured tile by tile),
+a plan that only the memory tier decides, progress/cancel, odd photos, limits."""
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from engine import tiling
 from engine.api import MAX_TRANSLATE_PIXELS, JobRef, Progress, TranslateImage
 from engine.catalog import Catalog
 from engine.handlers import Engine
-from engine.layers.resnet import InstanceNorm
+from engine.layers.resnet import InstanceNorm, shared_statistics
 from engine.models import cut, cyclegan
 from engine.worker import JobCancelled, JobContext
 from tests.translation_fixtures import TINY, photo, tiny_generator, write_tiny_cut, write_tiny_cyclegan
@@ -21,7 +22,6 @@ CPU = torch.device("cpu")
 CAPS = {"cyclegan": cyclegan.capabilities(cyclegan.config_hparams(**TINY)),
         "cut": cut.capabilities(cut.config_hparams(**TINY))}
 TOL = 1e-4  # tiled vs untiled, float32 CPU; measured at most 2.1e-6
-SEAM_FACTOR = 1.25  # adjacent-pixel differences across tile borders vs elsewhere
 UNTILED = 10_000
 
 
@@ -48,62 +48,71 @@ def gradient_photo(seed: int, size: tuple[int, int]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", ["cyclegan", "cut"])
-def test_tiles_equal_the_untiled_output_when_statistics_are_full_size(method, monkeypatch):
+def test_tiles_equal_the_untiled_output(method, monkeypatch):
     caps, net = CAPS[method], tiny_generator(method)
-    image = photo(1, (301, 437))  # not multiples of 4: padded, then cropped back
+    image = gradient_photo(1, (301, 437))  # not multiples of 4: padded, then cropped back; tiles differ in brightness
     untiled = tiling.translate(net, caps, image, tile=UNTILED, device=CPU)
     assert untiled.shape == image.shape and untiled.dtype == np.float32
-    for tile in (tiling.min_tile(caps), tiling.min_tile(caps) + 44):
+    for tile, keep in ((tiling.min_tile(caps), 1 << 30), (tiling.min_tile(caps) + 44, 1 << 30),
+                       (tiling.min_tile(caps), 0)):  # no room for checkpoints: every round starts from the photo
         assert len(tiling.plan(caps, image.shape[:2], tile)) >= 6
-        tiled = tiling.translate(net, caps, image, tile=tile, device=CPU, stats_side=UNTILED)
+        tiled = tiling.translate(net, caps, image, tile=tile, device=CPU, checkpoint_bytes=keep)
         assert np.abs(tiled - untiled).max() < TOL
+    assert all(m.mode == "image" and m.stats is None for m in net.modules() if isinstance(m, InstanceNorm))
 
     # the margin is what makes them equal: a margin below the receptive radius breaks it
     monkeypatch.setattr(tiling, "margin", lambda caps: 8)
-    short = tiling.translate(net, caps, image, tile=tiling.min_tile(caps), device=CPU, stats_side=UNTILED)
+    short = tiling.translate(net, caps, image, tile=tiling.min_tile(caps), device=CPU)
     assert np.abs(short - untiled).max() > 100 * TOL
 
 
-def _borders(tiles: list[tuple[tiling.Span, tiling.Span]], axis: int) -> list[int]:
-    """Where one tile's share ends and the next begins (the middle of each blend ramp)."""
-    return sorted({spans[axis].keep_start + tiling.FEATHER for spans in tiles if spans[axis].keep_start > 0})
+def test_statistics_are_the_whole_photos_measured_norm_by_norm():
+    """Each round measures the next InstanceNorm over the tiles' cores: the same mean and variance as one pass over
+    the padded photo, in the order the pass meets them, and a tile resumes from the stage that held the last."""
+    caps, net = CAPS["cut"], tiny_generator("cut", seed=3)
+    image = gradient_photo(3, (260, 300))
+    tiles = tiling.plan(caps, image.shape[:2], tiling.min_tile(caps))
+    norms = [m for m in net.modules() if isinstance(m, InstanceNorm)]
+    whole = tiling.to_tensor(image[np.ix_(tiling.reflect(np.arange(260), 260), tiling.reflect(np.arange(300), 300))],
+                             CPU)
+    with torch.inference_mode(), shared_statistics(net, net.to_input(whole)):
+        expected = [norm.stats for norm in norms]
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = tiling.fix_norms
+
+    def record(fixed, measured):
+        seen.extend(m.mean_var() for m in measured.values())
+        original(fixed, measured)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tiling, "fix_norms", record)
+        tiling.translate(net, caps, image, tile=tiling.min_tile(caps), device=CPU, checkpoint_bytes=1 << 30)
+    assert len(tiles) >= 4 and len(seen) == len(norms)
+    for (mean, var), (exp_mean, exp_var) in zip(seen, expected, strict=True):
+        assert torch.allclose(mean, exp_mean, atol=1e-5) and torch.allclose(var, exp_var, rtol=1e-4, atol=1e-6)
 
 
-def seam_ratio(image: np.ndarray, rows: list[int], cols: list[int]) -> float:
-    """Mean |difference| of the adjacent pixel columns/rows that straddle the borders, over the same mean for
-    all other adjacent columns/rows."""
-    dx = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))  # dx[c - 1]: columns c - 1 and c
-    dy = np.abs(np.diff(image, axis=0)).mean(axis=(1, 2))
-    cx, cy = np.array(cols) - 1, np.array(rows) - 1
-    across = np.r_[dx[cx], dy[cy]]
-    elsewhere = np.r_[np.delete(dx, cx), np.delete(dy, cy)]
-    return float(across.mean() / elsewhere.mean())
+def test_a_tile_resumes_from_its_checkpoint():
+    calls: list[int] = []
+    stages = [lambda x, i=i: (calls.append(i), x + 1)[1] for i in range(4)]
+    measure_at = {2}
 
+    def stage_two(x: torch.Tensor) -> torch.Tensor:
+        if measure_at:
+            measure_at.clear()
+            raise tiling.Measured
+        return stages[2](x)
 
-@pytest.mark.parametrize("method", ["cyclegan", "cut"])
-def test_downscaled_statistics_leave_no_seam(method):
-    caps, net = CAPS[method], tiny_generator(method, seed=2)
-    size = (360, 520)
-    image = gradient_photo(2, size)
-    tile = tiling.min_tile(caps)
-    tiles = tiling.plan(caps, size, tile)
-    rows, cols = _borders(tiles, 0), _borders(tiles, 1)
-    assert len(rows) >= 3 and len(cols) >= 5
-    tiled = tiling.translate(net, caps, image, tile=tile, device=CPU, stats_side=128)
+    resume = tiling.Checkpoints([stages[0], stages[1], stage_two, stages[3]], lambda i: torch.zeros(1), 1, 1 << 20)
+    with pytest.raises(tiling.Measured):
+        resume.run(0)
+    assert calls == [0, 1] and resume.points[0][0] == 2 and resume.held == 4
+    assert resume.run(0).item() == 4 and calls == [0, 1, 2, 3]  # stages 0 and 1 not run again
 
-    # the tiles add nothing: one pass normalised by the same (128 px) statistics gives the same image
-    with net.shared_statistics(tiling.stats_sample(image, caps, 128, CPU)):
-        one_pass = tiling.translate(net, caps, image, tile=UNTILED, device=CPU)
-    assert np.abs(tiled - one_pass).max() < TOL
-    assert seam_ratio(tiled, rows, cols) < SEAM_FACTOR
-
-    if method == "cut":  # control: tiles normalised by their own statistics and pasted edge to edge do show
-        # seams (a random CycleGAN's output is dominated by its transposed convs' checkerboard, which hides them)
-        naive = np.zeros_like(image)
-        for (r0, r1), (c0, c1) in itertools.product(itertools.pairwise([0, *rows, size[0]]),
-                                                    itertools.pairwise([0, *cols, size[1]])):
-            naive[r0:r1, c0:c1] = tiling.translate(net, caps, image[r0:r1, c0:c1], tile=UNTILED, device=CPU)
-        assert seam_ratio(naive, rows, cols) > 3 * SEAM_FACTOR
+    tight = tiling.Checkpoints(stages, lambda i: torch.zeros(1), 1, 0)
+    tight._keep(0, 2, torch.ones(1))
+    assert tight.points[0] == (0, None)  # no room: the tile starts from the photo again
 
 
 @pytest.mark.parametrize(("length", "tile"), [(8, 160), (400, 160), (401 // 4 * 4, 200), (1000, 173), (4096, 1024)])
@@ -122,7 +131,7 @@ def test_blend_weights_sum_to_one_and_tiles_read_their_margin(length, tile):
 # --- through the engine: progress, cancel, odd photos, limits -----------------------------------------
 
 
-def test_progress_per_tile_and_cancel_between_tiles(tmp_path, engine):
+def test_progress_per_round_and_tile_and_cancel_between_tiles(tmp_path, engine):
     model_id = engine.import_model(str(write_tiny_cut(tmp_path / "cut.safetensors")), None).id
     caps = CAPS["cut"]
     image = photo(3, (200, 260))
@@ -130,9 +139,13 @@ def test_progress_per_tile_and_cancel_between_tiles(tmp_path, engine):
     n = len(tiling.plan(caps, image.shape[:2], tile))
     events: list[Progress] = []
     result = engine.translate_image(TranslateImage(model_id, image, tile=tile), ctx(events.append))
+    norms = sum(isinstance(m, InstanceNorm) for m in tiny_generator("cut").modules())
+    assert {e.message for e in events if e.message.startswith("statistics")} == {
+        f"statistics {k} of {norms}" for k in range(1, norms + 1)}
     tiles = [e for e in events if e.message.startswith("tile ")]
     assert [e.message for e in tiles] == [f"tile {i} of {n}" for i in range(1, n + 1)]
-    assert [e.fraction for e in tiles] == pytest.approx([i / n for i in range(1, n + 1)])
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 
     seen: list[Progress] = []
 
@@ -183,24 +196,60 @@ def test_over_the_pixel_limit_is_refused_with_a_message(engine, cyclegan_id):
         engine.translate_image(TranslateImage(cyclegan_id, np.full((4, 4, 3), np.nan, np.float32)), ctx())
 
 
-def test_tile_size_from_the_photo_and_memory(engine, cyclegan_id, monkeypatch):
+def test_tile_size_from_the_photo_and_the_budget():
     caps = CAPS["cyclegan"]
     net = tiny_generator("cyclegan")
-    assert tiling.default_tile(net, caps, (301, 437), CPU) == 440  # fits: one pass over the padded photo
     per_pixel = tiling.activation_bytes_per_pixel(net, CPU)
     assert 16 * 4 < per_pixel < 64 * 4 * tiling.MEMORY_OVERHEAD  # ngf 4: 2 x 4 ch live at full size, x overhead
-    monkeypatch.setattr(tiling, "memory_budget", lambda device: int(per_pixel * 200 * 200))
-    assert tiling.default_tile(net, caps, (301, 437), CPU) == 200
-    assert tiling.default_tile(net, caps, (150, 200), CPU) == 200
-    monkeypatch.setattr(tiling, "memory_budget", lambda device: 1)
-    assert tiling.default_tile(net, caps, (301, 437), CPU) == tiling.min_tile(caps)
+    fits = int(per_pixel * 304 * 440)
+    assert tiling.default_tile(net, caps, (301, 437), fits, CPU) == 440  # one pass over the padded photo
+    # tiles take half the budget: the other half holds the statistics pass's checkpoints
+    assert tiling.default_tile(net, caps, (301, 437), fits - 1, CPU) == int(math.sqrt(fits / 2 / per_pixel)) // 4 * 4
+    assert tiling.default_tile(net, caps, (301, 437), 1, CPU) == tiling.min_tile(caps)
 
+
+def write_meminfo(path, *, available_gib: float, free_gib: float) -> None:
+    kib = 1 << 20
+    path.write_text(f"MemTotal:       {64 * kib} kB\nMemFree:        {int(free_gib * kib)} kB\n"
+                    f"MemAvailable:   {int(available_gib * kib)} kB\nBuffers:           1000 kB\n")
+
+
+def test_the_plan_follows_the_memory_tier_not_its_noise(tmp_path, monkeypatch):
+    """The budget is 3/4 of MemAvailable (page cache included) rounded down to a power of two, so the same photo gets
+    the same plan while the available memory moves within a tier, however little is strictly free."""
+    meminfo = tmp_path / "meminfo"
+    monkeypatch.setattr(tiling, "MEMINFO", meminfo)
+    caps, net = CAPS["cyclegan"], tiny_generator("cyclegan")
+    side = int(math.sqrt(4 * (1 << 30) / tiling.activation_bytes_per_pixel(net, CPU)))
+    size = (side, side)  # one pass takes 4 GiB (planned, never run)
+
+    def planned(available_gib: float, free_gib: float) -> tuple[int, int]:
+        write_meminfo(meminfo, available_gib=available_gib, free_gib=free_gib)
+        budget = tiling.memory_budget(CPU)
+        return budget, len(tiling.plan(caps, size, tiling.default_tile(net, caps, size, budget, CPU)))
+
+    tier = {planned(available, free) for available in np.linspace(4.01, 7.99, 9) for free in (0.3, 3.0, 7.9)}
+    assert len(tier) == 1 and next(iter(tier))[0] == 3 << 30
+    _, tiles = next(iter(tier))
+    assert 1 < tiles < planned(3.9, 3.9)[1]  # a lower tier: smaller tiles
+    assert planned(8.0, 0.5) == (6 << 30, 1)  # the next tier fits one pass
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (int(11.5 * (1 << 30)), 80 << 30))
+    assert tiling.memory_budget(torch.device("cuda")) == 6 << 30  # a GPU: its free memory, tiered alike
+
+
+def test_forced_tiles_through_the_engine_equal_one_pass(engine, cyclegan_id, monkeypatch):
+    caps = CAPS["cyclegan"]
+    image = gradient_photo(6, (301, 437))
+    untiled = engine.translate_image(TranslateImage(cyclegan_id, image), ctx())
+    monkeypatch.setattr(tiling, "memory_budget", lambda device: 1)  # nothing fits: the smallest tiles
     events: list[Progress] = []
-    out = engine.translate_image(TranslateImage(cyclegan_id, photo(6, (301, 437))), ctx(events.append))
+    tiled = engine.translate_image(TranslateImage(cyclegan_id, image), ctx(events.append))
     n = len(tiling.plan(caps, (301, 437), tiling.min_tile(caps)))
-    assert out.shape == (301, 437, 3) and n > 1 and events[-1].message == f"tile {n} of {n}"
+    assert n > 1 and events[-1].message == f"tile {n} of {n}"
+    assert np.abs(tiled - untiled).max() < TOL
     with pytest.raises(ValueError, match=f"tile 100 px is too small for this model: at least {tiling.min_tile(caps)}"):
-        engine.translate_image(TranslateImage(cyclegan_id, photo(6, (301, 437)), tile=100), ctx())
+        engine.translate_image(TranslateImage(cyclegan_id, image, tile=100), ctx())
     with pytest.raises(ValueError, match="tile must be 0"):
         engine.translate_image(TranslateImage(cyclegan_id, photo(6, (30, 40)), tile=-1), ctx())
     assert engine.translate_image(TranslateImage(cyclegan_id, photo(6, (30, 40)), tile=100), ctx()).shape == (30, 40, 3)

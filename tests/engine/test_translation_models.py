@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine import registry, tiling
-from engine.api import JobRef, TranslateImage
+from engine.api import JobRef, Mode, TranslateImage
 from engine.catalog import Catalog
 from engine.checkpoints import read_checkpoint, write_checkpoint
 from engine.handlers import Engine
@@ -37,7 +37,7 @@ def manifest(method: str) -> dict:
 
 @pytest.fixture
 def engine() -> Engine:
-    return Engine(Catalog(), CPU)
+    return Engine(Catalog(), CPU, mode=Mode.EXACT)
 
 
 def run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

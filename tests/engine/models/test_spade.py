@@ -201,6 +201,33 @@ def test_encode_labels_resize_dontcare_and_edges() -> None:
     assert small[0].argmax(0).tolist() == [[0, 2], [6, 8]]
 
 
+def test_encode_labels_scatter_equals_the_one_hot_it_replaced() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 151, (40, 56)).astype(np.uint8)
+    labels[rng.random(labels.shape) < 0.05] = 255
+    instances = rng.integers(0, 4, labels.shape).astype(np.uint16)
+    for no_instance in (True, False):
+        seg = spade.encode_labels(labels, label_nc=150, contain_dontcare_label=True, no_instance=no_instance,
+                                  instances=instances)
+        ids = torch.from_numpy(np.where(labels == 255, 150, labels).astype(np.int64))
+        channels = [torch.nn.functional.one_hot(ids, 151).permute(2, 0, 1).float()]
+        if not no_instance:
+            channels.append(torch.from_numpy(spade._edges(instances)).float()[None])
+        assert torch.equal(seg, torch.cat(channels)[None])
+
+
+def test_spectral_conv_keeps_its_eval_weight_until_the_weights_change() -> None:
+    conv = SpectralNormConv2d(3, 4, 3).eval()
+    with torch.no_grad():
+        first = conv.weight
+        assert conv.weight is first  # computed once while nothing changes
+        conv.weight_orig.mul_(2)
+        assert torch.allclose(conv.weight, first)  # sigma scales with the weight: the same normalised weight
+        conv.load_state_dict({**conv.state_dict(), "weight_u": -conv.weight_u})
+        assert torch.allclose(conv.weight, -first)
+    assert conv.weight is not first and conv.weight.requires_grad  # with autograd: computed on every call
+
+
 def test_spectral_conv_matches_torch_spectral_norm() -> None:
     torch.manual_seed(0)
     reference = torch.nn.utils.spectral_norm(torch.nn.Conv2d(3, 5, 3, padding=1))

@@ -1,0 +1,170 @@
+"""The two modes: choosing one, Fast within 3/255 of Exact on real photos with the shipped (trained) models, and
+every architecture's ONNX graph run by onnxruntime to the PyTorch output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from engine import inference, registry
+from engine.api import (
+    DecodeCodes,
+    EncodeImage,
+    JobRef,
+    Mode,
+    RenderLabels,
+    StylizeImage,
+    TranslateImage,
+    pick_mode,
+)
+from engine.catalog import Catalog
+from engine.checkpoints import read_checkpoint
+from engine.handlers import Engine
+from engine.imageio import read_label_map, read_rgb
+from engine.worker import JobContext
+from tests.translation_fixtures import tiny_generator
+
+CTX = JobContext(JobRef(0, "test", 0), lambda event: None)
+CPU = torch.device("cpu")
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+FAST_TOLERANCE = 3 / 255  # the promise of Fast mode (README, Performance)
+
+
+# --- choosing the mode -----------------------------------------------------------------------------------------
+
+
+def test_the_mode_is_exact_by_default_else_the_environment_else_the_override(monkeypatch):
+    monkeypatch.delenv("I2I_MODE", raising=False)
+    assert pick_mode() is Mode.EXACT
+    monkeypatch.setenv("I2I_MODE", "Fast")
+    assert pick_mode() is Mode.FAST
+    assert pick_mode("exact") is Mode.EXACT
+    monkeypatch.setenv("I2I_MODE", "quick")
+    with pytest.raises(ValueError, match="mode 'quick' is not one of exact, fast"):
+        pick_mode()
+
+
+def test_the_engine_loads_fast_paths_only_in_fast_mode():
+    photo = read_rgb(RESOURCES / "samples" / "default_brush_summer2winter.jpg")[:64, :96]
+    exact, fast = Engine(Catalog(), CPU, mode=Mode.EXACT), Engine(Catalog(), CPU, mode=Mode.FAST)
+    request = TranslateImage("cut-summer2winter-default", photo)
+    exact.translate_image(request, CTX)
+    fast.translate_image(request, CTX)
+    assert isinstance(exact.models.load(request.model_id).nets["AtoB"], torch.nn.Module)
+    assert type(fast.models.load(request.model_id).nets["AtoB"]).__name__ == "OnnxTranslator"
+
+
+# --- Fast within 3/255 of Exact, real photos, the shipped models -------------------------------------------------
+
+
+def both_modes(run) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(run(Engine(Catalog(), CPU, mode=mode)) for mode in (Mode.EXACT, Mode.FAST))
+
+
+def assert_faithful(exact: np.ndarray, fast: np.ndarray) -> None:
+    assert exact.shape == fast.shape
+    assert np.abs(exact - fast).max() <= FAST_TOLERANCE
+
+
+def test_fast_translation_is_within_3_levels_of_exact():
+    photo = read_rgb(RESOURCES / "samples" / "default_brush_summer2winter.jpg")
+    assert_faithful(*both_modes(lambda e: e.translate_image(TranslateImage("cut-summer2winter-default", photo), CTX)))
+
+
+def test_fast_label_rendering_is_within_3_levels_of_exact():
+    labels = read_label_map(RESOURCES / "scenes" / "starter_landscape.png")
+    request = RenderLabels("spade-landscape-default", labels, size=labels.shape)
+    assert_faithful(*both_modes(lambda e: e.render_labels(request, CTX)))
+
+
+def test_fast_swapping_is_within_3_levels_of_exact():
+    photo = read_rgb(RESOURCES / "samples" / "default_sae_swap.jpg")
+    texture = read_rgb(RESOURCES / "samples" / "default_stylize.jpg")[:, :512]
+
+    def swap(engine: Engine) -> np.ndarray:
+        own = engine.encode_image(EncodeImage("sae-wallpapers-default", photo), CTX)
+        other = engine.encode_image(EncodeImage("sae-wallpapers-default", texture), CTX)
+        return engine.decode_codes(DecodeCodes("sae-wallpapers-default", own.structure, other.texture, own.size),
+                                   CTX).image
+
+    assert_faithful(*both_modes(swap))
+
+
+def test_fast_stylisation_is_within_3_levels_of_exact():
+    photo = read_rgb(RESOURCES / "samples" / "default_stylize.jpg")[:, :512]
+    style = read_rgb(RESOURCES / "styles" / "ink_wash.jpg")
+    for strength in (1.0, 0.5):
+        request = StylizeImage("hierarchyflow-default", photo, style, strength)
+        assert_faithful(*both_modes(lambda e, r=request: e.stylize_image(r, CTX)))
+
+
+# --- ONNX graphs: onnxruntime gives the PyTorch output ---------------------------------------------------------
+
+
+def run_onnx(graph: inference.OnnxGraph, path: Path, inputs: tuple[torch.Tensor, ...]) -> list[np.ndarray]:
+    inference.export(graph, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    return session.run(None, {n: x.numpy() for n, x in zip(graph.input_names, inputs, strict=True) if n in names})
+
+
+def official_nets(official: Path, method: str, file: str, options: dict | None = None) -> tuple[dict, dict]:
+    ckpt = read_checkpoint(official / method / "small" / file)
+    arch = registry.detect(ckpt.state_dict)
+    hparams = arch.resolve_hparams(ckpt.state_dict, {**ckpt.options, **(options or {})})
+    return arch.load(ckpt, hparams), hparams
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "cut"])
+def test_translation_graphs_run_in_onnxruntime_at_any_size(tmp_path, method):
+    generator = tiny_generator(method)
+    hparams = {"directions": ["AtoB"]}
+    graph = registry.by_method(method).onnx({"AtoB": generator}, hparams)
+    x = torch.rand(1, 3, 44, 60) * 2 - 1  # not the traced 64x64
+    (out,) = run_onnx(graph, tmp_path / "g.onnx", (x,))
+    with torch.inference_mode():
+        assert np.abs(out - generator(x).numpy()).max() < 1e-4
+
+
+def test_spade_graph_gives_the_official_output(official, tmp_path):
+    nets, hparams = official_nets(official, "spade", "ade20k_like/latest_net_G.pth",
+                                  {"label_nc": 8, "crop_size": 160, "aspect_ratio": 5 / 3})
+    io = np.load(official / "spade" / "small" / "ade20k_like" / "io_seed0.npz")
+    seg = torch.from_numpy(io["input_semantics"])
+    (out,) = run_onnx(registry.by_method("spade").onnx(nets, hparams), tmp_path / "g.onnx", (seg,))
+    assert np.abs(out - io["output"]).max() < 1e-4
+
+
+def test_sae_graph_gives_the_official_swap(official, tmp_path):
+    nets, hparams = official_nets(official, "sae", "latest_checkpoint.pth")
+    io = np.load(official / "sae" / "small" / "io_seed0.npz")
+    noise = [torch.from_numpy(io[k]) for k in io.files if k.startswith("noise__G.")]
+    inputs = (torch.from_numpy(io["structure_code_structure_img"]), torch.from_numpy(io["texture_code_texture_img"]),
+              *noise)
+    (out,) = run_onnx(registry.by_method("sae").onnx(nets, hparams), tmp_path / "g.onnx", inputs)
+    assert np.abs(out - io["swap_alpha1"]).max() < 1e-4
+
+
+def test_hierarchyflow_graph_gives_the_official_output(official, tmp_path):
+    nets, hparams = official_nets(official, "hierarchyflow", "0.ckpt.pth.tar")
+    io = np.load(official / "hierarchyflow" / "small" / "io_seed0.npz")
+    inputs = (torch.from_numpy(io["content"]), torch.from_numpy(io["style"]))
+    (out,) = run_onnx(registry.by_method("hierarchyflow").onnx(nets, hparams), tmp_path / "g.onnx", inputs)
+    assert np.abs(out - io["output_raw"]).max() < 1e-4
+
+
+def test_exporting_leaves_the_network_as_it_was():
+    """The exporter runs a trace in the top module's mode: a wrapper left in training mode would advance the
+    spectral norms' power iteration and the BatchNorm statistics of a SPADE generator."""
+    from engine.models import spade
+
+    torch.manual_seed(0)
+    generator = spade.SPADEGenerator(ngf=2, semantic_nc=5).eval()
+    hparams = spade.resolve_hparams(generator.state_dict(), {"label_nc": 5})
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    inference.export(spade.onnx_graph({"netG": generator}, hparams), Path("/dev/null"))
+    assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())
