@@ -8,6 +8,13 @@ def main(argv: list[str]) -> int:
         from engine.cli import run  # the CLI never loads Qt
 
         return run(argv[1:])
+    from app.system_check import (
+        check_qt_libraries,  # before Qt loads: missing system libraries named, not an abort
+    )
+
+    if advice := check_qt_libraries(argv):
+        print(advice, file=sys.stderr)
+        return 2
     from app.app import run as run_gui  # the GUI process loads torch only on the engine's side
 
     return run_gui(argv)

@@ -1,4 +1,5 @@
-"""The GUI's copy of the model catalog: listed and edited through the engine, observed by widgets."""
+"""The GUI's copy of the model catalog: listed and edited through the engine, observed by widgets; and how a
+model is presented to an artist (what it does in words, its sample picture, whether it is a demo model)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,61 @@ from PySide6.QtCore import QObject, Signal
 
 from app.engine_bridge import EngineBridge
 from app.jobs import Job, Jobs
-from engine.api import ImportModel, ListModels, ModelEntry, RemoveModel
+from engine.api import ImportModel, ListModels, ModelEntry, RemoveModel, Task
+from engine.storage import RESOURCES
+
+SAMPLES = RESOURCES / "samples"
+# What each task does, in an artist's words, and the tool (page) that drives it.
+TASK_WORDS = {
+    Task.LABEL_TO_IMAGE: ("Paints a photo from a label map: draw regions of sky, water, rock… and it renders them.",
+                          "Painter"),
+    Task.STRUCTURE_TEXTURE: ("Splits a photo into its layout and its look, so you can swap or edit either one.",
+                             "Swap & Edit"),
+    Task.IMAGE_TO_IMAGE: ("Turns a photo into another kind of photo (e.g. summer into winter), with brushes.",
+                          "Style Brushes"),
+    Task.CONTENT_STYLE: ("Restyles a photo after any style image (a painting, a texture), painted on with brushes.",
+                         "Style Brushes"),
+    Task.MULTI_DOMAIN: ("Translates a photo into one of several kinds of image.", "Style Brushes"),
+}
+METHOD_TITLES = {"spade": "SPADE", "sae": "Swapping Autoencoder", "cut": "CUT", "fastcut": "FastCUT",
+                 "sincut": "SinCUT", "cyclegan": "CycleGAN", "hierarchyflow": "HierarchyFlow"}
+# The embedded default models' own samples (made by their recipes in trainers/default_*.py).
+MODEL_SAMPLES = {"spade-landscape-default": "default_model_starter_scene.png",
+                 "sae-wallpapers-default": "default_sae_swap.jpg",
+                 "cut-summer2winter-default": "default_brush_summer2winter.jpg",
+                 "hierarchyflow-default": "default_stylize.jpg"}
+# A picture of the tool, for models without their own sample: what the tool takes or makes.
+TOOL_PICTURES = {Task.LABEL_TO_IMAGE: RESOURCES / "scenes" / "starter_landscape.png",
+                 Task.STRUCTURE_TEXTURE: SAMPLES / "default_sae_swap.jpg",
+                 Task.IMAGE_TO_IMAGE: SAMPLES / "default_brush_summer2winter.jpg",
+                 Task.CONTENT_STYLE: SAMPLES / "default_stylize.jpg",
+                 Task.MULTI_DOMAIN: SAMPLES / "default_brush_summer2winter.jpg"}
+DEMO_BADGE = "Demo model"  # short: it sits in a page's toolbar beside the model picker, at 1280 px
+DEMO_TIP = ("Demo model — import the official weights for full quality (Models > Library).\nA small model trained "
+            "by I2I Studio so every tool works out of the box; far from the paper's quality.")
+
+
+def is_demo(entry: ModelEntry | None) -> bool:
+    """The embedded default models (small ones we trained ourselves) are the ones shipped with the app."""
+    return entry is not None and entry.builtin
+
+
+def what_it_does(entry: ModelEntry) -> str:
+    words, tool = TASK_WORDS.get(entry.task, ("", ""))
+    return f"{words} Used in {tool}." if tool else words
+
+
+def method_title(method: str) -> str:
+    return METHOD_TITLES.get(method, method.upper())
+
+
+def sample_picture(entry: ModelEntry) -> tuple[Path | None, bool]:
+    """(the picture to show for `entry`, whether it is the model's own sample rather than the tool's)."""
+    own = MODEL_SAMPLES.get(entry.id)
+    if own and (SAMPLES / own).is_file():
+        return SAMPLES / own, True
+    tool = TOOL_PICTURES.get(entry.task)
+    return (tool, False) if tool and tool.is_file() else (None, False)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,11 @@ class UndoHistory(Generic[S]):
         steps = self._undo if undo else self._redo
         return steps[-1].description if steps else ""  # type: ignore[attr-defined]
 
+    def descriptions(self, *, undo: bool) -> list[str]:
+        """The undo steps oldest first, or the redo steps in the order redo takes them (the undo history panel)."""
+        steps = self._undo if undo else self._redo[::-1]
+        return [step.description for step in steps]  # type: ignore[attr-defined]
+
     def nbytes(self) -> int:
         return sum(map(self._nbytes, self._undo + self._redo)) if self._nbytes else 0
 
@@ -138,6 +143,15 @@ class Undoable(Observable[C], Generic[C, S]):
 
     def redo(self) -> None:
         self._travel(undo=False)
+
+    def go_to(self, depth: int) -> None:
+        """Undo or redo until `depth` steps can be undone (a click in the undo history panel); stops early where a
+        step cannot be taken."""
+        while self.history.depth != depth:
+            before = (self.history.depth, self.history.can(undo=False))
+            self._travel(undo=self.history.depth > depth)
+            if (self.history.depth, self.history.can(undo=False)) == before:
+                return
 
     def _travel(self, *, undo: bool) -> None:
         if not self.history.can(undo=undo) or not self._may_travel():

@@ -1,4 +1,5 @@
-"""Models > Library: the catalog as a table, details of the selected model, import and remove."""
+"""Models > Library: the catalog as cards (name, what it does, a sample picture, licence, a "Demo model" badge),
+the technical details of the selected model on the second tab, import and remove."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFontDatabase
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFontDatabase, QMouseEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFileDialog,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,21 +21,101 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.catalog_model import CatalogModel
+from app.catalog_model import (
+    DEMO_BADGE,
+    DEMO_TIP,
+    CatalogModel,
+    is_demo,
+    method_title,
+    sample_picture,
+    what_it_does,
+)
 from engine.api import ALLOW_NONFINITE, NONFINITE_REFUSAL, ModelEntry, parse_import_options
 
-COLUMNS = ("ID", "Origin", "Method", "Task", "Size rule", "Licence", "SHA-256", "Source")
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.tar *.safetensors);;All files (*)"
-ID_ROLE = Qt.ItemDataRole.UserRole
-MAX_COLUMN_WIDTH = 170
+CARD_WIDTH = 380  # cards per row follow the window's width
+PICTURE_HEIGHT = 110
+CARD_STYLE = """
+QFrame#modelCard { border: 1px solid #32414B; border-radius: 6px; background: #1E2A35; }
+QFrame#modelCard[selected="true"] { border: 2px solid #4E9BF5; }
+QFrame#modelCard QLabel { background: transparent; border: none; }
+QLabel#badge { border-radius: 8px; padding: 1px 8px; font-weight: 600; }
+QLabel#badge[kind="demo"] { background: #7A5B12; color: #FFE2A3; }
+QLabel#badge[kind="imported"] { background: #24496F; color: #CFE3FF; }
+"""
+
+
+class ModelCard(QFrame):
+    """One model: picture, name, badge, what it does, licence, and a Details button."""
+
+    clicked = Signal(str)  # model id
+    details_asked = Signal(str)  # model id
+
+    def __init__(self, entry: ModelEntry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.setObjectName("modelCard")
+        self.setProperty("selected", False)
+        self.setMinimumWidth(CARD_WIDTH - 40)
+
+        path, own = sample_picture(entry)
+        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.picture.setFixedHeight(PICTURE_HEIGHT)
+        pixmap = QPixmap(str(path)) if path else QPixmap()
+        if not pixmap.isNull():
+            self.picture.setPixmap(pixmap.scaled(CARD_WIDTH - 60, PICTURE_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation))
+        self.picture.setToolTip("A sample made by this model" if own else "What this tool works with (not this "
+                                "model's own output)")
+        self.name = _wrapped(entry.name or entry.id)
+        self.name.setObjectName("heading")
+        demo = is_demo(entry)
+        self.badge = QLabel(DEMO_BADGE if demo else "Imported")
+        self.badge.setObjectName("badge")
+        self.badge.setProperty("kind", "demo" if demo else "imported")
+        self.badge.setToolTip(DEMO_TIP if demo else "A model you imported or trained")
+        method = QLabel(method_title(entry.method))
+        method.setProperty("role", "muted")
+        badges = QHBoxLayout()
+        badges.addWidget(self.badge)
+        badges.addWidget(method)
+        badges.addStretch()
+        self.what = _wrapped(what_it_does(entry))
+        self.licence = _wrapped(f"Licence: {entry.license or 'not stated'}")
+        self.licence.setProperty("role", "muted")
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("Technical details: file, SHA-256, hyperparameters, classes")
+        self.details_button.clicked.connect(lambda: self.details_asked.emit(entry.id))
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        buttons.addWidget(self.details_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.name)
+        layout.addLayout(badges)
+        layout.addWidget(self.what)
+        layout.addWidget(self.licence)
+        layout.addStretch(1)  # a card taller than its content (its row's height) keeps its lines together
+        layout.addLayout(buttons)
+
+    def set_selected(self, selected: bool) -> None:
+        if self.property("selected") != selected:
+            self.setProperty("selected", selected)
+            self.style().unpolish(self)  # re-read the stylesheet for the new state
+            self.style().polish(self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.entry.id)
+        super().mousePressEvent(event)
 
 
 class LibraryDialog(QDialog):
@@ -50,27 +132,26 @@ class LibraryDialog(QDialog):
         self._asked: dict[str, tuple[str, dict[str, Any]]] = {}
         self._warning = ""  # the warning of the model just imported, shown with the outcome
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps both ends of paths visible
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._show_details)
+        self._selected: str | None = None
+        self.cards: list[ModelCard] = []
+        self._grid = QGridLayout()
+        self._grid.setSpacing(12)
+        self._grid.setAlignment(Qt.AlignmentFlag.AlignTop)
+        grid_host = QWidget()
+        grid_host.setLayout(self._grid)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(grid_host)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.details = QPlainTextEdit(readOnly=True)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.details.setPlaceholderText("Select a model to see its hyperparameters and classes.")
+        self.details.setPlaceholderText("Select a model (click its card) to see its file, hyperparameters and classes.")
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([900, 360])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.scroll, "Models")
+        self.tabs.addTab(self.details, "Technical details")
+        self.setStyleSheet(CARD_STYLE)
 
         self.import_button = QPushButton("Import…")
         self.import_button.clicked.connect(self.choose_and_import)
@@ -80,7 +161,8 @@ class LibraryDialog(QDialog):
         self.options.setToolTip("Dataset conventions the weights cannot reveal, with the official option names,\n"
                                 "separated by spaces. Leave empty to use an opt.txt beside the file or the\n"
                                 "known released configurations; what is assumed is shown in the details.")
-        self.options.setMinimumWidth(280)
+        self.options.setMinimumWidth(self.options.fontMetrics().horizontalAdvance(
+            self.options.placeholderText()) + 24)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self._remove_selected)
         close = QPushButton("Close")
@@ -109,14 +191,14 @@ class LibraryDialog(QDialog):
         bottom.addWidget(close)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
 
-        catalog.changed.connect(self._fill_table)
+        catalog.changed.connect(self._fill_cards)
         catalog.list_failed.connect(self._show_error)
         catalog.busy_changed.connect(self._show_busy)
         catalog.edit_finished.connect(self._show_outcome)
-        self._fill_table()
+        self._fill_cards()
 
     # --- intents ------------------------------------------------------------------------------
 
@@ -135,8 +217,20 @@ class LibraryDialog(QDialog):
             self._catalog.import_checkpoint(path, on_done=self._select_when_listed, options=options)
 
     def selected_id(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(ID_ROLE) if rows else None
+        return self._selected
+
+    def select(self, model_id: str | None) -> None:
+        """Select the card of `model_id` (None: none) and show its technical details."""
+        self._selected = model_id if self._catalog.get(model_id or "") else None
+        for card in self.cards:
+            card.set_selected(card.entry.id == self._selected)
+            if card.entry.id == self._selected:
+                self.scroll.ensureWidgetVisible(card)
+        self._show_details()
+
+    def show_details(self, model_id: str) -> None:
+        self.select(model_id)
+        self.tabs.setCurrentWidget(self.details)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _local_files(event):
@@ -212,38 +306,37 @@ class LibraryDialog(QDialog):
 
     # --- view ---------------------------------------------------------------------------------
 
-    def _fill_table(self) -> None:
-        keep = self._select_after_refresh or self.selected_id()
+    def _fill_cards(self) -> None:
+        keep = self._select_after_refresh or self._selected
         self._select_after_refresh = None
-        self.table.setRowCount(0)
+        for card in self.cards:
+            self._grid.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
         for entry in self._catalog.entries:
-            self._append_row(entry)
-        self.table.resizeColumnsToContents()
-        for column in range(len(COLUMNS)):  # long licences and hashes are elided, full text in tooltips
-            self.table.setColumnWidth(column, min(self.table.columnWidth(column), MAX_COLUMN_WIDTH))
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(ID_ROLE) == keep:
-                self.table.selectRow(row)
-                self.table.scrollToItem(self.table.item(row, 0))
-        self._show_details()
+            card = ModelCard(entry)
+            card.clicked.connect(self.select)
+            card.details_asked.connect(self.show_details)
+            self.cards.append(card)
+        self._place_cards()
+        self.select(keep)
 
-    def _append_row(self, entry: ModelEntry) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        sha = entry.sha256[:12] + "…" if len(entry.sha256) > 12 else entry.sha256
-        cells = (entry.id, "built-in" if entry.builtin else "imported", entry.method, entry.task,
-                 entry.size_rule, entry.license, sha, entry.source)
-        tips = (entry.name, "ships with the app" if entry.builtin else "imported by you", "", "", "",
-                entry.license, entry.sha256, entry.source)
-        for column, (text, tip) in enumerate(zip(cells, tips, strict=True)):
-            item = QTableWidgetItem(text)
-            item.setData(ID_ROLE, entry.id)
-            item.setToolTip(tip or text)
-            if entry.builtin:
-                font = item.font()
-                font.setItalic(True)
-                item.setFont(font)
-            self.table.setItem(row, column, item)
+    def _place_cards(self) -> None:
+        columns = max(1, self.scroll.viewport().width() // CARD_WIDTH)
+        for card in self.cards:
+            self._grid.removeWidget(card)
+        for index, card in enumerate(self.cards):
+            self._grid.addWidget(card, index // columns, index % columns)
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+        rows = -(-len(self.cards) // columns)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 1 if row >= rows else 0)  # spare height below the cards, not in them
+        self._grid.setRowStretch(rows, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_cards()
 
     def _show_details(self) -> None:
         entry = self._catalog.get(self.selected_id() or "")
@@ -252,7 +345,8 @@ class LibraryDialog(QDialog):
 
 
 def _details_text(entry: ModelEntry) -> str:
-    lines = [entry.name or entry.id, f"id: {entry.id}", f"{entry.method} · {entry.task}",
+    origin = "demo model shipped with the app" if is_demo(entry) else "imported"
+    lines = [entry.name or entry.id, f"id: {entry.id}", f"origin: {origin}", f"{entry.method} · {entry.task}",
              f"size rule: {entry.size_rule}", f"licence: {entry.license}", f"source: {entry.source}",
              f"sha256: {entry.sha256}"]
     if entry.added:
@@ -269,3 +363,9 @@ def _details_text(entry: ModelEntry) -> str:
 def _local_files(event: QDragEnterEvent | QDropEvent) -> list[str]:
     mime = event.mimeData()
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
+
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)  # long names and licences wrap; a card never clips them
+    return label

@@ -24,9 +24,9 @@ DEVICE_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("MPS (Apple)", "mps"),
 )
 MODE_KEY = "engine/mode"
-# (label, value passed to the engine; None lets the engine choose: $I2I_MODE, else Exact)
+# (label, value passed to the engine; None lets the engine choose: $I2I_MODE, else Fast)
 MODE_CHOICES: tuple[tuple[str, str | None], ...] = (
-    ("Default ($I2I_MODE, else Exact)", None),
+    ("Default ($I2I_MODE, else Fast)", None),
     ("Fast: the fastest path within 3/255 of Exact", Mode.FAST.value),
     ("Exact: float32, the official outputs", Mode.EXACT.value),
 )
@@ -39,7 +39,7 @@ def saved_device() -> str | None:
 
 
 def saved_mode() -> str | None:
-    """The inference mode the engine should start with, or None for $I2I_MODE, else Exact."""
+    """The inference mode the engine should start with, or None for $I2I_MODE, else Fast."""
     value = str(QSettings().value(MODE_KEY, "") or "")
     return value if value in {v for _, v in MODE_CHOICES if v} else None
 
@@ -62,7 +62,8 @@ class PreferencesDialog(QDialog):
         note = QLabel("The engine picks its device and mode once, at start: a change applies the next time "
                       "I2I Studio starts. If the chosen device is missing, Auto is used. Exact reproduces the "
                       "official implementations' outputs; Fast is up to about 2x faster and differs from Exact "
-                      "by at most 3/255.")
+                      "by at most 3/255 (a model's first uses run as Exact while its fast path is prepared "
+                      "in the background).")
         note.setWordWrap(True)
         note.setProperty("role", "muted")
 

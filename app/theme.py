@@ -18,6 +18,15 @@ QPushButton, QPushButton:disabled, QPushButton:checked, QPushButton:checked:disa
     min-height: 22px; padding: 3px 12px;
 }
 QPushButton[role="primary"] { padding: 6px 18px; font-weight: 600; }
+/* A toggle that is on reads as chosen (the selection blue), never as the grey of a pressed or hovered button;
+   keyboard focus is only an outline, so a focused toggle that is off still looks off. */
+QToolButton:checked, QPushButton:checked { background-color: #1A72BB; color: #FFFFFF; }
+QToolButton:checked:hover, QPushButton:checked:hover { background-color: #1F80CF; }
+QToolButton, QPushButton { border: 1px solid transparent; }
+QToolButton:focus, QPushButton:focus { border: 1px solid #9DA9B5; }
+QFrame#toolCard { background-color: #37414F; border: 1px solid #455364; border-radius: 8px; }
+QFrame#toolCard:hover { border: 1px solid #1A72BB; }
+QFrame#toolCard QLabel { background: transparent; border: none; }
 """
 
 

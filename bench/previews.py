@@ -1,11 +1,13 @@
 """A first look at every edit, and a GUI that never waits on files: measured on the real pages, offscreen.
 
-Per tool and photo size (1024x1024 and 4000x2500), with the embedded default models: the time from a user's change
-to the first (reduced-resolution) preview on screen and to the full result. The changes: a painter stroke (made while
-the new canvas' full render is under way, which it supersedes), a Swap & Edit slider released after a texture swap,
-a Style Brushes translation of a newly opened photo, and a change of a style layer's fidelity. Then the longest stall of the GUI's event loop (a 20 ms timer) while a 4000x2500 project of
-each page is saved, and how long the save took; and `python main.py` from its start to the window's first paint
-and to the painter's first photo. One run each; numbers are printed, never asserted. Before this work the first
+Per tool and photo size (1024x1024 and 4000x2500; the shipped sample photos cut and resized), with the embedded
+default models: the time from a user's change to the first (reduced-resolution) preview on screen and to the full
+result. The changes: a painter stroke (made while the new canvas' full render is under way, which it supersedes),
+opening a photo in Swap & Edit (to its project on screen, and to the embedded codes' image every edit starts from), a
+Swap & Edit slider released after a texture swap, a Style Brushes translation of a newly opened photo (reading the
+file included), and a style layer's strength changed (a preset clicked). Then the longest stall of the GUI's event
+loop (a 20 ms timer) while a 4000x2500 project of each page is saved, and how long the save took; and
+`python main.py` from its start to the window's first paint and to the painter's first photo. One run each; numbers are printed, never asserted. Before this work the first
 look at an edit was its full result, and a save ran on the GUI thread (its duration was the stall).
 """
 
@@ -28,6 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 SIZES = ((1024, 1024), (2500, 4000))
 TIMEOUT_S = 900.0
 TICK_MS = 20
+SAMPLES = tuple(REPO / "resources" / "samples" / name for name in
+                ("default_brush_summer2winter.jpg", "default_stylize.jpg", "default_sae_swap.jpg"))
 STARTUP_PROBE = r"""
 import os, sys, time
 started = float(sys.argv[1])
@@ -48,8 +52,8 @@ class FirstPaint(QObject):
         return False
 
 
-def window(bridge):
-    made = window_class(bridge)
+def window(bridge, **options):
+    made = window_class(bridge, **{**options, "show_start": False})  # a returning user's start: the Painter
     def rendered(kind, image):
         marks.setdefault(kind, time.time() - started)
         if kind == "full":
@@ -67,15 +71,15 @@ print(marks.get("window", -1), marks.get("preview", -1), marks.get("full", -1))
 
 
 def photo(size: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """Smooth colour fields with blocks and grain, HxWx3 uint8: something for a model to change everywhere."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) / max(h, w)
-    image = np.stack([np.sin(6 * xs + seed) * 0.5 + 0.5, ys, np.cos(5 * (xs + ys)) * 0.5 + 0.5], -1)
-    for _ in range(6):
-        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
-        image[y0:y0 + h // 5, x0:x0 + w // 5] = rng.random(3)
-    return (np.clip(image + rng.normal(0, 0.03, image.shape).astype(np.float32), 0, 1) * 255).astype(np.uint8)
+    """A real photo of `size` (H, W), HxWx3 uint8: one of the shipped samples (`seed` picks it) cropped to the shape
+    and resized (upscaled for the large sizes, as a camera photo of that size would be to a model: detail everywhere)."""
+    source = SAMPLES[seed % len(SAMPLES)]
+    image = np.asarray(Image.open(source).convert("RGB"))
+    h, w = image.shape[:2]
+    aspect = size[1] / size[0]
+    ch, cw = (h, min(w, round(h * aspect))) if w / h >= aspect else (min(h, round(w / aspect)), w)
+    crop = Image.fromarray(image[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw])
+    return np.asarray(crop.resize((size[1], size[0]), Image.Resampling.BICUBIC))
 
 
 def scene(size: tuple[int, int], classes: int) -> np.ndarray:
@@ -164,23 +168,26 @@ class Session(painter.Session):
 
         return self.timed(stroke, lambda: "preview" in arrived, lambda: "full" in arrived)
 
-    def swap(self, size: tuple[int, int]) -> tuple[float | None, float | None]:
+    def swap(self, size: tuple[int, int]) -> tuple[tuple[float | None, float | None], ...]:
+        """(opening a photo: its project on screen, the embedded codes' image made), (a slider released)."""
         page = self.window.swap
         self.window.tools.setCurrentWidget(page)
         decoded: list[str] = []
         page.scheduler.decoded.connect(decoded.append)
         self.discard(page)
-        page.files.open_photo_file(self.image_file(size, 1)).wait()
-        self.pump(lambda: "full" in decoded)
+        path, before = self.image_file(size, 1), page.project
+        opening = self.timed(lambda: page.files.open_photo_file(path),
+                             lambda: page.project is not before and page.project is not None,
+                             lambda: "full" in decoded)
         decoded.clear()
         page.use_reference(str(self.image_file((512, 512), 2)))
         self.pump(lambda: "full" in decoded)
         decoded.clear()
-        return self.timed(lambda: page.swap_panel.blend.slider.setValue(40), lambda: "preview" in decoded,
-                          lambda: "full" in decoded)
+        return opening, self.timed(lambda: page.swap_panel.blend.slider.setValue(40), lambda: "preview" in decoded,
+                                   lambda: "full" in decoded)
 
     def brushes(self, size: tuple[int, int]) -> tuple[tuple[float | None, float | None], ...]:
-        """(opening a photo: its translation), (a style layer's fidelity changed)."""
+        """(opening a photo: its translation), (a style layer's strength changed)."""
         from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
 
@@ -197,15 +204,18 @@ class Session(painter.Session):
         translation = self.timed(lambda: page.files.open_photo_file(path), lambda: "preview" in events,
                                  lambda: "full" in events)
         project = page.project
+        assert page.catalog.get(project.layers[0].model_id).method == "cut"  # what was measured
         flow = next(e for e in page.models() if e.method == "hierarchyflow")
         layer = page.add_layer()
         project.set_model(layer.id, flow.id, "")
         events.clear()
         self.pump(lambda: page.translation(project.selected) is not None)  # stylised at full strength
         events.clear()
-        fidelity = self.timed(lambda: QTest.mouseClick(page.style_panel.presets["strong"], Qt.MouseButton.LeftButton),
+        subtle = page.style_panel.presets["subtle"]
+        strength = self.timed(lambda: QTest.mouseClick(subtle, Qt.MouseButton.LeftButton),
                               lambda: "preview" in events, lambda: "full" in events)
-        return translation, fidelity
+        project.remove_layer(layer.id)  # the next photo's first layer takes the selected layer's model: CUT again
+        return translation, strength
 
     # --- saving ------------------------------------------------------------------------------------------
 
@@ -228,7 +238,7 @@ class Session(painter.Session):
 def startup() -> tuple[float, float, float]:
     """`python main.py` (offscreen) start -> (window's first paint, painter's first preview, its full photo), in s."""
     with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "I2I_STUDIO_DATA": data, "QT_QPA_PLATFORM": "offscreen"}
+        env = {**os.environ, "I2I_STUDIO_DATA": data, "XDG_CONFIG_HOME": data, "QT_QPA_PLATFORM": "offscreen"}
         run = subprocess.run([sys.executable, "-c", STARTUP_PROBE, repr(time.time())], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=TIMEOUT_S, check=True)
     window, preview, full = (float(v) for v in run.stdout.split()[-3:])
@@ -252,11 +262,14 @@ def main() -> None:
         session = Session(Path(tmp))
         print(f"  {'tool':<34} {'photo':>10} {'first preview':>14} {'full result':>12}", flush=True)
         for size in SIZES:
-            rows = [("painter stroke (SPADE)", session.painter(size)),
-                    ("Swap & Edit slider (SAE)", session.swap(size))]
-            translation, fidelity = session.brushes(size)
+            stroke = session.painter(size)
+            opening, slider = session.swap(size)
+            rows = [("painter stroke (SPADE)", stroke),
+                    ("Swap & Edit open a photo (SAE)", opening),
+                    ("Swap & Edit slider (SAE)", slider)]
+            translation, strength = session.brushes(size)
             rows += [("Style Brushes translation (CUT)", translation),
-                     ("Style Brushes fidelity (HF)", fidelity)]
+                     ("Style Brushes style strength (HF)", strength)]
             for name, (first, whole) in rows:
                 print(f"  {name:<34} {size[1]:>5}x{size[0]:<4} {seconds(first):>14} {seconds(whole):>12}", flush=True)
         print(f"  saving a {SIZES[-1][1]}x{SIZES[-1][0]} project with a {TICK_MS} ms timer ticking:", flush=True)

@@ -101,21 +101,21 @@ class ModelEntry:
 
 
 class Mode(StrEnum):
-    """How the engine runs the networks. EXACT (the default): float32 PyTorch, equal to the official outputs within
-    the fixture tests' 1e-4. FAST: per architecture the fastest path measured within 3/255 of Exact on real photos
-    (README, Performance); not yet the default because it builds an ONNX Runtime session, 15-37 s for a full-size
-    model, on a model's first use."""
+    """How the engine runs the networks. EXACT: float32 PyTorch, equal to the official outputs within the fixture
+    tests' 1e-4. FAST (the default): per architecture the fastest path measured within 3/255 of Exact on real photos
+    (README, Performance); its ONNX Runtime sessions are made in the background and kept on disk, the Exact path
+    serving until they are ready (engine.inference.SessionBuilder), so it never delays a result."""
 
     EXACT = "exact"
     FAST = "fast"
 
 
 MODE_ENV = "I2I_MODE"
-DEFAULT_MODE = Mode.EXACT
+DEFAULT_MODE = Mode.FAST
 
 
 def pick_mode(override: str | None = None) -> Mode:
-    """`override`, else $I2I_MODE, else Exact; a ValueError naming the modes for anything else."""
+    """`override`, else $I2I_MODE, else DEFAULT_MODE (Fast); a ValueError naming the modes for anything else."""
     choice = (override or os.environ.get(MODE_ENV) or DEFAULT_MODE).strip().lower()
     try:
         return Mode(choice)
@@ -276,6 +276,11 @@ class DecodeCodes:
     the codes make against base_codes, upsampled to the photo's size (engine/detail.py), and the patch is in the
     photo's pixels (the whole photo, or the part a region reaches). With the codes equal to base_codes it is the
     photo itself.
+    soft_mask (h, w) cell weights in [0, 1] with unmasked_codes (structure, texture), onto a photo: the codes apply
+    inside the mask and unmasked_codes outside, the two results blended by the mask feathered at pixel resolution
+    along the photo's edges (engine.codes.soft_mask), so region edits have no cell steps at their edges.
+    thumbnail > 0, with scale < 1: the image comes back at most that many px on its long side (onto a photo: the
+    photo's small copy plus the change), top and left 0.
     """
 
     model_id: str
@@ -287,6 +292,9 @@ class DecodeCodes:
     noise_seed: int = 0
     photo: np.ndarray | None = None
     base_codes: tuple[np.ndarray, np.ndarray] | None = None
+    soft_mask: np.ndarray | None = None
+    unmasked_codes: tuple[np.ndarray, np.ndarray] | None = None
+    thumbnail: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -397,10 +405,13 @@ class TranslateImage:
 
 # --- ContentStyle models (HierarchyFlow): stylise a photo after a reference image --------------------------
 
-# Strength s of the stylisation for the fidelity presets (fidelity to the content: strong fidelity = light
-# stylisation). s = 0 gives the photo unchanged, s = 1 the model's full (official) output; between, the engine
-# interpolates on the model (see engine/models/hierarchyflow.py). An app extension: the official code has no knob.
-FIDELITY_PRESETS = {"strong": 0.5, "normal": 0.75, "weak": 1.0}
+# Style strength s of the presets, increasing with the name's order: s = 0 gives the photo unchanged, s = 1 the
+# model's full (official) output; between, the engine interpolates on the model (see
+# engine/models/hierarchyflow.py). An app extension: the official code has no knob.
+STYLE_PRESETS = {"subtle": 0.5, "balanced": 0.75, "full": 1.0}
+# The earlier names, as fidelity to the photo (strong fidelity = the lightest style); still accepted.
+OLD_PRESET_NAMES = {"strong": "subtle", "normal": "balanced", "weak": "full"}
+FIDELITY_PRESETS = {old: STYLE_PRESETS[new] for old, new in OLD_PRESET_NAMES.items()}
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from engine.api import (
-    FIDELITY_PRESETS,
     MAX_TRANSLATE_PIXELS,
     MODE_ENV,
+    OLD_PRESET_NAMES,
+    STYLE_PRESETS,
     WORKING_SIDE,
     FullRes,
     Mode,
@@ -92,12 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="photo(s) or folder(s) of photos; with several or a folder, --out is a folder")
     styl.add_argument("--style", required=True, metavar="PHOTO", help="style image (any size from 8 px a side)")
     amount = styl.add_mutually_exclusive_group()
-    amount.add_argument("--fidelity", type=float, metavar="S",
-                        help="STRENGTH of the stylisation, 0..1: 0 keeps the photo unchanged, 1 is the model's full "
-                             "translation (the official output); default 1. An app extension, not in the paper")
-    amount.add_argument("--preset", choices=list(FIDELITY_PRESETS),
-                        help="fidelity to the photo: " + ", ".join(f"{name} = --fidelity {s}"
-                                                                   for name, s in FIDELITY_PRESETS.items()))
+    amount.add_argument("--strength", "--fidelity", dest="strength", type=float, metavar="S",
+                        help="style strength, 0..1: 0 keeps the photo unchanged, 1 is the model's full "
+                             "translation (the official output); default 1. An app extension, not in the paper "
+                             "(--fidelity: its earlier name)")
+    amount.add_argument("--preset", type=_style_preset, metavar="NAME",
+                        help="style strength preset, increasing: " + ", ".join(
+                            f"{name} = --strength {s}" for name, s in STYLE_PRESETS.items())
+                        + " (the earlier names " + ", ".join(f"{old} = {new}" for old, new in OLD_PRESET_NAMES.items())
+                        + " still work)")
     styl.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the photos)")
     styl.add_argument("--tile", type=int, default=0,
                       help="tile side in px for large photos (default: chosen from the photo and memory)")
@@ -140,6 +144,14 @@ def _size(text: str) -> tuple[int, int]:
                                          f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels")
     return h, w
 
+
+
+def _style_preset(text: str) -> str:
+    """A style strength preset name (the earlier fidelity names map to the new ones)."""
+    name = OLD_PRESET_NAMES.get(text.lower(), text.lower())
+    if name not in STYLE_PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset '{text}': choose {', '.join(STYLE_PRESETS)}")
+    return name
 
 
 def format_entry_line(entry: ModelEntry) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import cv2
 import numpy as np
 
 from engine.api import CodeStats
@@ -16,6 +17,9 @@ MIN_STATS_PHOTOS = 8  # fewer photos than this give principal directions that ar
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})  # photos in a folder
 ATTRIBUTE_NAME_LIMIT = 40  # characters: an attribute's name is a slider label
 EPS = 1e-8
+FEATHER_PER_CELL = 0.25  # a region's edge blends over about half a cell (this much of a cell each side)
+GUIDE_EPS = 1e-3  # the guided filter's regulariser: smaller follows weaker edges of the photo
+MASK_CLEAN = 1e-3  # mask values this close to 0 or 1 are made exact (outside a region is the photo, bit for bit)
 
 
 def normalize(v: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -114,3 +118,45 @@ def changed_cells(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int,
         return None
     ys, xs = np.nonzero(diff)
     return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
+
+
+def feather_radius(cell: int) -> int:
+    """The feathering radius, in pixels of the working size, of a region mask on cells of `cell` px."""
+    return max(1, round(cell * FEATHER_PER_CELL))
+
+
+def feather_width(cell: int) -> int:
+    """About how wide, in pixels of the working size, the band is over which a region's edge blends."""
+    return cell + 2 * feather_radius(cell)
+
+
+def soft_mask(weights: np.ndarray, guide: np.ndarray, cell: int) -> np.ndarray:
+    """Cell weights (h, w) in [0, 1] as a pixel mask of the guide's size (the photo at its working size, HxWx3 or
+    HxW in [0, 1], `cell` px a cell) whose edges blend instead of stepping from cell to cell: the weights spread
+    bilinearly from the cells' centres, blurred by feather_radius, then a guided filter (He et al.) with the photo as
+    the guide, so the blend hugs the photo's own edges where it has them. Exactly 0 beyond half a cell and three
+    radii of the cells (within the generator's reach), exactly 1 as deep inside. float32 (H, W)."""
+    h, w = guide.shape[:2]
+    r = feather_radius(cell)
+    weights = np.ascontiguousarray(weights, np.float32)
+    if not weights.any():
+        return np.zeros((h, w), np.float32)
+    # bilinear between cell centres: a staircase of cells becomes a slope, then the blur rounds what is left
+    spread = cv2.resize(weights, (weights.shape[1] * cell, weights.shape[0] * cell), interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.blur(np.ascontiguousarray(spread[:h, :w]), (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE)
+    gray = np.asarray(guide, np.float32)
+    gray = np.ascontiguousarray(gray @ np.float32([0.299, 0.587, 0.114]) if gray.ndim == 3 else gray)
+    mask = _guided(gray, smooth, r, GUIDE_EPS)
+    mask[mask < MASK_CLEAN] = 0.0
+    mask[mask > 1 - MASK_CLEAN] = 1.0
+    return np.clip(mask, 0.0, 1.0, out=mask)
+
+
+def _guided(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """The guided filter of `src` by a one-channel `guide` over (2r+1)^2 windows: locally src ~ a guide + b."""
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.blur(x, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE)
+    mean_i, mean_p = mean(guide), mean(src)
+    a = (mean(guide * src) - mean_i * mean_p) / (mean(guide * guide) - mean_i * mean_i + eps)
+    b = mean_p - a * mean_i
+    return (mean(a) * guide + mean(b)).astype(np.float32)

@@ -20,8 +20,8 @@ import numpy as np
 from engine import inference, registry
 from engine.api import (
     ALLOW_NONFINITE,
-    FIDELITY_PRESETS,
     MAX_TRANSLATE_PIXELS,
+    STYLE_PRESETS,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
@@ -52,7 +52,8 @@ from engine.worker import JobContext
 
 def dispatch(args: argparse.Namespace, catalog: Catalog) -> int:
     """Run a model command; the exit status."""
-    engine = Engine(catalog, pick_device(args.device), mode=pick_mode(args.mode))
+    # one request per process: Fast's sessions are made (or read from the disk cache) before it, not beside it
+    engine = Engine(catalog, pick_device(args.device), mode=pick_mode(args.mode), wait_for_sessions=True)
     ctx = JobContext(JobRef(0, "cli", 0), _progress_to_stderr)
     if args.command == "models" and args.action == "export":
         return export_onnx(engine, args)
@@ -167,9 +168,9 @@ def translate(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
 def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
     """Each content photo stylised after the style image at full resolution; the exit status."""
     entry = engine.content_style_entry(args.model)  # a wrong model is named before any photo is read
-    strength = FIDELITY_PRESETS[args.preset] if args.preset else 1.0 if args.fidelity is None else args.fidelity
+    strength = STYLE_PRESETS[args.preset] if args.preset else 1.0 if args.strength is None else args.strength
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"--fidelity must be between 0 (the photo) and 1 (full stylisation), got {strength}")
+        raise ValueError(f"--strength must be between 0 (the photo) and 1 (the full style), got {strength}")
     if args.tile < 0:
         raise ValueError(f"--tile must be a size in px (0: automatic), got {args.tile}")
     folder = any(Path(p).is_dir() for p in args.content)

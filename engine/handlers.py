@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine import palettes, registry
+from engine import inference, palettes, registry
 from engine.api import (
     ALLOW_NONFINITE,
-    DEFAULT_MODE,
     AddAttribute,
     CodeStats,
     ComputeCodeStats,
@@ -39,6 +38,7 @@ from engine.api import (
     Request,
     StylizeImage,
     TranslateImage,
+    pick_mode,
 )
 from engine.architecture import check_option_names, check_option_values
 from engine.catalog import Catalog
@@ -70,11 +70,16 @@ SNAPSHOT_FOLDERS = {"model_save"}  # folders of snapshots inside a run folder th
 class Engine:
     """Dispatches requests: catalog requests here, the rest to one service per task (engine/tasks/)."""
 
-    def __init__(self, catalog: Catalog, device: torch.device, *, mode: Mode = DEFAULT_MODE,
-                 cache_size: int = 2) -> None:
+    def __init__(self, catalog: Catalog, device: torch.device, *, mode: Mode | None = None,
+                 cache_size: int = 2, wait_for_sessions: bool = False) -> None:
+        """mode: None for $I2I_MODE, else the default (engine.api.pick_mode). wait_for_sessions: Fast mode's
+        sessions are made before a model's first result instead of in the background while PyTorch serves it (the
+        command line: its process ends after one request)."""
         self.catalog = catalog
         self.device = device
-        self.models = ModelStore(catalog, device, mode=mode, cache_size=cache_size)
+        mode = mode or pick_mode()
+        sessions = inference.SessionBuilder(inference.cache_dir(), wait=wait_for_sessions)
+        self.models = ModelStore(catalog, device, mode=mode, cache_size=cache_size, sessions=sessions)
         self.label_to_image = LabelToImage(self.models)
         self.image_to_image = ImageToImage(self.models)
         self.structure_texture = StructureTexture(self.models)
@@ -95,6 +100,10 @@ class Engine:
             TranslateImage: self.translate_image,
             StylizeImage: self.stylize_image,
         }
+
+    def close(self) -> None:
+        """No more background work (Fast mode's sessions still being made are dropped)."""
+        self.models.close()
 
     def __call__(self, request: Request, job: Job) -> Any:
         handler = self.handlers.get(type(request))

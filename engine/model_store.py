@@ -1,5 +1,7 @@
 """The catalog's models as the task services use them: entries with their capabilities, and a cache of the few
-most recently used models loaded on the engine's device, on the path of the engine's mode (engine.api.Mode)."""
+most recently used models loaded on the engine's device, on the path of the engine's mode (engine.api.Mode). In
+Fast mode a loaded model's ONNX Runtime sessions are made by an engine.inference.SessionBuilder: off the worker
+thread, from the disk cache when it holds them, while the model's PyTorch networks serve requests."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 import torch
 
-from engine import registry
+from engine import inference, registry
 from engine.api import DEFAULT_MODE, Capabilities, Mode, ModelEntry, Task
 from engine.architecture import Architecture, Nets
 from engine.catalog import Catalog, CatalogError
@@ -38,10 +40,12 @@ class ModelStore:
     """Catalog entries and loaded models, touched only by the worker thread."""
 
     def __init__(self, catalog: Catalog, device: torch.device, *, mode: Mode = DEFAULT_MODE,
-                 cache_size: int = 2) -> None:
+                 cache_size: int = 2, sessions: inference.SessionBuilder | None = None) -> None:
+        """sessions: who makes Fast mode's sessions (default: in the background, cached in the user data folder)."""
         self.catalog = catalog
         self.device = device
         self.mode = mode
+        self.sessions = sessions or inference.SessionBuilder(inference.cache_dir())
         self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
         self._cache_size = cache_size
         # called with every checkpoint read to load a model, so services can keep what else it holds
@@ -102,13 +106,35 @@ class ModelStore:
         nets = {role: net.to(self.device) for role, net in arch.load(ckpt, entry.hparams).items()}
         if self.mode is Mode.FAST and arch.fast is not None:
             nets = arch.fast(nets, entry.hparams, self.device)
+            self._start_sessions(entry, nets)
         for listener in self.on_load:
             listener(entry, ckpt)
+        self._unload(model_id)
         loaded = self._cache[model_id] = LoadedModel(entry, arch, self.capabilities(entry), nets)
         self._cache.move_to_end(model_id)
         while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            self._unload(next(iter(self._cache)))
         return loaded
 
+    def _start_sessions(self, entry: ModelEntry, nets: Nets) -> None:
+        """Have every graph of the Fast networks made; cached on disk under the file's sha256, the hparams (which
+        decide the network built from it), the network's role and the graph's kind."""
+        for role, net in nets.items():
+            for kind, session in inference.graph_sessions(net).items():
+                key = {"sha256": entry.sha256, "method": entry.method, "hparams": entry.hparams, "role": role,
+                       "kind": kind, "device": self.device.type}
+                self.sessions.start(session, key if entry.sha256 else None)
+
+    def _unload(self, model_id: str) -> None:
+        """Drop the model; its sessions still being made are thrown away."""
+        if (loaded := self._cache.pop(model_id, None)) is not None:
+            for net in loaded.nets.values():
+                for session in inference.graph_sessions(net).values():
+                    session.close()
+
     def forget(self, model_id: str) -> None:
-        self._cache.pop(model_id, None)
+        self._unload(model_id)
+
+    def close(self) -> None:
+        """The engine ends: no more sessions are made."""
+        self.sessions.close()

@@ -30,6 +30,11 @@ class _LazyEngine:
             self._engine = self._build()
         return self._engine(request, job)
 
+    def close(self) -> None:
+        """The worker stopped: Fast mode's sessions still queued are not made."""
+        if self._engine is not None:
+            self._engine.close()
+
 
 def check_device(device: str | None) -> None:
     """Raise ValueError/RuntimeError (one line) when `device` names a device this machine lacks. Only a named device

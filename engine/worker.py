@@ -229,6 +229,8 @@ class Worker:
                 self._slots[ctx.job.slot].running = None
             if isinstance(event, Cancelled) or self._is_current(ctx.job):
                 self._on_event(event)
+        if callable(close := getattr(self._handler, "close", None)):  # stopped: the handler's background work ends
+            close()
 
     def _execute(self, request: Request, ctx: JobContext) -> Event:
         _running.job = ctx

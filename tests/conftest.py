@@ -18,8 +18,11 @@ os.environ["I2I_TRAINER_WATCH_PID"] = str(os.getpid())
 
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory, monkeypatch):
-    """No test ever reads or writes the user's real catalog."""
+    """No test ever reads or writes the user's real catalog. Tests run in Exact mode unless they ask for Fast (or
+    clear $I2I_MODE to test the default): Fast's background sessions would make a model's outputs depend on when
+    its session got ready, and cost every test an export."""
     monkeypatch.setenv("I2I_STUDIO_DATA", str(tmp_path_factory.mktemp("i2i-data")))
+    monkeypatch.setenv("I2I_MODE", "exact")
 
 
 @pytest.fixture

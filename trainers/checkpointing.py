@@ -204,16 +204,23 @@ def remove_leftovers(run_dir: Path, *, after_step: int) -> list[str]:
 # --- the model catalog ------------------------------------------------------------------------------------
 
 
+def run_model_id(method: str, run_name: str) -> str:
+    """A run's catalog id: its name's slug, prefixed with the method unless it starts with it."""
+    run_slug = slug(run_name)
+    return run_slug if run_slug.startswith(f"{method}-") else f"{method}-{run_slug}"
+
+
 def publish(model_path: Path, *, model_id: str | None, run_name: str, method: str, task: str, size_rule: str,
             license: str, hparams: Mapping[str, Any], classes: list[list[Any]], palette: str,
             notes: str, added: str) -> str:
     """Add or refresh the run's one entry in the user's catalog, pointing at its newest checkpoint.
 
-    The id is `<method>-<run slug>` unless another model already has it (then a free variant, which the
-    caller keeps in latest.json so later checkpoints refresh the same entry). Returns the id.
+    The id is `<method>-<run slug>`, or the slug alone when it starts with the method already (the app's run
+    names do: "spade-ds-…" must not become "spade-spade-ds-…"), unless another model already has it (then a free
+    variant, which the caller keeps in latest.json so later checkpoints refresh the same entry). Returns the id.
     """
     catalog = Catalog()
-    model_id = model_id or f"{method}-{slug(run_name)}"
+    model_id = model_id or run_model_id(method, run_name)
     try:
         existing = next((e for e in catalog.entries() if e.id == model_id), None)
     except CatalogError as exc:

@@ -41,11 +41,10 @@ from PIL import Image
 from torch import Tensor, nn
 
 from engine.api import Task
-from engine.catalog import slug
 from engine.checkpoints import read_checkpoint
 from engine.imageio import upright_rgb
 from engine.models import cut as arch
-from trainers.checkpointing import ResumePoint
+from trainers.checkpointing import ResumePoint, run_model_id
 from trainers.common import TrainError, linear_decay
 from trainers.configs import CutConfig, SinCutConfig
 from trainers.distributed import Dist, seed_everything, wrap_ddp
@@ -229,7 +228,7 @@ class CutLoop(TrainingLoop):
         opt_D = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=betas)
         schedule = linear_decay(cfg.total_steps, cfg.decay_steps)
         loop = cls(cfg, d, run_dir, point=point, state=state)
-        loop.default_id = f"{p.mode.lower()}-{slug(loop.name)}"
+        loop.default_id = run_model_id(p.mode.lower(), loop.name)
         loop.plan, loop.recipe = p, RECIPES[p.mode]
         loop.translator, loop.model_G = translator, wrap_ddp(translator, d)
         loop.netD, loop.model_D = netD, wrap_ddp(netD, d)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.brushes.photos import Photo, photo_key, read_photo
+from app.brushes.photos import Photo, check_size, photo_key, read_photo
 from app.brushes.project import PHOTO, RESULT, TOOL_SETTING, BrushProject, brush_document
 from app.brushes.state_io import ProjectFormatError, is_brush_project, project_members, state_from_members
 from app.brushes.translations import Key
@@ -25,8 +25,10 @@ from app.fileio.labels import FileError
 from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
 from app.jobs import Outcome
-from app.widgets.files import PHOTO_FILTER
+from app.widgets.files import PHOTO as PHOTO_FILES
+from app.widgets.files import PHOTO_FILTER, add_recent
 from engine.api import MAX_TRANSLATE_PIXELS
+from engine.imageio import ImageFileError, to_uint8
 
 if TYPE_CHECKING:
     from app.brushes.page import StyleBrushPage
@@ -118,7 +120,7 @@ class BrushFiles(PageFiles):
     # --- photos --------------------------------------------------------------------------------------
 
     def choose_photo(self) -> None:
-        self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file)
+        self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file, PHOTO_FILES)
 
     def open_file(self, path: str | Path) -> Outcome:
         """A dropped file: a project when it is one, else a photo."""
@@ -129,5 +131,22 @@ class BrushFiles(PageFiles):
         def show(photo: Photo) -> None:
             self._replaced(None)
             self.page.open_photo(photo)
+            add_recent(PHOTO_FILES, path, self.PAGE_NAME)
 
         return self.open_with("Open Photo", path, read_photo, show)
+
+    def open_image(self, image: np.ndarray, name: str) -> bool:
+        """Another tool's result as the photo to paint on (HxWx3 float in [0, 1]), as opening a file would: its
+        size checked, then unsaved work asked about. False when it did not open (the user was told)."""
+        h, w = image.shape[:2]
+        try:
+            check_size(name, w, h)
+        except ImageFileError as exc:
+            self._warn("Send to Style Brushes", str(exc))
+            return False
+        if not self.confirm_discard():
+            return False
+        pixels = to_uint8(image)
+        self._replaced(None)
+        self.page.open_photo(Photo(pixels.astype(np.float32) / 255.0, name))  # on the 8-bit grid, as a file reads
+        return True

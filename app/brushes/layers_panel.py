@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.brushes.project import BrushLayer
 from app.brushes.sources import DIRECTION_TITLES, directions, source_of
 from app.widgets.layer_actions import ID_ROLE, LayerListActions
+from app.widgets.model_picker import DemoBadge
 from engine.api import ModelEntry
 
 OPACITY_STEPS = 100
@@ -123,6 +124,11 @@ class BrushLayersPanel(LayerListActions, QWidget):
         form = QFormLayout(layer_box)
         form.addRow(QLabel("Model"))
         form.addRow(self.model_picker)
+        self.demo_badge = DemoBadge()  # the layer's model is a small embedded one
+        badge_row = QHBoxLayout()
+        badge_row.addWidget(self.demo_badge)
+        badge_row.addStretch()
+        form.addRow(badge_row)
         form.addRow(self.direction_label, self.direction_picker)
         form.addRow("Opacity", opacity_row)
         form.addRow("Mask", mask_row)
@@ -195,6 +201,7 @@ class BrushLayersPanel(LayerListActions, QWidget):
             self.model_picker.addItem(f"{layer.model_id} (not in the Library)", layer.model_id)
         self.model_picker.setCurrentIndex(self.model_picker.findData(layer.model_id) if layer else -1)
         self.model_picker.view().setMinimumWidth(self.model_picker.view().sizeHintForColumn(0) + 24)
+        self.demo_badge.show_for(entry)
         held = directions(entry) if entry is not None else ()
         self.direction_picker.clear()
         for direction in held:

@@ -12,6 +12,7 @@ actions. The page decides which project is current, which images it needs, and w
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -44,7 +45,8 @@ from app.canvas.toolbar import add_zoom_controls
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
 from app.history import ProjectChange
-from app.widgets.feedback import Notice, StatusLabel
+from app.widgets.feedback import FILE_LABEL_WIDTH, ElidedLabel, Notice, StatusLabel
+from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import FileDrop
 from app.widgets.page import ProjectPage
 from engine.api import ModelEntry
@@ -59,6 +61,8 @@ NO_MODEL = ("No translation model in the Library yet: import a CycleGAN, CUT or 
 
 
 class StyleBrushPage(ProjectPage):
+    ACCEPTS_PHOTOS = True
+
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -92,7 +96,8 @@ class StyleBrushPage(ProjectPage):
         self.style_panel.failed.connect(lambda text: self.show_status(text, error=True))
         self.notice = Notice()
         self.cursor_label = QLabel("")
-        self.photo_label = QLabel("")
+        self.photo_label = ElidedLabel("")
+        self.photo_label.setMaximumWidth(FILE_LABEL_WIDTH)
         self.photo_label.setProperty("role", "muted")
         self.status_label = StatusLabel()
         self.progress = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
@@ -164,6 +169,7 @@ class StyleBrushPage(ProjectPage):
         middle = QHBoxLayout()
         middle.addWidget(self.views, 1)
         middle.addWidget(scroll)
+        self.side_panels = [scroll]
         self.cursor_label.setFixedWidth(140)
         status = QHBoxLayout()
         status.addWidget(self.cursor_label)
@@ -204,15 +210,26 @@ class StyleBrushPage(ProjectPage):
         self.before_after.setChecked(False)
         self.canvas.set_document(project.document if project else None)
         self.views.setCurrentWidget(self.canvas if project else self.placeholder)
+        if self.isVisible():
+            self.focus_canvas()  # the canvas may have just replaced the placeholder
         self.compositor.set_project(project)
         self.layers_panel.set_project(project)
         self.style_panel.set_project(project)
         self._sync_style_panel()
-        self.photo_label.setText(self._photo_text())
+        self.photo_label.set_text(self._photo_text())
         self._sync_overlay()
         self._sync_notice()
         self.files.project_changed()
         self.translate()
+
+    def receive_photo(self, image: np.ndarray, name: str) -> bool:
+        return self.files.open_image(image, name)
+
+    def open_recent(self, kind: str, path: Path) -> bool:
+        if kind == PHOTO_FILES:
+            self.files.open_photo_file(path)
+            return True
+        return super().open_recent(kind, path)
 
     def _current(self) -> BrushProject | None:
         return self.project  # the tools follow whichever project is current

@@ -1,7 +1,7 @@
 """The selected style transfer layer's style (HierarchyFlow): a shelf of style images to pick from (the built-in
-ones, those the user added, those the project holds), Add/drop to bring a new one, and how strongly the photo
-moves towards it: the fidelity presets Strong / Normal / Weak and a slider from "the photo unchanged" (0 %) to
-"the model's full output" (100 %). Every change goes through the BrushProject (hence its undo history); the
+ones, those the user added, those the project holds), Add/drop to bring a new one, and how much of the style the
+photo takes: the style strength presets Subtle / Balanced / Full and a slider from "the photo unchanged" (0 %) to
+"the model's full output" (100 %), both increasing the same way. Every change goes through the BrushProject (hence its undo history); the
 slider makes one undo step per drag and the page asks for a new stylisation when it is released.
 """
 
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.brushes.project import BrushProject, StyleImage, make_style
 from app.history import ProjectChange
 from app.widgets.files import PHOTO_FILTER, FileDrop
-from engine.api import FIDELITY_PRESETS
+from engine.api import STYLE_PRESETS
 from engine.errors import error_message
 from engine.imageio import ImageFileError, read_rgb, write_rgb
 from engine.storage import RESOURCES, user_data_dir
@@ -41,10 +41,10 @@ MIN_STYLE_SIDE = 8  # the models' style encoders need this much
 STEPS = 100
 THUMB = 56
 KEY_ROLE = Qt.ItemDataRole.UserRole
-PRESET_TITLES = {"strong": "Strong", "normal": "Normal", "weak": "Weak"}
-PRESET_TIPS = {"strong": "Strong fidelity to the photo: a light touch of the style",
-               "normal": "Normal fidelity: the style clearly, the photo's content intact",
-               "weak": "Weak fidelity: the model's full output (the official result)"}
+PRESET_TITLES = {"subtle": "Subtle", "balanced": "Balanced", "full": "Full"}
+PRESET_TIPS = {"subtle": "A light touch of the style; the photo stays close to itself",
+               "balanced": "The style clearly, the photo's content intact",
+               "full": "The model's full output (the official result)"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,11 +108,11 @@ class StylePanel(QGroupBox):
 
         self.presets: dict[str, QPushButton] = {}
         preset_row = QHBoxLayout()
-        preset_row.addWidget(QLabel("Fidelity"))
-        for name, value in FIDELITY_PRESETS.items():
+        preset_row.addWidget(QLabel("Style strength"))
+        for name, value in STYLE_PRESETS.items():
             button = QPushButton(PRESET_TITLES[name])
             button.setCheckable(True)
-            button.setToolTip(f"{PRESET_TIPS[name]} (stylisation {round(value * 100)} %)")
+            button.setToolTip(f"{PRESET_TIPS[name]} (style strength {round(value * 100)} %)")
             button.clicked.connect(lambda _=False, v=value: self.set_strength(v))
             preset_row.addWidget(button, 1)
             self.presets[name] = button
@@ -128,7 +128,7 @@ class StylePanel(QGroupBox):
         self.readout.setMinimumWidth(self.readout.fontMetrics().horizontalAdvance("100%") + 6)
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         slider_row = QHBoxLayout()
-        slider_row.addWidget(QLabel("Stylisation"))
+        slider_row.addWidget(QLabel("Strength"))
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.readout)
 
@@ -182,7 +182,7 @@ class StylePanel(QGroupBox):
             self.slider.blockSignals(False)
         self.readout.setText(f"{self.slider.value()}%")
         for name, button in self.presets.items():
-            button.setChecked(abs(FIDELITY_PRESETS[name] - strength) < 0.5 / STEPS)
+            button.setChecked(abs(STYLE_PRESETS[name] - strength) < 0.5 / STEPS)
 
     # --- user actions ------------------------------------------------------------------------------------
 

@@ -60,9 +60,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.document import Document
 from app.engine_bridge import EngineBridge, FileJob, FileWork
@@ -71,6 +71,7 @@ from app.fileio.labels import FileError, export_image
 from app.fileio.ora import save_ora
 from app.history import Undoable
 from app.jobs import Job, Jobs, Outcome
+from app.widgets.files import EXPORT, PROJECT, add_recent, display_path, open_file_name, save_file_name
 from engine.errors import USER_ERRORS, error_message
 from engine.palettes import Palette
 from engine.storage import user_data_dir
@@ -101,6 +102,9 @@ def _catching(work: Work) -> FileWork:
 
 
 class PageFiles(QObject):
+    changed = Signal()  # the history, the modified mark or the project file changed (the window's title)
+    message = Signal(str)  # a confirmation for the window's status bar: "Saved ~/x.ora"
+
     PAGE_NAME: str | None = None
     AUTOSAVE_FOLDER = "autosave"
     EXPORT_TEXT = "&Export Image…"
@@ -210,6 +214,7 @@ class PageFiles(QObject):
             project, notes = loaded
             self._replaced(Path(path))
             notes = notes + self.show_project(project, Path(path).stem)
+            add_recent(PROJECT, path, self.PAGE_NAME or "")
             self.show_activity(f"Opened {name}")
             if notes:
                 self._inform("Open Project", f"{name}: " + "; ".join(notes) + ".")
@@ -229,8 +234,8 @@ class PageFiles(QObject):
         return self.save_project_file(self.project_path) if self.project_path else self.save_as()
 
     def save_as(self) -> Outcome:
-        name = str(self.project_path or Path(self.photo_name() or "untitled").with_suffix(".ora"))
-        path, _ = QFileDialog.getSaveFileName(self.page, "Save Project", name, PROJECT_FILTER)
+        name = self.project_path or Path(self.photo_name() or "untitled").with_suffix(".ora").name
+        path, _ = save_file_name(self.page, "Save Project", name, PROJECT_FILTER, PROJECT)
         return self.save_project_file(with_suffix(path, ".ora")) if path else Outcome.settled(False)
 
     def save_project_file(self, path: Path) -> Outcome:
@@ -258,12 +263,15 @@ class PageFiles(QObject):
                 history.modified = False
             self.autosave.discard(self._key)
             self.show_activity(f"Saved {path.name}")
+            add_recent(PROJECT, path, self.PAGE_NAME or "")
+            self.message.emit(f"Saved {display_path(path)}")
+            self.changed.emit()
 
         return self._run(f"save:{path}", "Save Project", path, f"Saving {path.name}", snapshot, saved)
 
     def choose_export(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self.page, self.EXPORT_TITLE, self.export_name(),
-                                                   ";;".join(self.EXPORT_FILTERS))
+        path, chosen = save_file_name(self.page, self.EXPORT_TITLE, self.export_name(),
+                                      ";;".join(self.EXPORT_FILTERS), EXPORT)
         if path:
             self.export(path if Path(path).suffix else path + self.EXPORT_FILTERS.get(chosen, ".png"))
 
@@ -272,8 +280,11 @@ class PageFiles(QObject):
             pixels = self.exported_image()
             return None if pixels is None else lambda job: export_image(path, pixels)
 
-        return self._run(f"export:{path}", self.EXPORT_TITLE, path, f"Exporting {Path(path).name}", image,
-                         lambda _: self.show_activity(f"Exported {Path(path).name}"))
+        def exported(_: object) -> None:
+            self.show_activity(f"Exported {Path(path).name}")
+            self.message.emit(f"Exported {display_path(path)}")
+
+        return self._run(f"export:{path}", self.EXPORT_TITLE, path, f"Exporting {Path(path).name}", image, exported)
 
     # --- unsaved work --------------------------------------------------------------------------------
 
@@ -283,7 +294,7 @@ class PageFiles(QObject):
         self.finish()
         history = self.history()
         if history is not None and history.modified:
-            answer = QMessageBox.question(self.page, "Unsaved changes", f"Save the changes to {self.title()}?",
+            answer = QMessageBox.question(self.page, "Unsaved changes", self.unsaved_question(),
                                           Button.Save | Button.Discard | Button.Cancel, Button.Save)
             if answer == Button.Cancel or (answer == Button.Save and not self.save().wait()):
                 return False
@@ -356,6 +367,16 @@ class PageFiles(QObject):
     def title(self) -> str:
         return self.project_path.name if self.project_path else (self.photo_name() or "Untitled")
 
+    def unsaved_question(self) -> str:
+        """Names the tool and the project file, so it never reads as overwriting the photo that was opened."""
+        tool = f"{self.PAGE_NAME} " if self.PAGE_NAME else ""
+        if self.project_path:
+            return f"Save the changes to the {tool}project “{self.project_path.name}”?"
+        photo = self.photo_name()
+        on = f" on “{photo}”" if photo else ""
+        kept = f" ({photo} itself is never changed)" if photo else ""
+        return f"Save your {tool}work{on} as a project (.ora){kept}?"
+
     # --- helpers -------------------------------------------------------------------------------------
 
     def _action(self, text: str, slot: Callable[[], object], shortcut: QKeySequence | str | None = None) -> QAction:
@@ -365,8 +386,9 @@ class PageFiles(QObject):
         act.triggered.connect(lambda *_: slot())
         return act
 
-    def _open_chosen(self, caption: str, name_filter: str, open_file: Callable[[str], object]) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.page, caption, "", name_filter)
+    def _open_chosen(self, caption: str, name_filter: str, open_file: Callable[[str], object],
+                     kind: str = PROJECT) -> None:
+        path = open_file_name(self.page, caption, name_filter, kind)
         if path:
             open_file(path)
 
@@ -381,6 +403,7 @@ class PageFiles(QObject):
         self.redo.setEnabled(bool(history and history.can_redo))
         self.undo.setText(f"&Undo {history.undo_text}" if history and history.can_undo else "&Undo")
         self.redo.setText(f"&Redo {history.redo_text}" if history and history.can_redo else "&Redo")
+        self.changed.emit()
 
     # --- the file lane -------------------------------------------------------------------------------
 

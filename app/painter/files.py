@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QSpinBox
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox
 
 from app.document import Change, Document
 from app.engine_bridge import EngineBridge
@@ -20,6 +20,8 @@ from app.fileio.page_files import IMAGE_FILTERS, PageFiles, Work, with_suffix
 from app.jobs import Outcome
 from app.painter.layers import complete_document
 from app.painter.render import LABELS, PHOTO, fixed_size, size_multiple, valid_size
+from app.widgets.files import LABELS as LABEL_FILES
+from app.widgets.files import add_recent, display_path, save_file_name
 from engine.api import ModelEntry
 from engine.palettes import Palette
 
@@ -59,12 +61,14 @@ class NewDialog(QDialog):
 
 
 class PainterFiles(PageFiles):
+    PAGE_NAME = "Painter"
     EXPORT_TEXT = "&Export Photo…"
     EXPORT_TITLE = "Export Photo"
     EXPORT_FILTERS = {**IMAGE_FILTERS, "TIFF (*.tif *.tiff)": ".tif"}
 
     def __init__(self, page: PainterPage, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
         super().__init__(page, bridge, autosave)
+        self.labels_name = ""  # the label map file the work started from, while it has no project file
         self.new = self._action("&New Label Map…", self.new_document, QKeySequence.StandardKey.New)
         self.open_labels = self._action("&Open Labels…", self.choose_labels, QKeySequence.StandardKey.Open)
         self.save_labels = self._action("Save &Labels As…", self.choose_labels_target)
@@ -82,6 +86,7 @@ class PainterFiles(PageFiles):
         return loaded.document, loaded.notes
 
     def show_project(self, loaded: Document, name: str) -> list[str]:
+        self.labels_name = ""
         notes = complete_document(loaded, self.page.settings.background_class)
         return notes + self.page.set_document(loaded)
 
@@ -90,7 +95,10 @@ class PainterFiles(PageFiles):
         return doc.shared(PHOTO) if doc is not None else None
 
     def export_name(self) -> str:
-        return "photo.png"
+        return f"{Path(self.title()).stem}-photo.png" if self.project_path or self.labels_name else "photo.png"
+
+    def photo_name(self) -> str:
+        return self.labels_name
 
     def open_actions(self) -> list[QAction]:
         return [self.new, self.open_labels, self.save_labels]
@@ -118,10 +126,11 @@ class PainterFiles(PageFiles):
         if dialog.exec() != QDialog.DialogCode.Accepted or not self.confirm_discard():
             return
         self._replaced(None)
+        self.labels_name = ""
         self.page.new_document(np.full(dialog.chosen_size(), self.page.settings.background_class, np.uint8))
 
     def choose_labels(self) -> None:
-        self._open_chosen("Open Label Map", LABEL_FILTER, self.open_label_file)
+        self._open_chosen("Open Label Map", LABEL_FILTER, self.open_label_file, LABEL_FILES)
 
     def open_label_file(self, path: str | Path) -> Outcome:
         """Read a label map on the file lane; then (unsaved work permitting) it becomes a new document."""
@@ -129,14 +138,17 @@ class PainterFiles(PageFiles):
 
         def show(loaded: LabelImport) -> None:
             self._replaced(None)
+            self.labels_name = Path(path).name
             self.page.new_document(loaded.labels)
+            add_recent(LABEL_FILES, path, self.PAGE_NAME)
             if loaded.message:
                 self._inform("Open Labels", f"{Path(path).name}: {loaded.message}.")
 
         return self.open_with("Open Labels", path, lambda p: read_label_image(p, palette), show)
 
     def choose_labels_target(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.page, "Save Label Map", "labels.png", "Indexed PNG (*.png)")
+        name = f"{Path(self.labels_name).stem or 'labels'}.png"
+        path, _ = save_file_name(self.page, "Save Label Map", name, "Indexed PNG (*.png)", LABEL_FILES)
         if path:
             self.save_labels_file(with_suffix(path, ".png"))
 
@@ -149,5 +161,9 @@ class PainterFiles(PageFiles):
             pixels = doc.shared(LABELS)
             return lambda job: write_label_png(path, pixels, palette)
 
-        return self._run(f"labels:{path}", "Save Labels", path, f"Saving {path.name}", labels,
-                         lambda _: self.show_activity(f"Saved {path.name}"))
+        def saved(_: object) -> None:
+            self.show_activity(f"Saved {path.name}")
+            add_recent(LABEL_FILES, path, self.PAGE_NAME)
+            self.message.emit(f"Saved {display_path(path)}")
+
+        return self._run(f"labels:{path}", "Save Labels", path, f"Saving {path.name}", labels, saved)

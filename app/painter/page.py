@@ -8,6 +8,8 @@ are current.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -32,7 +34,8 @@ from app.painter.render import LABELS, PHOTO, STYLE, RenderScheduler, resize_rgb
 from app.painter.style_panel import StylePanel
 from app.tools import LABEL_TOOLS, ToolSettings
 from app.tools.settings import MAX_BRUSH, MIN_BRUSH
-from app.widgets.feedback import Notice
+from app.widgets.feedback import ElidedLabel, Notice
+from app.widgets.files import LABELS as LABEL_FILES
 from app.widgets.model_picker import ModelPicker
 from app.widgets.page import ProjectPage
 from engine import palettes
@@ -73,7 +76,7 @@ class PainterPage(ProjectPage):
 
         self.notice = Notice()  # what the user must know about the labels (missing classes)
         self.cursor_label = QLabel("")
-        self.render_label = QLabel("")
+        self.render_label = ElidedLabel("")
         self.canvas.cursor_moved.connect(self._cursor)
         self.photo_view.cursor_moved.connect(self._cursor)
 
@@ -100,6 +103,7 @@ class PainterPage(ProjectPage):
         bar.addWidget(QLabel(" Size "))
         bar.addWidget(self.brush_size)
         self.add_brush_keys(self.settings)
+        self.keep_focus_off(self.brush_size)
         bar.addSeparator()
         self.zoom_label = add_zoom_controls(bar, self.canvas)
         bar.addWidget(QLabel("Model "))
@@ -123,6 +127,7 @@ class PainterPage(ProjectPage):
         middle.addWidget(self.palette_panel)
         middle.addWidget(views, 1)
         middle.addWidget(self.style_panel)
+        self.side_panels = [self.palette_panel, self.style_panel]
         self.cursor_label.setFixedWidth(SIDE_PANEL_WIDTH + 60)
         status = QHBoxLayout()
         status.addWidget(self.cursor_label)
@@ -146,6 +151,7 @@ class PainterPage(ProjectPage):
         self.document = doc
         for observer in (self.canvas, self.photo_view, self.scheduler):
             observer.set_document(doc)
+        self.canvas.zoom_fit()  # another document: the former zoom means nothing for it
         self.style_panel.set_style(doc.layer(STYLE).data if doc.has_layer(STYLE) else None)
         seed = doc.settings.get("seed")
         self.style_panel.set_seed(seed if isinstance(seed, int) else 0)
@@ -167,6 +173,12 @@ class PainterPage(ProjectPage):
             doc.replace_pixels(STYLE, resize_rgb(image, (doc.height, doc.width)))
         else:
             doc.add_layer(style_layer(image, (doc.height, doc.width)))
+
+    def open_recent(self, kind: str, path: Path) -> bool:
+        if kind == LABEL_FILES:
+            self.files.open_label_file(path)
+            return True
+        return super().open_recent(kind, path)
 
     # --- models ------------------------------------------------------------------------------------------
 
@@ -242,8 +254,7 @@ class PainterPage(ProjectPage):
             self.style_panel.add_variation(int(self.document.settings.get("seed", 0)), image)
 
     def _render_status(self, text: str, *, error: bool = False) -> None:
-        self.render_label.setText(text)
-        self.render_label.setToolTip(text)
+        self.render_label.set_text(text)
         self.render_label.setProperty("role", "error" if error else "muted")
         self.render_label.style().polish(self.render_label)
 

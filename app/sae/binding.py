@@ -6,25 +6,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject
 
 from app.history import ProjectChange
 from app.sae import edits
+from app.sae.looks import Direction, LookPreviews, Target, attribute_directions, component_directions
+from app.sae.photos import resize
 from app.sae.region_panel import RegionPanel
-from app.sae.session import MASK, SwapSession
+from app.sae.session import MASK, PHOTO, SwapSession
 from app.sae.stack import SWAP, TEXTURE, RegionLayer, SwapLayer, SwapProject, TextureLayer
 from app.sae.swap_panel import BlendControl
-from app.sae.texture_panel import TextureEdits, TextureEditsPanel, canonical
+from app.sae.texture_panel import (
+    ATTRIBUTE_LIMIT,
+    MAX_GLOBAL,
+    PC_LIMIT,
+    TextureEdits,
+    TextureEditsPanel,
+    canonical,
+)
+from engine import codes
 from engine.api import CodeStats
 
 
-def cells_to_pixels(cells: np.ndarray, cell_size: tuple[float, float], size: tuple[int, int]) -> np.ndarray:
-    """Per-cell values (h, w) spread over the pixels of a photo of `size` whose cells are cell_size (height,
-    width) px."""
-    rows = np.minimum((np.arange(size[0]) // cell_size[0]).astype(np.intp), cells.shape[0] - 1)
-    cols = np.minimum((np.arange(size[1]) // cell_size[1]).astype(np.intp), cells.shape[1] - 1)
-    return np.ascontiguousarray(cells[np.ix_(rows, cols)], np.float32)
+def soft_overlay(project: SwapProject, weights: np.ndarray, photo: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """A region's cell weights as the decode blends them in (engine.codes.soft_mask at the codes' working size,
+    `guide` the photo at that size), at the size of `photo`."""
+    mask = codes.soft_mask(weights, guide, project.embedding.cell)
+    if mask.shape != photo.shape[:2]:
+        mask = cv2.resize(mask, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(mask, np.float32)
 
 
 class EditBinding(QObject):
@@ -34,6 +46,11 @@ class EditBinding(QObject):
         self.session, self.blend, self.region, self.texture = session, blend, region, texture
         self.stats: CodeStats | None = None  # the model's editing directions, as the texture panel read them
         self._unsubscribe: Callable[[], None] | None = None
+        self._guide_of: tuple[np.ndarray, tuple, np.ndarray] | None = None  # photo, working size, the photo at it
+        self.looks = LookPreviews(session.bridge, self)  # the texture sliders' end pictures and names
+        self.looks.changed.connect(self._show_looks)
+        self.looks.failed.connect(lambda message: session.status.emit(message, True))
+        self._directions: tuple[list[Direction], list[Direction]] = ([], [])  # global, attributes
         blend.blend_changed.connect(self._blend)
         region.threshold_changed.connect(self._threshold)
         region.gains_changed.connect(self._region_gains)
@@ -50,6 +67,7 @@ class EditBinding(QObject):
         self._unsubscribe = self.project.subscribe(self._on_project) if self.project else None
         self.sync_controls()
         self.sync_mask()
+        self._ask_looks()
 
     def _on_project(self, change: ProjectChange) -> None:
         if change.what in ("layers", "selection"):
@@ -72,20 +90,34 @@ class EditBinding(QObject):
                                else TextureEdits())
         selected = project.selected if project else None
         if isinstance(selected, RegionLayer):
-            self.region.show_region(selected.threshold, selected.gains)
+            self.region.show_region(selected.threshold, selected.gains, selected.name)
         else:
             self.region.show_region(None, ())
+        if project is None:
+            self.region.set_feather(None)
+        else:
+            emb = project.embedding
+            self.region.set_feather(codes.feather_width(emb.cell) * project.photo_size[1] / emb.size[1])
 
     def sync_mask(self) -> None:
-        """The selected region as a translucent overlay, cell by cell; hidden when no region is selected."""
+        """The selected region as a translucent overlay, feathered as its edit blends in; hidden when no region is
+        selected."""
         doc, project = self.session.document, self.project
         if doc is None or not doc.has_layer(MASK):
             return
         selected = project.selected if project else None
         if isinstance(selected, RegionLayer):
-            doc.replace_pixels(MASK, cells_to_pixels(selected.weights, project.cell_size, (doc.height, doc.width)))
+            photo = doc.layer(PHOTO).data
+            doc.replace_pixels(MASK, soft_overlay(project, selected.weights, photo, self._guide(photo, project)))
         if doc.layer(MASK).visible != isinstance(selected, RegionLayer):
             doc.set_layer_property(MASK, visible=isinstance(selected, RegionLayer))
+
+    def _guide(self, photo: np.ndarray, project: SwapProject) -> np.ndarray:
+        """The photo at the codes' working size (kept while the photo is the same)."""
+        size = tuple(project.embedding.size)
+        if self._guide_of is None or self._guide_of[0] is not photo or self._guide_of[1] != size:
+            self._guide_of = (photo, size, resize(photo, size))
+        return self._guide_of[2]
 
     # --- controls -> project ---------------------------------------------------------------------------
 
@@ -111,3 +143,24 @@ class EditBinding(QObject):
         self.stats = stats
         self.region.set_stats(stats)
         self.sync_controls()
+        self._ask_looks()
+
+    # --- the texture sliders' pictures ------------------------------------------------------------------
+
+    def _ask_looks(self) -> None:
+        """Pictures of every texture slider's ends on the current photo, made with the model that made its codes."""
+        project, doc, entry, stats = self.project, self.session.document, self.session.entry, self.stats
+        if project is None or doc is None or stats is None or entry is None or entry.id != project.model_id:
+            self._directions = ([], [])
+            self.looks.set_target(None, [])
+            return
+        emb = project.embedding
+        self._directions = (component_directions(stats, MAX_GLOBAL, PC_LIMIT),
+                            attribute_directions(stats, ATTRIBUTE_LIMIT))
+        target = Target(project.model_id, doc.shared(PHOTO), emb.structure, emb.texture, tuple(emb.size),
+                        project.noise_seed)
+        self.looks.set_target(target, self._directions[0] + self._directions[1])
+
+    def _show_looks(self) -> None:
+        components, attributes = ([self.looks.look(d.key) for d in part] for part in self._directions)
+        self.texture.show_looks(components, attributes)

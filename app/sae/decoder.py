@@ -137,7 +137,7 @@ class DecodeScheduler(QObject):
         # onto the photo: the result is the photo plus the codes' change, at the photo's own resolution
         request = DecodeCodes(self._model_id, structure, texture, tuple(embedding.size), region=region, scale=scale,
                               noise_seed=project.noise_seed, photo=self._doc.shared(PHOTO),
-                              base_codes=(embedding.structure, embedding.texture))
+                              base_codes=(embedding.structure, embedding.texture), **project.region_blend())
         self.requests.append(request)
         del self.requests[:-50]
         return request

@@ -1,7 +1,9 @@
-"""A column of sliders, one per editing direction, each with its own reset (and optionally a remove) button.
+"""A column of sliders, one per editing direction, each with its own reset (and optionally a remove) button, and
+optionally small pictures of what its two ends look like.
 
 Values are gains in units of the direction (standard deviations for principal components, whole mean
-differences for attributes). `values_changed(values, final)` reports drags as they happen (final False)
+differences for attributes); the readout shows them as a percent of `full` (the amount an artist reads as
+"all of it"). `values_changed(values, final)` reports drags as they happen (final False)
 and settles with final True on release, reset or a keyboard step, so the owner can preview cheaply
 while dragging and render in full once.
 """
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSlider,
     QToolButton,
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
 STEPS = 100  # slider ticks per unit: values have two decimals
 NO_DIRECTIONS = "No directions yet."
 NAME_WIDTH = 100  # px; longer names are elided (the tooltip has them whole)
+THUMB_BOX = (40, 30)  # px (width, height) an end's picture fits in
 
 
 class _Slider(QSlider):
@@ -51,19 +56,23 @@ class DirectionSliders(QWidget):
     values_changed = Signal(tuple, bool)  # values, final
     remove_requested = Signal(int)  # row index (only when built with removable=True)
 
-    def __init__(self, parent: QWidget | None = None, *, limit: float = 3.0, unit: str = "σ",
-                 removable: bool = False) -> None:
+    def __init__(self, parent: QWidget | None = None, *, limit: float = 3.0, full: float | None = None,
+                 removable: bool = False, pictures: bool = False) -> None:
         super().__init__(parent)
         self._limit = limit
-        self._unit = unit
+        self._full = full or limit
         self._removable = removable
+        self._pictures = pictures  # a row of its own per slider, with its two ends' pictures either side
         self._sliders: list[_Slider] = []
+        self._names: list[QLabel] = []
         self._readouts: list[QLabel] = []
         self._resets: list[QToolButton] = []
+        self._ends: list[tuple[QLabel, QLabel]] = []
         self._rows = QWidget()
         self._grid = QGridLayout(self._rows)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setHorizontalSpacing(6)
+        self._grid.setVerticalSpacing(2 if pictures else 6)
         self._grid.setColumnStretch(1, 1)
         self.hint = QLabel(NO_DIRECTIONS, wordWrap=True)
         self.hint.setProperty("role", "muted")
@@ -82,12 +91,8 @@ class DirectionSliders(QWidget):
 
     def set_directions(self, labels: list[str], tooltips: Sequence[str] = ()) -> None:
         """One slider per label, all at 0 (no signal). No labels: the hint alone."""
-        while self._grid.count():
-            item = self._grid.takeAt(0)
-            if widget := item.widget():
-                widget.hide()  # deleteLater keeps it on screen until the event loop runs
-                widget.deleteLater()
-        self._sliders, self._readouts, self._resets = [], [], []
+        _clear(self._grid)
+        self._sliders, self._names, self._readouts, self._resets, self._ends = [], [], [], [], []
         for row, label in enumerate(labels):
             self._add_row(row, label, tooltips[row] if row < len(tooltips) else "")
         self.hint.setVisible(not labels)
@@ -120,35 +125,89 @@ class DirectionSliders(QWidget):
     def reset_button(self, row: int) -> QToolButton:
         return self._resets[row]
 
+    def label(self, row: int) -> str:
+        """Row `row`'s whole name (the label may show it elided)."""
+        return str(self._names[row].property("full"))
+
+    def set_label(self, row: int, label: str) -> None:
+        """Rename row `row` (its tooltip keeps the explanation)."""
+        name = self._names[row]
+        name.setProperty("full", label)
+        name.setText(name.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, self._name_width()))
+        self._resets[row].setToolTip(f"Reset {label} to 0")
+
+    def set_pictures(self, row: int, left: np.ndarray | None, right: np.ndarray | None) -> None:
+        """What the photo looks like at the slider's left and right ends (hxwx3 uint8), or None: not yet."""
+        if not self._pictures:
+            return
+        for label, image, end in zip(self._ends[row], (left, right), ("left", "right"), strict=True):
+            if image is None:
+                label.clear()
+                label.setToolTip(f"The {end} end: its picture is being made…")
+                continue
+            label.setPixmap(_pixmap(image).scaled(*THUMB_BOX, Qt.AspectRatioMode.KeepAspectRatio,
+                                                  Qt.TransformationMode.SmoothTransformation))
+            label.setToolTip(f"The photo with this slider at its {end} end")
+
+    def has_pictures(self, row: int) -> bool:
+        return self._pictures and all(not label.pixmap().isNull() for label in self._ends[row])
+
+    def _name_width(self) -> int:
+        return 2 * NAME_WIDTH if self._pictures else NAME_WIDTH
+
     def _add_row(self, row: int, label: str, tooltip: str) -> None:
         name = QLabel()
-        name.setText(name.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, NAME_WIDTH))
+        name.setProperty("full", label)
+        name.setText(name.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, self._name_width()))
         name.setToolTip(tooltip or label)
         slider = _Slider(self._limit)
         slider.setToolTip(tooltip or label)
         readout = QLabel()
         readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        widest = max(readout.fontMetrics().horizontalAdvance(f"{sign}{self._limit:.2f}{self._unit}") for sign in "+-")
+        widest = max(readout.fontMetrics().horizontalAdvance(self._text(sign * self._limit)) for sign in (1, -1))
         readout.setMinimumWidth(widest + 4)
         reset = QToolButton(text="↺", autoRaise=True)
         reset.setToolTip(f"Reset {label} to 0")
         slider.valueChanged.connect(lambda _v, i=row: self._moved(i))
         slider.sliderReleased.connect(self._settled)
         reset.clicked.connect(lambda _c=False, i=row: self._reset(i))
-        for column, widget in enumerate((name, slider, readout, reset)):
-            self._grid.addWidget(widget, row, column)
+        remove = None
         if self._removable:
             remove = QToolButton(text="✕", autoRaise=True)
             remove.setToolTip(f"Remove {label} from the model")
             remove.clicked.connect(lambda _c=False, i=row: self.remove_requested.emit(i))
-            self._grid.addWidget(remove, row, 4)
+        if self._pictures:  # name, readout, buttons above; left end, slider, right end below
+            ends = (QLabel(), QLabel())
+            for end in ends:
+                end.setFixedSize(*THUMB_BOX)
+                end.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            top = QHBoxLayout()
+            top.addWidget(name, 1)
+            top.addWidget(readout)
+            top.addWidget(reset)
+            if remove is not None:
+                top.addWidget(remove)
+            self._grid.addLayout(top, 2 * row, 0, 1, 3)
+            for column, widget in enumerate((ends[0], slider, ends[1])):
+                self._grid.addWidget(widget, 2 * row + 1, column)
+            self._ends.append(ends)
+        else:
+            for column, widget in enumerate((name, slider, readout, reset, remove)):
+                if widget is not None:
+                    self._grid.addWidget(widget, row, column)
         self._sliders.append(slider)
+        self._names.append(name)
         self._readouts.append(readout)
         self._resets.append(reset)
         self._show_value(row)
+        if self._pictures:
+            self.set_pictures(row, None, None)
+
+    def _text(self, value: float) -> str:
+        return f"{round(100 * value / self._full):+d}%"
 
     def _show_value(self, row: int) -> None:
-        self._readouts[row].setText(f"{self._sliders[row].value() / STEPS:+.2f}{self._unit}")
+        self._readouts[row].setText(self._text(self._sliders[row].value() / STEPS))
 
     def _moved(self, row: int) -> None:
         self._show_value(row)
@@ -182,3 +241,21 @@ class DirectionSliders(QWidget):
         for slider, reset in zip(self._sliders, self._resets):
             reset.setEnabled(slider.value() != 0)
         self.reset_all.setEnabled(any(s.value() for s in self._sliders))
+
+
+def _pixmap(image: np.ndarray) -> QPixmap:
+    image = np.ascontiguousarray(image, np.uint8)
+    h, w = image.shape[:2]
+    return QPixmap.fromImage(QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
+
+
+def _clear(layout: QLayout) -> None:
+    """Take every widget (and nested layout) out of `layout` and delete it."""
+    while layout.count():
+        item = layout.takeAt(0)
+        if widget := item.widget():
+            widget.hide()  # deleteLater keeps it on screen until the event loop runs
+            widget.deleteLater()
+        elif inner := item.layout():
+            _clear(inner)
+            inner.deleteLater()

@@ -89,19 +89,10 @@ def set_texture_edits(project: SwapProject, stats: CodeStats, gains: Sequence[fl
 
 
 def start_region(project: SwapProject, seed: tuple[int, int], threshold: float = DEFAULT_THRESHOLD) -> RegionLayer:
-    """A click: a region grown from `seed`. The selected region takes the new seed while it moves nothing
-    yet (a click that missed); otherwise a new region layer starts on top."""
-    layer = project.selected
-    cells = project.code_shape
-    if isinstance(layer, RegionLayer) and not any(layer.gains):
-        structure = project.structure_below(layer.id)
-        empty = np.zeros(cells, bool)
-        layer = dataclasses.replace(layer, seed=seed, threshold=threshold, added=empty, removed=empty,
-                                    weights=region_weights(structure, seed, threshold, empty, empty))
-        project.update_layer(layer, "Pick region")
-        return layer
+    """A click: a new region layer on top, grown from `seed` (a selected region is never replaced: a click
+    that meant to add to it must not throw its cells away)."""
     structure, _ = project.final_codes()
-    empty = np.zeros(cells, bool)
+    empty = np.zeros(project.code_shape, bool)
     layer = RegionLayer(project.new_id(REGION), project.new_name(REGION), seed, threshold, empty, empty,
                         region_weights(structure, seed, threshold, empty, empty),
                         np.zeros(structure.shape[0], np.float32))

@@ -23,11 +23,12 @@ from app.fileio.ora import extras, load_ora, set_extras
 from app.fileio.page_files import PageFiles
 from app.jobs import Outcome
 from app.sae.decoder import RESULT
-from app.sae.photos import Photo, embedded_at
+from app.sae.photos import Photo, embedded_at, working_size
 from app.sae.session import PHOTO, add_derived_layers
 from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
-from app.widgets.files import PHOTO_FILTER
+from app.widgets.files import PHOTO as PHOTO_FILES
+from app.widgets.files import PHOTO_FILTER, add_recent
 
 if TYPE_CHECKING:
     from app.sae.page import SwapPage
@@ -109,7 +110,7 @@ class SwapFiles(PageFiles):
     # --- photos --------------------------------------------------------------------------------------
 
     def choose_photo(self) -> None:
-        self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file)
+        self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file, PHOTO_FILES)
 
     def open_photo_file(self, path: str | Path) -> Outcome:
         """Read a photo (on the file lane) and embed it as a new project (after asking about unsaved work)."""
@@ -118,8 +119,33 @@ class SwapFiles(PageFiles):
         except ValueError as exc:
             self._warn("Open Photo", self._message(exc, path))
             return Outcome.settled(False)
-        return self.open_with("Open Photo", path, read, self.embed)
+        return self.open_with("Open Photo", path,
+                              read, lambda photo: self.embed(photo, recent=Path(path)))
 
-    def embed(self, photo: Photo) -> None:
-        """Embed `photo`; its project replaces the current one (unsaved, no file yet) when it arrives."""
-        self.page.session.embed(photo, on_done=lambda: self._replaced(None))
+    def open_image(self, image: np.ndarray, name: str) -> bool:
+        """Another tool's result as the photo to edit (HxWx3 float in [0, 1]), as opening a file would: the model's
+        minimum size checked, then unsaved work asked about. False when it did not open (the user was told)."""
+        entry = self.page.session.entry
+        if entry is None:
+            self._warn("Send to Swap & Edit", "Choose a Swapping Autoencoder model first (Models > Library…)")
+            return False
+        h, w = image.shape[:2]
+        wh, ww = working_size((h, w))
+        if min(wh, ww) < entry.capabilities.min_size:
+            self._warn("Send to Swap & Edit", f"{name} is {w}x{h}: this model needs photos of at least "
+                                              f"{entry.capabilities.min_size} px a side")
+            return False
+        if not self.confirm_discard():
+            return False
+        self.embed(Photo(np.ascontiguousarray(image, np.float32), name))
+        return True
+
+    def embed(self, photo: Photo, recent: Path | None = None) -> None:
+        """Embed `photo`; its project replaces the current one (unsaved, no file yet) when it arrives; a photo
+        file (`recent`) joins the recent photos then."""
+        def done() -> None:
+            self._replaced(None)
+            if recent is not None:
+                add_recent(PHOTO_FILES, recent, self.PAGE_NAME)
+
+        self.page.session.embed(photo, on_done=done)

@@ -4,6 +4,7 @@ the selection says which layer the controls edit. Bound to a SwapProject; every 
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -34,10 +35,18 @@ def describe(layer: EditLayer, project: SwapProject) -> str:
         moved = sum(1 for g in layer.gains if g) + sum(1 for _, a in layer.attributes if a)
         return f"{moved} slider{'s' if moved != 1 else ''}"
     if isinstance(layer, CloneLayer):
-        return f"{int(layer.cells.sum())} cells"
+        return area(layer.cells)
     if isinstance(layer, RegionLayer):
-        return f"{int((layer.weights > 0).sum())} cells · threshold {layer.threshold:.2f}"
+        return f"{area(layer.weights > 0)} · likeness {layer.threshold:.0%}"
     return ""
+
+
+def area(cells: np.ndarray) -> str:
+    """How much of the photo the cells cover, in words an artist reads ("12% of the photo")."""
+    share = float(np.count_nonzero(cells)) / max(1, cells.size)
+    if share == 0:
+        return "empty"
+    return f"{share:.0%} of the photo" if share >= 0.01 else "under 1% of the photo"
 
 
 class LayersPanel(LayerListActions, QGroupBox):

@@ -10,6 +10,9 @@ model and project are current, and routes dropped files and status messages.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -17,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QSpinBox,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -41,9 +43,10 @@ from app.sae.session import MASK, PHOTO, SwapSession
 from app.sae.stack import Reference, SwapProject
 from app.sae.swap_panel import SwapPanel
 from app.sae.texture_panel import TextureEditsPanel
-from app.sae.tools import CloneTool, RegionTool
+from app.sae.tools import CLONE_TIP, REGION_TIP, SOURCE_TIP, BrushSizeBox, CloneTool, RegionTool, cell_px
 from app.tools import ToolSettings
-from app.widgets.feedback import Notice, StatusLabel
+from app.widgets.feedback import FILE_LABEL_WIDTH, ElidedLabel, Notice, StatusLabel
+from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import FileDrop
 from app.widgets.model_picker import ModelPicker
 from app.widgets.page import ProjectPage
@@ -59,6 +62,8 @@ DROP_TIP = "Drop a photo on the image to swap to its texture (Ctrl+drop opens it
 
 
 class SwapPage(ProjectPage):
+    ACCEPTS_PHOTOS = True
+
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -87,7 +92,8 @@ class SwapPage(ProjectPage):
         self.model_picker.picked.connect(self._model_picked)
         self.notice = Notice()
         self.cursor_label = QLabel("")
-        self.photo_label = QLabel("")  # the photo and the size it is worked at, while it is open
+        self.photo_label = ElidedLabel("")  # the photo and the size it is worked at, while it is open
+        self.photo_label.setMaximumWidth(FILE_LABEL_WIDTH)
         self.photo_label.setProperty("role", "muted")
         self.status_label = StatusLabel()
         self.busy_bar = QProgressBar(textVisible=False, maximumWidth=160, maximumHeight=10)
@@ -112,16 +118,19 @@ class SwapPage(ProjectPage):
                             self.region_panel.threshold_value)
         self.add_tool_actions(bar, (
             ("V", "View", None, "Look, zoom and pan; no edits (V)"),
-            ("C", "Clone", clone, "Clone brush (C): Alt-click sets the source, painting copies its structure"),
-            ("M", "Region", region, "Region (M): click to select similar structure; Shift/Alt-drag adds/removes")))
+            ("C", "Clone", clone, CLONE_TIP),
+            ("M", "Region", region, REGION_TIP)))
         self.tool_actions.actions()[0].setChecked(True)
-        self.brush_size = QSpinBox(minimum=1, maximum=MAX_BRUSH_CELLS, suffix=" cells", keyboardTracking=False)
-        self.brush_size.setToolTip("Brush diameter in structure-code cells ([ smaller, ] larger)")
+        bar.addAction("Set Source", lambda: (self.tool_actions.actions()[1].trigger(), clone.arm())).setToolTip(SOURCE_TIP)
+        self.region_panel.new_region.clicked.connect(lambda: (self.tool_actions.actions()[2].trigger(), region.start_new()))
+        self.brush_size = BrushSizeBox(lambda: cell_px(self.project, self.session.entry), maximum=MAX_BRUSH_CELLS)
+        self.session.project_changed.connect(self.brush_size.refresh)
         self.brush_size.setValue(self.brush.brush_size)
         self.brush_size.valueChanged.connect(self.brush.set_brush_size)
         self.brush.changed.connect(lambda: self.brush_size.setValue(self.brush.brush_size))
         bar.addWidget(QLabel(" Brush "))
         bar.addWidget(self.brush_size)
+        self.keep_focus_off(self.brush_size)
         bar.addSeparator()
         self.before_after = QAction("Original", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_Backslash))
         self.before_after.setToolTip("Show the original photo instead of the result (\\)")
@@ -154,6 +163,7 @@ class SwapPage(ProjectPage):
         middle.addWidget(left)
         middle.addWidget(self.views, 1)
         middle.addWidget(scroll)
+        self.side_panels = [left, scroll]
         self.cursor_label.setFixedWidth(LEFT_WIDTH + 40)
         status = QHBoxLayout()
         status.addWidget(self.cursor_label)
@@ -201,15 +211,26 @@ class SwapPage(ProjectPage):
         project, doc = self.project, self.document
         self.canvas.set_document(doc)
         self.views.setCurrentWidget(self.canvas if doc is not None else self.placeholder)
+        if self.isVisible():
+            self.focus_canvas()  # the canvas may have just replaced the placeholder
         self.canvas.setToolTip(DROP_TIP if doc is not None else "")
         self.layers_panel.set_project(project)
         self.scheduler.set_target(project, doc, self._decoding_model())
         self.before_after.setChecked(False)
-        self.photo_label.setText(self._photo_text())
+        self.photo_label.set_text(self._photo_text())
         self.tools["C"].source = self.tools["C"].offset = None  # a clone source belongs to its photo
         self._sync_notice()
         self.binding.project_changed()
         self.files.project_changed()
+
+    def receive_photo(self, image: np.ndarray, name: str) -> bool:
+        return self.files.open_image(image, name)
+
+    def open_recent(self, kind: str, path: Path) -> bool:
+        if kind == PHOTO_FILES:
+            self.files.open_photo_file(path)
+            return True
+        return super().open_recent(kind, path)
 
     def _sync_notice(self) -> None:
         """What keeps the page from working: no model at all, or the project's model missing."""

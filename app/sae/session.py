@@ -56,6 +56,7 @@ class SwapSession(QObject):
 
     def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.bridge = bridge  # for the page's other parts that ask the engine (the sliders' thumbnails)
         self.jobs = Jobs(bridge, self)
         self.jobs.busy_changed.connect(self.encoding)
         self.jobs.progress.connect(lambda _slot, fraction, message: self.progress.emit(fraction, message))

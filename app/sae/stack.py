@@ -237,6 +237,18 @@ class SwapProject(LayerStack[State]):
             self._cache = (state, structure, texture)
         return self._cache[1], self._cache[2]
 
+    def region_blend(self) -> dict[str, object]:
+        """How a decode blends the region edits in with feathered edges (DecodeCodes' soft_mask, unmasked_codes):
+        the cells the visible, moved regions weigh (the strongest weight where they overlap) and the codes without
+        their moves, which apply outside them. Empty without such regions."""
+        moved = [la for la in self.layers if isinstance(la, RegionLayer) and la.visible and any(la.gains)]
+        if not moved:
+            return {}
+        weights = np.max([la.weights for la in moved], axis=0)
+        outside = [la for la in self.layers if all(la is not m for m in moved)]
+        return {"soft_mask": weights, "unmasked_codes": (compose_structure(self.embedding.structure, outside),
+                                                         self.final_codes()[1])}
+
     def structure_below(self, layer_id: str) -> np.ndarray:
         """The structure code as the layers under `layer_id` leave it (what a region layer grows on)."""
         return compose_structure(self.embedding.structure, self.layers[:self.index(layer_id)])

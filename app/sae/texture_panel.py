@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sae.direction_sliders import DirectionSliders
+from app.sae.looks import Look, unique_names
 from app.sae.stats_dialogs import NewAttributeDialog
 from app.widgets.files import PHOTO_FILTER
 from engine.api import (
@@ -83,16 +84,22 @@ def variance_shares(stats: CodeStats) -> list[float] | None:
 
 
 def pc_labels(stats: CodeStats) -> tuple[list[str], list[str]]:
-    """Slider labels ("PC 1 · 23%") and tooltips for the strongest texture components."""
+    """Slider labels ("Look 1", until the thumbnails tell what each does: app/sae/looks.py) and tooltips for the
+    strongest texture components."""
     n = min(MAX_GLOBAL, len(stats.texture_std))
     shares = variance_shares(stats)
     labels, tips = [], []
     for i in range(n):
-        labels.append(f"PC {i + 1} · {_percent(shares[i])}" if shares else f"PC {i + 1}")
-        explained = f", {shares[i]:.1%} of the variation of their textures" if shares else ""
-        tips.append(f"Texture principal component {i + 1} of the photos the directions came from{explained}. "
-                    "One unit is one standard deviation of those photos along it.")
+        labels.append(f"Look {i + 1}")
+        explained = f" ({_percent(shares[i])} of how they differ)" if shares else ""
+        tips.append(f"Changes the photo's look the {_ordinal(i + 1)}most common way the model's photos differ"
+                    f"{explained}. ±100% is as far as those photos go (principal component {i + 1}, "
+                    f"±{PC_LIMIT:g} standard deviations).")
     return labels, tips
+
+
+def _ordinal(n: int) -> str:
+    return {1: "", 2: "second ", 3: "third "}.get(n, f"{n}th ")
 
 
 def _percent(share: float) -> str:
@@ -123,12 +130,12 @@ class TextureEditsPanel(QWidget):
         self._edits = TextureEdits()
         self._changing = False  # a change of the statistics is running
 
-        self.global_sliders = DirectionSliders(limit=PC_LIMIT, unit="σ")
+        self.global_sliders = DirectionSliders(limit=PC_LIMIT, pictures=True)
         self.global_sliders.values_changed.connect(self._sliders_moved)
-        global_box = QGroupBox("Global")
+        global_box = QGroupBox("Whole photo")
         QVBoxLayout(global_box).addWidget(self.global_sliders)
 
-        self.attribute_sliders = DirectionSliders(limit=ATTRIBUTE_LIMIT, unit="", removable=True)
+        self.attribute_sliders = DirectionSliders(limit=ATTRIBUTE_LIMIT, full=1.0, removable=True, pictures=True)
         self.attribute_sliders.values_changed.connect(self._sliders_moved)
         self.attribute_sliders.remove_requested.connect(self._confirm_remove)
         self.new_attribute = QPushButton("New attribute…")
@@ -211,6 +218,15 @@ class TextureEditsPanel(QWidget):
         if self._model_id and paths:
             self.compute_requested.emit([str(p) for p in paths])
 
+    def show_looks(self, components: Sequence[Look | None], attributes: Sequence[Look | None]) -> None:
+        """The sliders' end pictures and, for the global ones, the names their ends tell (None: not in yet)."""
+        names = unique_names([look.name if look else None for look in components])
+        for row, look in enumerate(components[:self.global_sliders.count()]):
+            self.global_sliders.set_label(row, names[row])
+            self.global_sliders.set_pictures(row, look.left if look else None, look.right if look else None)
+        for row, look in enumerate(attributes[:self.attribute_sliders.count()]):
+            self.attribute_sliders.set_pictures(row, look.left if look else None, look.right if look else None)
+
     def attribute_names(self) -> list[str]:
         return [name for name, _ in self._stats.attributes] if self._stats else []
 
@@ -223,8 +239,8 @@ class TextureEditsPanel(QWidget):
         labels, tips = pc_labels(stats) if stats else ([], [])
         self.global_sliders.set_directions(labels, tips)
         names = self.attribute_names()
-        self.attribute_sliders.set_directions(names, [f"Texture direction '{n}': 1 adds the whole difference "
-                                                      "between its two groups' mean textures" for n in names])
+        self.attribute_sliders.set_directions(names, [f"'{n}': 100% adds the whole difference between the looks of "
+                                                      "its two groups of photos" for n in names])
         kept = self._fit(self._edits)
         changed = kept != self._edits
         self._edits = kept

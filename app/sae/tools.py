@@ -2,22 +2,29 @@
 
 They work like the painter's tools (the canvas feeds them mouse events in document pixels) but edit the
 SwapProject instead of a document layer: a stroke is a drag of the project (final False per move) and one
-undo step when the button is released. The brush size is a diameter in cells, and the outline drawn on
-the image is the exact set of cells a dab would touch.
+undo step when the button is released. The brush size is a diameter in cells (shown in the photo's pixels:
+BrushSizeBox), and the outline drawn on the image is the exact set of cells a dab would touch.
+
+Clicks that do more than paint never need Alt alone, which Linux window managers take (Alt-drag moves the
+window): Ctrl-click or the Set Source button picks the clone source; a Region click never replaces the selected
+region: a plain click starts one only while none is selected (or after New Region), Shift adds, Ctrl removes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainterPath
+from PySide6.QtGui import QPainterPath, QValidator
+from PySide6.QtWidgets import QSpinBox, QWidget
 
 from app.sae import edits
 from app.sae.stack import CloneLayer, RegionLayer, SwapProject
 from app.tools.base import Tool, clip_mask, snap, swept_disc
 from app.tools.settings import ToolSettings
+from engine.api import ModelEntry
 
 ProjectSource = Callable[[], SwapProject | None]
 Message = Callable[[str], None]
@@ -25,6 +32,12 @@ CROSS = 6.0  # half-size of the clone source marker, in document pixels at zoom 
 ALT = Qt.KeyboardModifier.AltModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
+SOURCE = CTRL | ALT  # with a click, sets the clone source (Ctrl for Linux, where the window manager takes Alt)
+CLONE_TIP = ("Clone brush (C): Ctrl-click (or Set Source, then click) picks where it copies from; "
+             "painting then copies that structure")
+SOURCE_TIP = "Set Source: the next click on the photo picks where the clone brush copies from (or Ctrl-click it)"
+REGION_TIP = ("Region (M): click to select the similar structure around a spot (while no region is selected); "
+              "Shift-click/drag adds to the selected region, Ctrl-click/drag removes from it")
 
 
 class CellTool(Tool):
@@ -80,8 +93,9 @@ class CellTool(Tool):
 
 
 class CloneTool(CellTool):
-    """Alt-click sets the source; painting copies the structure code from the source, at the offset between
-    the source and where the first stroke after it began (an aligned clone stamp)."""
+    """Ctrl-click (or Alt-click, or a click after `arm`) sets the source; painting copies the structure code from
+    the source, at the offset between the source and where the first stroke after it began (an aligned clone
+    stamp)."""
 
     name = "Clone"
     shortcut = "C"
@@ -90,21 +104,30 @@ class CloneTool(CellTool):
         super().__init__(project, settings, message)
         self.source: tuple[int, int] | None = None
         self.offset: tuple[int, int] | None = None
+        self.armed = False  # the next click sets the source (the Set Source button)
         self._code: np.ndarray | None = None  # the structure as the stroke began
         self._layer: CloneLayer | None = None
+
+    def arm(self) -> None:
+        """The next click on the photo sets the source (for a mouse, a pen or a window manager without Ctrl)."""
+        self.armed = True
+        self._message("Click the photo where the clone brush should copy from")
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> bool:
         project = self.project
         if project is None or self._stroking:
             return False
         cell = self.cell_at(pos)
-        if modifiers & ALT:
+        if modifiers & SOURCE or self.armed:
             if cell is not None:
-                self.source, self.offset = cell, None
-                self._message(f"Clone source set at cell {cell[1]}, {cell[0]}: now paint where it should go")
+                self.source, self.offset, self.armed = cell, None, False
+                ch, cw = project.cell_size
+                self._message(f"Clone source set at {round((cell[1] + 0.5) * cw)}, {round((cell[0] + 0.5) * ch)} px: "
+                              "now paint where it should go")
             return False
         if self.source is None:
-            self._message("Alt-click the photo to choose where the clone brush copies from")
+            self._message("Ctrl-click the photo (or press Set Source, then click) to choose where the clone brush "
+                          "copies from")
             return False
         if cell is None:
             return False
@@ -149,8 +172,9 @@ class CloneTool(CellTool):
 
 
 class RegionTool(CellTool):
-    """Click: a region grows from the cell's structure code (threshold in the side panel).
-    Shift-drag adds cells to the selected region, Alt- or Ctrl-drag takes cells out."""
+    """A plain click grows a new region from the cell's structure code (threshold in the side panel), only while no
+    region is selected or after `start_new`: it never replaces the selected one. Shift-click/drag adds cells to the
+    selected region (or starts one when none is), Ctrl- or Alt-click/drag takes cells out."""
 
     name = "Region"
     shortcut = "M"
@@ -159,24 +183,35 @@ class RegionTool(CellTool):
                  threshold: Callable[[], float]) -> None:
         super().__init__(project, settings, message)
         self._threshold = threshold
+        self.new_next = False  # the next click starts a new region even while one is selected (New Region)
         self._add = True
         self._layer: RegionLayer | None = None
         self._structure: np.ndarray | None = None
+
+    def start_new(self) -> None:
+        """The next click starts a new region, whatever is selected."""
+        self.new_next = True
+        self._message("Click the photo to start a new region")
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> bool:
         project = self.project
         if project is None or self._stroking:
             return False
         cell = self.cell_at(pos)
-        if not modifiers & (SHIFT | ALT | CTRL):
+        layer = project.selected if isinstance(project.selected, RegionLayer) else None
+        if layer is None and modifiers & (CTRL | ALT):
+            self._message("No region is selected to remove cells from: click the photo to select one first")
+            return False
+        if layer is None or (self.new_next and not modifiers & (SHIFT | CTRL | ALT)):
             if cell is not None:
+                self.new_next = False
                 edits.start_region(project, cell, self._threshold())
             return False
-        layer = project.selected
-        if not isinstance(layer, RegionLayer):
-            self._message("Click the photo to pick a region first; then Shift-drag adds to it, Alt-drag removes")
+        if not modifiers & (SHIFT | CTRL | ALT):
+            self._message(f"'{layer.name}' is selected: Shift-click adds to it, Ctrl-click removes from it; "
+                          "New Region (in the Region panel) starts another")
             return False
-        self._layer, self._add = layer, bool(modifiers & SHIFT)
+        self._layer, self._add = layer, bool(modifiers & SHIFT) and not modifiers & (CTRL | ALT)
         self._structure = project.structure_below(layer.id)
         self._stroking = True
         self._last = self.cell_point(pos)
@@ -213,3 +248,44 @@ def cells_outline(cells: np.ndarray, cell_size: tuple[float, float]) -> QPainter
         for start, stop in zip(edges[::2], edges[1::2]):
             path.addRect(QRectF(start * cw, y * ch, (stop - start) * cw, ch))
     return path.simplified()
+
+
+def cell_px(project: SwapProject | None, entry: ModelEntry | None) -> float:
+    """One code cell's width in the photo's pixels: the open photo's, else the model's at its working size."""
+    if project is not None:
+        return project.cell_size[1]
+    return float(entry.capabilities.size_multiple) if entry is not None else 1.0
+
+
+class BrushSizeBox(QSpinBox):
+    """The brush diameter, kept in code cells (what the tools paint) and shown and typed in the photo's pixels:
+    one step is one cell. `cell_px` tells the current photo's cell width in its pixels."""
+
+    def __init__(self, cell_px: Callable[[], float], *, maximum: int, parent: QWidget | None = None) -> None:
+        self._cell_px = cell_px  # first: the base class asks textFromValue while it is built
+        super().__init__(parent)
+        self.setRange(1, maximum)
+        self.setKeyboardTracking(False)
+        self.setToolTip("Brush diameter in pixels of the photo; it paints whole structure cells, so it steps by one "
+                        "cell ([ smaller, ] larger)")
+
+    def refresh(self) -> None:
+        """Show the size anew (another photo: another cell size)."""
+        self.lineEdit().setText(self.textFromValue(self.value()))
+        self.updateGeometry()
+
+    def textFromValue(self, value: int) -> str:
+        return f"{round(value * self._cell_px())} px"
+
+    def valueFromText(self, text: str) -> int:
+        digits = re.search(r"\d+(\.\d*)?", text)
+        if digits is None:
+            return self.value()
+        cells = round(float(digits.group()) / max(self._cell_px(), 1e-6))
+        return min(self.maximum(), max(self.minimum(), cells))
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        if re.fullmatch(r"\s*\d*(\.\d*)?\s*(p|px)?\s*", text):
+            state = QValidator.State.Acceptable if re.search(r"\d", text) else QValidator.State.Intermediate
+            return state, text, pos
+        return QValidator.State.Invalid, text, pos

@@ -1,5 +1,5 @@
-"""A training run's monitor: loss curves, speed, progress, the latest sample grid and the log, with
-Stop and Resume. It only reads the run folder (polling events.jsonl and log.txt), so it works the same
+"""A training run's monitor: loss curves, speed and the time left (measured from the run's own steps), progress,
+the latest sample grid and the log, with Stop and Resume; its status names the last saved step. It only reads the run folder (polling events.jsonl and log.txt), so it works the same
 for runs started by this app, by an earlier session of it, or from a shell."""
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ class RunMonitor(QWidget):
         self.where = ""  # "cpu, 1 process", from the last start event
         self._last_output = ""  # the last line of log.txt: why a trainer ended without an event
         self.has_checkpoint = any((self.run_dir / "checkpoints").glob("*"))
+        self.saved_step: int | None = None  # the step of the last checkpoint event
+        self._pace: tuple[float, int] | None = None  # (time, step) of this process's first step event
         self.sample_path: Path | None = None
         self._sample_pending = False  # a new grid to load (retried while the file is incomplete)
         self._last_event_time = 0.0
@@ -211,7 +213,7 @@ class RunMonitor(QWidget):
         self._last_event_time = float(event.get("time", 0))
         step = int(event.get("step", self.step) or 0)
         if kind == "start":
-            self.started, self.terminal = True, None
+            self.started, self.terminal, self._pace = True, None, None
             self.step, self.total = step, int(event.get("total_steps") or self.total)
             for steps, values in self._points.values():  # steps after the checkpoint are redone
                 keep = bisect_right(steps, step)
@@ -230,14 +232,14 @@ class RunMonitor(QWidget):
                 steps, values = self._points.setdefault(name, ([], []))
                 steps.append(step)
                 values.append(float(value))
-            self.speed.setText(f"{float(event.get('it_s') or 0):.2f} it/s · ETA {_duration(event.get('eta_s'))}")
+            self._show_pace(float(event.get("time") or 0), step)
         elif kind == "sample":
             self.sample_path = self.run_dir / str(event.get("path", ""))
             self._sample_pending = True
             caption = event.get("caption") or "label map | generated | real"
             self.sample_caption.setText(f"Step {step}: {caption}, one row per example")
         elif kind == "checkpoint":
-            self.has_checkpoint = True
+            self.has_checkpoint, self.saved_step = True, step
             model_id = event.get("model_id") or ""
             where = f"in the Library as {model_id}" if model_id else "not added to the Library"
             self._log_line(f"Checkpoint at step {step} ({where}).", time_=event.get("time"))
@@ -245,8 +247,8 @@ class RunMonitor(QWidget):
                 self.checkpoint_saved.emit(step, model_id)
         elif kind in ("done", "error"):
             self.terminal = event
-            text = (f"Failed: {event.get('message', '')}" if kind == "error"
-                    else f"{str(event.get('reason', 'finished')).capitalize()} at step {step}.")
+            self.step = step  # the steps after the last loss event count too
+            text = f"Failed: {event.get('message', '')}" if kind == "error" else self._ended_text()
             self._log_line(text, "error" if kind == "error" else "info", event.get("time"))
 
     def _load_sample(self) -> None:
@@ -276,7 +278,7 @@ class RunMonitor(QWidget):
         if self.terminal is not None and self.terminal["type"] == "error":
             text, role = f"Failed: {self.terminal.get('message', '')}", "error"
         elif self.terminal is not None:
-            text, role = f"{str(self.terminal.get('reason', 'finished')).capitalize()} at step {self.step}.", "muted"
+            text, role = self._ended_text(), "muted"
         elif stopping:
             text, role = "Stopping: saving a checkpoint…", "muted"
         elif running:
@@ -298,6 +300,23 @@ class RunMonitor(QWidget):
         finished = self.terminal is not None and self.terminal.get("reason") == "finished"
         self.stop_button.setEnabled(running and not stopping and self.terminal is None)
         self.resume_button.setEnabled(not running and self.has_checkpoint and not finished)
+
+    def _ended_text(self) -> str:
+        """"Stopped at step 26 (last saved)." — the step the run reached and whether that is what was saved."""
+        reason = str((self.terminal or {}).get("reason", "finished")).capitalize()
+        if self.saved_step == self.step:
+            return f"{reason} at step {self.step} (last saved)."
+        saved = f"last saved at step {self.saved_step}" if self.saved_step is not None else "not saved"
+        return f"{reason} at step {self.step} ({saved})."
+
+    def _show_pace(self, now: float, step: int) -> None:
+        """Speed and time left, measured from this process's first step event (its start-up is left out)."""
+        if self._pace is None or step <= self._pace[1] or now <= self._pace[0]:
+            self._pace = self._pace if self._pace and step > self._pace[1] else (now, step)
+            self.speed.setText("Time left: measuring…")
+            return
+        rate = (step - self._pace[1]) / (now - self._pace[0])
+        self.speed.setText(f"{rate:.2f} it/s · {time_left(max(self.total - step, 0) / rate)}")
 
     def _log_line(self, text: str, level: str = "info", time_: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(time_ or time.time()))
@@ -329,10 +348,11 @@ def _run_name(run_dir: Path) -> str:
     return run_dir.name
 
 
-def _duration(seconds: Any) -> str:
-    if seconds is None:
-        return "—"
-    s = int(float(seconds))
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+def time_left(seconds: float) -> str:
+    """"about 12 min left", rounded as a person would say it."""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"

@@ -1,5 +1,6 @@
 """A trainer's options form, generated from `trainers.configs.describe()`: a tab per group, an
-editor per field chosen by its type, the default in every tooltip, changed values in bold."""
+editor per field chosen by its type, labelled in plain words (the config field's name in the tooltip), the
+default in every tooltip, changed values in bold."""
 
 from __future__ import annotations
 
@@ -25,6 +26,36 @@ from PySide6.QtWidgets import (
 
 INT_MAX = 2**31 - 1
 _EMPTY_MEANS = re.compile(r"\(empty: ([^)]*)\)")
+# Plain words for the fields whose help does not start with them; the others take the help's first phrase.
+PLAIN_LABELS = {
+    "amp": "Mixed precision (CUDA)", "workers": "Data loading processes", "total_steps": "Training steps",
+    "batch_size": "Images per step", "log_every": "Steps between loss reports",
+    "sample_every": "Steps between sample pictures", "checkpoint_every": "Steps between saves",
+    "keep_checkpoints": "Saves kept", "label_nc": "Number of labels", "contain_dontcare_label": "Has a 'don't care' label",
+    "no_instance": "No instance maps", "max_images": "Use at most (images)",
+    "ignore_unknown_ids": "Unknown labels become 'don't care'", "crop_size": "Training picture size (px)",
+    "aspect_ratio": "Output width / height", "use_vae": "Learn a style encoder", "nhidden": "SPADE hidden width",
+    "lr_G": "Generator learning speed", "lr_D": "Discriminator learning speed", "lr": "Learning speed",
+    "beta1": "Optimizer momentum (β1)", "beta2": "Optimizer averaging (β2)", "lambda_feat": "Feature matching weight",
+    "lambda_vgg": "Perceptual (VGG) loss weight", "lambda_kld": "Style encoder KL weight",
+    "lambda_l1": "Pixel difference weight", "vgg_weights": "VGG-19 weights file",
+    "load_size": "Scale photos to (px)", "netE_num_downsampling_sp": "Structure code cell (downsamplings)",
+    "netE_num_downsampling_gl": "Texture code downsamplings", "netE_nc_steepness": "Encoder widening",
+    "netG_num_base_resnet_layers": "Generator residual blocks", "netD_scale_capacity": "Discriminator width",
+    "netPatchD_scale_capacity": "Patch discriminator width", "patch_size": "Patch size for D_patch (px)",
+    "lambda_L1": "Reconstruction weight", "lambda_GAN": "Adversarial weight", "lambda_PatchGAN": "Patch realism weight",
+    "lambda_R1": "Discriminator smoothing (R1)", "lambda_patch_R1": "Patch discriminator smoothing (R1)",
+    "R1_once_every": "Smoothing every (steps)", "decay_steps": "Learning-speed decay steps",
+    "lambda_cycle": "Cycle consistency weight", "lambda_identity": "Identity weight",
+    "pool_size": "Discriminator history", "mode": "Variant", "netF_nc": "Patch projection width",
+    "nce_layers": "Compared generator layers", "num_patches": "Patches per layer", "nce_T": "Contrast temperature",
+    "lambda_NCE": "Patch contrast weight", "lambda_NCE_Y": "Identity contrast weight",
+    "flip_equivariance": "Random flips", "min_width": "Smallest width (px)", "D_patch_size": "Discriminator tile (px)",
+    "recipe": "Recipe", "k": "Aligned style share (k)", "style_layers": "Style loss layers",
+    "lambda_style": "Style weight", "variant": "Network size", "out_channels": "Block widths",
+    "pad_size": "Padding (px)", "crop_height": "Training picture height (px)", "crop_width": "Training picture width (px)",
+    "scale_min": "Smallest crop area", "scale_max": "Largest crop area",
+}
 
 
 @dataclass
@@ -42,6 +73,14 @@ def field_type(spec: dict[str, Any]) -> tuple[str, bool]:
     parts = [p.strip() for p in str(spec["type"]).split("|")]
     base = next((p for p in parts if p != "None"), "str")
     return base, "None" in parts
+
+
+def plain_label(spec: dict[str, Any]) -> str:
+    """What a field is called in the form: plain words, else the help's first phrase, else the field's name."""
+    if spec["name"] in PLAIN_LABELS:
+        return PLAIN_LABELS[spec["name"]]
+    phrase = re.split(r" \(|; |: |, ", str(spec["help"]))[0]
+    return phrase[:1].upper() + phrase[1:] if 5 <= len(phrase) <= 36 else spec["name"]
 
 
 def format_value(value: Any) -> str:
@@ -85,7 +124,7 @@ class OptionsForm(QTabWidget):
             try:
                 out[name] = f.get()
             except ValueError:
-                raise ValueError(f"{name}: '{f.editor.text()}' is not a number") from None
+                raise ValueError(f"{f.label.text()} ({name}): '{f.editor.text()}' is not a number") from None
         return out
 
     def errors(self) -> list[str]:
@@ -130,8 +169,8 @@ class OptionsForm(QTabWidget):
 
     def _add_row(self, grid: QGridLayout, spec: dict[str, Any]) -> None:
         editor, get, set_ = _make_editor(spec)
-        label = QLabel(spec["name"])
-        tip = f"{spec['help']}\nDefault: {format_value(spec['default'])}"
+        label = QLabel(plain_label(spec))
+        tip = f"{spec['help']}\nDefault: {format_value(spec['default'])}\nConfig field: {spec['name']}"
         for widget in (label, editor):
             widget.setToolTip(tip)
         # An empty default already shows in the editor as what empty means ("from the palette").

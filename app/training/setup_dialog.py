@@ -1,5 +1,6 @@
-"""Training > Train <title>…: data folders, palette, a live dataset check, the trainer's options
-(generated from its config), devices, run name and folder; Start launches a detached trainer.
+"""Training > Train <title>…: data folders, palette, a live dataset check, a preset (Quick look / Default / The
+paper's) with the trainer's options (generated from its config) under Advanced, devices, run name and folder;
+Start launches a detached trainer.
 
 Everything trainer-specific comes from its line in trainers.registry: the data rows follow its data kind
 (photos with label maps, one folder of photos, a folder per domain or a dataset holding trainA and trainB,
@@ -11,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.training.dataset_check import DatasetCheck
 from app.training.options_form import OptionsForm
 from app.training.palette_editor import PaletteEditor, user_palettes
+from app.training.presets import DEFAULT_PRESET, PRESETS, describe_preset, matching_preset, preset_values
 from app.training.process import CONFIG_FILE, Launch, runs_dir, start_run
 from engine import palettes
 from trainers.configs import VGG19_FILE, describe, find_vgg19_weights
@@ -173,17 +177,41 @@ class SetupDialog(QDialog):
         self.options = OptionsForm(list(self._specs.values()), skip=OWN_FIELDS, first=FIRST_TABS)
         self.vgg_note = QLabel()
         self.vgg_note.setWordWrap(True)
+        self.vgg_summary = QLabel()  # the VGG warning, visible without opening Advanced
+        self.vgg_summary.setWordWrap(True)
+        self.vgg_summary.hide()
         if "vgg_weights" in self._specs:
             self.options.add_note("vgg_weights", self.vgg_note)
             self.options.changed.connect(self._show_vgg)
             self._show_vgg()
         self.options.changed.connect(self._data_changed)  # data options (label_nc…) change the check
         self.options.changed.connect(self._update_start)
-        options_heading = QLabel("Options (paper defaults; changed values in bold)")
-        options_heading.setObjectName("heading")
-
-        reset = QPushButton("Reset to paper defaults")
-        reset.clicked.connect(self.options.reset_to_defaults)
+        self._defaults = {name: spec["default"] for name, spec in self._specs.items() if name not in OWN_FIELDS}
+        preset_heading = QLabel("How long to train")
+        preset_heading.setObjectName("heading")
+        self.presets = QButtonGroup(self)
+        self.presets.setExclusive(False)  # none checked once the user sets an option by hand
+        preset_row = QHBoxLayout()
+        for preset in PRESETS:
+            button = QPushButton(preset.title, checkable=True)
+            button.setToolTip(describe_preset(preset, self._defaults))
+            button.setProperty("preset", preset.key)
+            self.presets.addButton(button)
+            preset_row.addWidget(button, 1)
+        self.presets.buttonClicked.connect(lambda button: self.apply_preset(button.property("preset")))
+        self.preset_note = QLabel()
+        self.preset_note.setWordWrap(True)
+        self.time_note = QLabel("Time: measured from the first steps of the run; the training monitor then shows "
+                                "the time left (\"about 12 min left\").")
+        self.time_note.setProperty("role", "muted")
+        self.time_note.setWordWrap(True)
+        self.advanced = QToolButton(checkable=True)
+        self.advanced.setText("Advanced options (every setting; changed values in bold)")
+        self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced.toggled.connect(self._show_advanced)
+        self.options.hide()
+        self.options.changed.connect(self._show_preset)
         self.blocker = QLabel()
         self.blocker.setProperty("role", "muted")
         cancel = QPushButton("Cancel")
@@ -199,13 +227,19 @@ class SetupDialog(QDialog):
         left.addWidget(run_box)
         left.addStretch()
         right = QVBoxLayout()
-        right.addWidget(options_heading)
+        right.addWidget(preset_heading)
+        right.addLayout(preset_row)
+        right.addWidget(self.preset_note)
+        right.addWidget(self.time_note)
+        right.addWidget(self.vgg_summary)
+        right.addWidget(self.advanced)
         right.addWidget(self.options, 1)
+        self._right_stretch = right.count()
+        right.addStretch(1)  # while Advanced is closed
         columns = QHBoxLayout()
         columns.addLayout(left, 5)
         columns.addLayout(right, 6)
         buttons = QHBoxLayout()
-        buttons.addWidget(reset)
         buttons.addStretch()
         buttons.addWidget(self.blocker)
         buttons.addWidget(cancel)
@@ -219,6 +253,8 @@ class SetupDialog(QDialog):
         self.palette.currentIndexChanged.connect(self._data_changed)
         for field in (self.run_name, self.run_folder.line):
             field.textChanged.connect(self._update_start)
+        self._right = right
+        self.apply_preset(DEFAULT_PRESET)
         self._data_changed()
 
     # --- intents ------------------------------------------------------------------------------
@@ -233,6 +269,17 @@ class SetupDialog(QDialog):
                "no_instance": not instances, "palette": self.palette.currentData(),
                "out": str(self.run_dir()), "name": self._name(), "device": self.device.currentText()}
         return {**self.options.values(), **{k: v for k, v in own.items() if k in self._specs}}
+
+    def apply_preset(self, key: str) -> None:
+        """Set the form to preset `key`'s values (steps, picture sizes; the rest at the paper's defaults)."""
+        preset = next(p for p in PRESETS if p.key == key)
+        self.options.set_values(preset_values(preset, self._defaults))
+        self.options.changed.emit()
+
+    def preset(self) -> str | None:
+        """The key of the preset the form shows, None once an option differs from it."""
+        found = matching_preset(self.options.values() if not self.options.errors() else {}, self._defaults)
+        return found.key if found else None
 
     def start_training(self) -> None:
         self._update_start()
@@ -336,6 +383,19 @@ class SetupDialog(QDialog):
         else:
             self._block("")
 
+    def _show_preset(self) -> None:
+        key = self.preset()
+        for button in self.presets.buttons():
+            button.setChecked(button.property("preset") == key)
+        preset = next((p for p in PRESETS if p.key == key), None)
+        self.preset_note.setText(describe_preset(preset, self._defaults) if preset
+                                 else "Custom: your own settings (see Advanced options).")
+
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.options.setVisible(shown)
+        self._right.setStretch(self._right_stretch, 0 if shown else 1)
+
     def _block(self, reason: str, *, error: bool = False) -> None:
         self.blocker.setText(reason)
         self.blocker.setProperty("role", "error" if error else "muted")
@@ -374,6 +434,9 @@ class SetupDialog(QDialog):
             colour = "color: #E8B14A; font-weight: 600;"
         self.vgg_note.setText(text)
         self.vgg_note.setStyleSheet(colour)
+        self.vgg_summary.setText(text)
+        self.vgg_summary.setStyleSheet(colour)
+        self.vgg_summary.setVisible(warn)
         warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         self.options.setTabIcon(self.options.tab_of("vgg_weights"), warning if warn else QIcon())
 

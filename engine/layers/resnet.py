@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inference import OnnxGraph, OnnxSession
+from engine.inference import GraphSession, OnnxGraph
 
 NORM_MODES = ("image", "record", "fixed")
 LUMA = (0.299, 0.587, 0.114)  # RGB -> grey for 1-channel models, as PIL's "L" conversion (the official loader)
@@ -167,21 +167,22 @@ class SequentialGenerator(nn.Module):
 
 class OnnxTranslator:
     """Fast mode's translator: a SequentialGenerator whose whole-photo passes run in ONNX Runtime (2.1x PyTorch at
-    512 px on the CPUs measured, 4e-6 apart). While its InstanceNorms hold shared statistics (tiles), passes run
-    the PyTorch generator, which holds them; everything else (statistics, stages, memory estimates) is the PyTorch
-    generator's. The session is made on the first translation."""
+    512 px on the CPUs measured, 4e-6 apart). Until its session is ready (engine.inference.GraphSession), and
+    while its InstanceNorms hold shared statistics (tiles), passes run the PyTorch generator, which holds them;
+    everything else (statistics, stages, memory estimates) is the PyTorch generator's."""
 
     def __init__(self, generator: SequentialGenerator, device: torch.device) -> None:
         self.generator, self.device = generator, device
         self._norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
-        self._session: OnnxSession | None = None
+        self.session = GraphSession(generator.onnx_graph, device)
+
+    def graph_sessions(self) -> dict[str, GraphSession]:
+        return {"": self.session}
 
     def translate(self, image: Tensor) -> Tensor:
-        if any(norm.mode != "image" for norm in self._norms):
+        if any(norm.mode != "image" for norm in self._norms) or (session := self.session.ready()) is None:
             return self.generator.translate(image)
-        if self._session is None:
-            self._session = OnnxSession(self.generator.onnx_graph(), self.device)
-        (output,) = self._session(self.generator.to_input(image))
+        (output,) = session(self.generator.to_input(image))
         return self.generator.to_rgb(output)
 
     def __getattr__(self, name: str) -> Any:

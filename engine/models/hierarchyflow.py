@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from engine.api import Capabilities
 from engine.architecture import Hparams, Nets, check_layout, whole, whole_list, word
 from engine.checkpoints import Checkpoint
-from engine.inference import OnnxGraph
+from engine.inference import GraphSession, OnnxGraph
 from engine.layers.resnet import InstanceNorm
 from engine.tasks.content_style import ContentStyleArchitecture
 
@@ -226,7 +226,36 @@ def adain_statistics(y: Tensor) -> tuple[Tensor, Tensor]:
     return mean, torch.sqrt(var + ADAIN_EPS)
 
 
-class HierarchyFlow(nn.Module):
+class Fidelity:
+    """The fidelity output (module docstring) from a model's `reverse` pass: HierarchyFlow's, and Fast mode's
+    OnnxFlow's."""
+
+    def reverse(self, cp: ContentPass, code: Tensor | None, *, own: Stats | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def self_styled(self, cp: ContentPass, content_code: Tensor, *, own: Stats | None = None) -> Tensor:
+        """R(c(0)): the photo stylised after itself, memoised in the content pass."""
+        if cp.self_styled is None:
+            cp.self_styled = self.reverse(cp, content_code, own=own)
+        return cp.self_styled
+
+    def stylize(self, cp: ContentPass, content_code: Tensor | None, style_code: Tensor, strength: float, *,
+                own: Stats | None = None, own_self: Stats | None = None) -> Tensor:
+        """O(strength), the fidelity output (module docstring): x at 0, the official output at 1. Unclamped.
+        content_code: None at strength 1, which is the official pass with the style's code alone (no Style-Net
+        on the photo, no R(c(0)): the formula multiplies it by zero). own / own_self: the shared statistics of the
+        reverse passes with c(s) and with c(0) (tiles)."""
+        if strength <= 0:
+            return cp.x
+        if strength >= 1:
+            return self.reverse(cp, style_code, own=own)
+        if content_code is None:
+            raise ValueError("a strength below 1 needs the photo's own style code")
+        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), own=own)
+        return styled + (1 - strength) * (cp.x - self.self_styled(cp, content_code, own=own_self))
+
+
+class HierarchyFlow(Fidelity, nn.Module):
     """Content and style RGB (B, 3, H, W) in [0, 1] -> stylised content, unclamped (the official forward).
 
     Content H, W >= pad_size + 1; the style any size >= 8 px a side (Style-Net pools globally). Keys: the official
@@ -288,27 +317,6 @@ class HierarchyFlow(nn.Module):
             y = block.reverse(y, cp.a[i])
         p = cp.pad
         return y[:, :, p:y.shape[2] - p, p:y.shape[3] - p] if p else y
-
-    def self_styled(self, cp: ContentPass, content_code: Tensor, *, own: Stats | None = None) -> Tensor:
-        """R(c(0)): the photo stylised after itself, memoised in the content pass."""
-        if cp.self_styled is None:
-            cp.self_styled = self.reverse(cp, content_code, own=own)
-        return cp.self_styled
-
-    def stylize(self, cp: ContentPass, content_code: Tensor | None, style_code: Tensor, strength: float, *,
-                own: Stats | None = None, own_self: Stats | None = None) -> Tensor:
-        """O(strength), the fidelity output (module docstring): x at 0, the official output at 1. Unclamped.
-        content_code: None at strength 1, which is the official pass with the style's code alone (no Style-Net
-        on the photo, no R(c(0)): the formula multiplies it by zero). own / own_self: the shared statistics of the
-        reverse passes with c(s) and with c(0) (tiles)."""
-        if strength <= 0:
-            return cp.x
-        if strength >= 1:
-            return self.reverse(cp, style_code, own=own)
-        if content_code is None:
-            raise ValueError("a strength below 1 needs the photo's own style code")
-        styled = self.reverse(cp, torch.lerp(content_code, style_code, strength), own=own)
-        return styled + (1 - strength) * (cp.x - self.self_styled(cp, content_code, own=own_self))
 
     @staticmethod
     def adain_from_moments(mean: Tensor, var: Tensor, count: int) -> tuple[Tensor, Tensor]:
@@ -435,6 +443,114 @@ def onnx_graph(nets: Nets, hparams: Hparams) -> OnnxGraph:
                              f"unclamped (the official forward; its eval clamps to [0, 1])")
 
 
+# --- Fast mode: the content pass, the reverse pass and the Style-Net as ONNX graphs ---------------------------
+
+
+class _ContentGraph(nn.Module):
+    """content (1, 3, H, W) -> the forward latent, then each block's Affine-Net output, over the padded content."""
+
+    def __init__(self, flow: HierarchyFlow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, content: Tensor) -> tuple[Tensor, ...]:
+        cp = self.flow.content_pass(content)
+        return (cp.latent, *cp.a)
+
+
+class _ReverseGraph(nn.Module):
+    """(latent, style code, each block's Affine-Net output) -> the official reverse pass, cropped, unclamped."""
+
+    def __init__(self, flow: HierarchyFlow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, latent: Tensor, code: Tensor, *a: Tensor) -> Tensor:
+        return self.flow.reverse(ContentPass(latent, list(a), latent, self.flow.pad_size), code)
+
+
+def _graphs(flow: HierarchyFlow) -> dict[str, Callable[[], OnnxGraph]]:
+    """The three graphs of Fast mode, any photo and style size."""
+    device = next(flow.parameters()).device
+    side, pad, n = 16, flow.pad_size, len(flow.blocks)
+    content = torch.zeros(1, 3, side + 2 * pad, side + 2 * pad, device=device)
+    with torch.inference_mode():
+        cp = flow.content_pass(content.clone())
+    free = {2: "height", 3: "width"}
+    a_names = tuple(f"a{i}" for i in range(n))
+    return {
+        "content": lambda: OnnxGraph(_ContentGraph(flow), (content,), ("content",), ("latent", *a_names),
+                                     dynamic_axes={name: free for name in ("content", "latent", *a_names)},
+                                     summary="content (1, 3, H, W) -> its content pass"),
+        "reverse": lambda: OnnxGraph(_ReverseGraph(flow), (cp.latent.clone(), torch.zeros(1, STYLE_DIM, 1, 1,
+                                                                                          device=device),
+                                                           *(a.clone() for a in cp.a)),
+                                     ("latent", "code", *a_names), ("output",),
+                                     dynamic_axes={name: free for name in ("latent", "output", *a_names)},
+                                     summary="a content pass and a style code -> the stylised content"),
+        "style": lambda: OnnxGraph(flow.style_net, (torch.zeros(1, 3, side, side, device=device),), ("style",),
+                                   ("code",), dynamic_axes={"style": free}, summary="style (1, 3, h, w) -> code"),
+    }
+
+
+class OnnxFlow(Fidelity, nn.Module):
+    """Fast mode's HierarchyFlow: one-pass photos run the content pass, the reverse pass and the Style-Net in ONNX
+    Runtime, so the slider cache (one content pass, reverse passes per strength) works as with the PyTorch model;
+    tiles (shared statistics) and the time before a graph's session is ready run the PyTorch model."""
+
+    def __init__(self, flow: HierarchyFlow, device: torch.device) -> None:
+        super().__init__()
+        self.flow = flow.eval()
+        self.sessions = {kind: GraphSession(graph, device) for kind, graph in _graphs(flow).items()}
+        self._norms = [m for m in flow.modules() if isinstance(m, InstanceNorm)]
+
+    def graph_sessions(self) -> dict[str, GraphSession]:
+        return dict(self.sessions)
+
+    def _ready(self, kind: str) -> Any:
+        """The session, or None while it is made or while the norms hold a tiled photo's statistics."""
+        if any(norm.mode != "image" for norm in self._norms):
+            return None
+        return self.sessions[kind].ready()
+
+    @property
+    def pad_size(self) -> int:
+        return self.flow.pad_size
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.flow.blocks
+
+    def activation_floats(self) -> float:
+        return self.flow.activation_floats()
+
+    adain_from_moments = staticmethod(HierarchyFlow.adain_from_moments)
+
+    def style_code(self, style: Tensor) -> Tensor:
+        session = self._ready("style")
+        return session(style)[0] if session is not None else self.flow.style_code(style)
+
+    def content_pass(self, content: Tensor, *, pad: int | None = None) -> ContentPass:
+        session = self._ready("content") if pad in (None, self.flow.pad_size) else None
+        if session is None:
+            return self.flow.content_pass(content, pad=pad)
+        latent, *a = session(content)
+        return ContentPass(content, a, latent, self.flow.pad_size)
+
+    def reverse(self, cp: ContentPass, code: Tensor | None, *, adain: bool = True, own: Stats | None = None,
+                observe: Callable[[int, Tensor], None] | None = None) -> Tensor:
+        official = adain and own is None and observe is None and cp.pad == self.flow.pad_size and code is not None
+        if official and (session := self._ready("reverse")) is not None:
+            return session(cp.latent, code, *cp.a)[0]
+        return self.flow.reverse(cp, code, adain=adain, own=own, observe=observe)
+
+
+def _fast(nets: Nets, hparams: Hparams, device: torch.device) -> Nets:
+    flow = nets["flow"]
+    assert isinstance(flow, HierarchyFlow)
+    return {"flow": OnnxFlow(flow, device)}
+
+
 def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
     return load(ckpt.state_dict, hparams)
 
@@ -442,6 +558,6 @@ def _load_checkpoint(ckpt: Checkpoint, hparams: Hparams) -> Nets:
 ARCHITECTURE = ContentStyleArchitecture(
     method=METHOD, title="HierarchyFlow", license_note=LICENSE_NOTE, detect=detect, resolve_hparams=resolve_hparams,
     capabilities=capabilities, size_rule=size_rule, load=_load_checkpoint, stylist=operator.itemgetter("flow"),
-    onnx=onnx_graph,
+    onnx=onnx_graph, fast=_fast,
     options={"weight_type": word(WEIGHT_TYPES), "pad_size": whole(0, 1024), "out_channels": whole_list,
              "in_channel": whole()})

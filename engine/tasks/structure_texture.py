@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 import numpy as np
 import torch
 
-from engine import code_stats, detail
+from engine import code_stats, codes, detail
 from engine.api import (
     AddAttribute,
     CodeStats,
@@ -79,12 +79,16 @@ class StructureTexture:
         model = self.models.load(request.model_id, job)
         if not (np.isfinite(request.structure).all() and np.isfinite(request.texture).all()):
             raise ValueError("the codes contain NaN or infinite values")
+        if request.thumbnail and request.scale >= 1:
+            raise ValueError("a thumbnail is a preview: it needs a scale below 1")
         job.check()
         job.progress(0.5, "generating")
         if request.photo is not None:
             return self._on_photo(model, request, job)
         # the architecture checks the codes' shapes against its hparams, the size and the region
         image, top, left = self._generate(model, request)
+        if request.thumbnail:
+            image = detail.downscale(image, _thumbnail_size(image.shape[:2], request.thumbnail))
         return DecodedPatch(image, int(top), int(left))
 
     def _generate(self, model: LoadedModel, request: DecodeCodes) -> tuple[np.ndarray, int, int]:
@@ -100,14 +104,19 @@ class StructureTexture:
         if photo.shape[0] < size[0] or photo.shape[1] < size[1]:
             raise ValueError(f"the photo ({photo.shape[1]}x{photo.shape[0]}) is smaller than the size its codes "
                              f"were made at ({size[1]}x{size[0]})")
-        base = self._base(model, request)
-        if all(np.array_equal(a, b) for a, b in zip((request.structure, request.texture), request.base_codes,
-                                                    strict=True)):
+        soft = _soft_parts(request)
+        base = self._image_of(model, request, request.base_codes)
+        if request.thumbnail:
+            return self._thumbnail(model, request, photo, base)
+        if _same(request.structure, request.texture, request.base_codes) and soft is None:
             return DecodedPatch(photo.copy(), 0, 0)  # no edit: the photo itself
         job.check()
         if request.region is None or request.scale < 1:
             image = self._generate(model, request)[0]
-            return DecodedPatch(detail.carry_detail(photo, base, image), 0, 0)
+            out = detail.carry_detail(photo, base, image)
+            if soft is not None:
+                out = self._soften(model, request, soft, photo, base, out, (0, 0), None)
+            return DecodedPatch(out, 0, 0)
         # the photo pixels the region's pixels reach also read a pixel around it: decoded with one cell more,
         # which lies beyond the edit's reach
         top, left, bottom, right = request.region
@@ -117,24 +126,65 @@ class StructureTexture:
         image, y, x = self._generate(model, grown)
         m = model.capabilities.size_multiple
         changed = (top * m, left * m, min(bottom * m, size[0]), min(right * m, size[1]))
-        return DecodedPatch(*detail.carry_patch(photo, base, image, (y, x), changed))
+        out, y0, x0 = detail.carry_patch(photo, base, image, (y, x), changed)
+        if soft is not None:
+            out = self._soften(model, request, soft, photo, base, out, (y0, x0), (image.shape[:2], (y, x), changed))
+        return DecodedPatch(out, y0, x0)
 
-    def _base(self, model: LoadedModel, request: DecodeCodes) -> np.ndarray:
-        """The whole image of the base codes at the request's scale, what edits are measured against (cached: every
-        edit of a photo needs it)."""
-        assert request.base_codes is not None
-        structure, texture = (np.asarray(c, np.float32) for c in request.base_codes)
+    def _soften(self, model: LoadedModel, request: DecodeCodes, soft: tuple[np.ndarray, Codes], photo: np.ndarray,
+                base: np.ndarray, out: np.ndarray, at: tuple[int, int],
+                patch: tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]] | None) -> np.ndarray:
+        """`out` (the codes' result, the photo's pixels from `at` on) inside the soft mask, blended into the result of
+        the codes outside it. patch: how `out` was made from a decoded patch (its size, where it lies, the changed
+        pixels), so the outside's pixels are made alike; None: `out` is the whole photo."""
+        weights, outside = soft
+        if _same(*outside, request.base_codes):
+            image = base  # nothing else is edited: outside the mask is the photo itself
+        else:
+            image = self._image_of(model, request, outside)
+        if patch is None:
+            rest = detail.carry_detail(photo, base, image)
+        else:
+            (ph, pw), (y, x), changed = patch
+            rest = detail.carry_patch(photo, base, image[y:y + ph, x:x + pw], (y, x), changed)[0]
+        small = self._mask(model, request, weights, photo)
+        window = (at[0], at[1], at[0] + out.shape[0], at[1] + out.shape[1])
+        mask = detail.upsample(small[..., None], photo.shape[:2], whole=small.shape[:2], window=window)
+        out = rest + np.atleast_3d(mask) * (out - rest)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    @staticmethod
+    def _mask(model: LoadedModel, request: DecodeCodes, weights: np.ndarray, photo: np.ndarray) -> np.ndarray:
+        """The soft mask at the codes' working size, its edges following the photo's (brought to that size)."""
+        if np.shape(weights) != request.structure.shape[1:]:
+            raise ValueError(f"the soft mask has {np.shape(weights)} cells, the codes {request.structure.shape[1:]}")
+        guide = detail.downscale(photo, tuple(request.size))
+        return codes.soft_mask(np.clip(weights, 0.0, 1.0), guide, model.capabilities.size_multiple)
+
+    def _thumbnail(self, model: LoadedModel, request: DecodeCodes, photo: np.ndarray, base: np.ndarray) -> DecodedPatch:
+        """The photo's small copy plus the change the codes make at preview scale, at thumbnail size."""
+        image = self._generate(model, request)[0]
+        size = _thumbnail_size(photo.shape[:2], request.thumbnail)
+        small = detail.downscale(photo, size)
+        out = small + detail.downscale(image, size) - detail.downscale(base, size)
+        return DecodedPatch(np.clip(out, 0.0, 1.0, out=out), 0, 0)
+
+    def _image_of(self, model: LoadedModel, request: DecodeCodes, of: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The whole image of the codes `of` at the request's scale: the photo's base codes, what edits are measured
+        against, or the codes outside a soft mask (cached: every edit of a photo needs them)."""
+        structure, texture = (np.asarray(c, np.float32) for c in of)
         key = (model.entry.id, model.entry.sha256, request.noise_seed, request.scale, tuple(request.size),
                fingerprint(structure), fingerprint(texture))
-        if (base := self._bases.get(key)) is None:
+        if (image := self._bases.get(key)) is None:
             base_request = dataclasses.replace(request, structure=structure, texture=texture, region=None,
-                                               photo=None, base_codes=None)
-            base = self._bases[key] = self._generate(model, base_request)[0]
+                                               photo=None, base_codes=None, soft_mask=None, unmasked_codes=None,
+                                               thumbnail=0)
+            image = self._bases[key] = self._generate(model, base_request)[0]
             while len(self._bases) > BASES_KEPT:  # previews' first (cheap to make again; their scale adapts)
                 previews = [k for k in self._bases if k[3] < 1]
                 del self._bases[previews[0] if previews else next(iter(self._bases))]
         self._bases.move_to_end(key)
-        return base
+        return image
 
     def code_stats(self, model_id: str) -> CodeStats | None:
         """The model's editing statistics: the user's if valid for its file, else those it ships, else None."""
@@ -194,6 +244,26 @@ class StructureTexture:
         if entry.task is Task.STRUCTURE_TEXTURE:
             with contextlib.suppress(CheckpointError):  # broken statistics must not stop decoding; GetCodeStats says why
                 self._shipped[entry.id] = (entry.sha256, code_stats.shipped(ckpt))
+
+
+def _same(structure: np.ndarray, texture: np.ndarray, other: Codes | None) -> bool:
+    return other is not None and all(np.array_equal(a, b) for a, b in zip((structure, texture), other, strict=True))
+
+
+def _soft_parts(request: DecodeCodes) -> tuple[np.ndarray, Codes] | None:
+    """(cell weights, the codes outside them) of a request with a soft mask that is not empty, else None."""
+    if request.soft_mask is None:
+        return None
+    if request.unmasked_codes is None:
+        raise ValueError("a soft mask needs the codes that apply outside it (unmasked_codes)")
+    weights = np.asarray(request.soft_mask, np.float32)
+    if not np.isfinite(weights).all():
+        raise ValueError("the soft mask contains NaN or infinite values")
+    return (weights, request.unmasked_codes) if weights.any() else None
+
+
+def _thumbnail_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    return detail.working_size(size, max(1, int(side)))
 
 
 def _image_size(image: np.ndarray) -> tuple[int, int]:

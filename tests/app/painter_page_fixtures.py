@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QFileDialog
 
 from app.main_window import MainWindow
-from app.painter import files as painter_files
 from app.painter.page import PainterPage
 from engine.models.spade import ConvEncoder, SPADEGenerator
 from tests.app.conftest import fake_message_boxes
@@ -35,7 +35,7 @@ def dialogs(monkeypatch) -> dict:
 def choose_file(monkeypatch, path: Path | str) -> None:
     """The next file dialog (open or save) answers `path`."""
     for name in ("getOpenFileName", "getSaveFileName"):
-        monkeypatch.setattr(painter_files.QFileDialog, name, lambda *a, **k: (str(path), ""))
+        monkeypatch.setattr(QFileDialog, name, lambda *a, **k: (str(path), ""))
 
 
 def import_model(window: MainWindow, qtbot, path: Path, options: dict) -> object:

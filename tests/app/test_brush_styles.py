@@ -17,7 +17,7 @@ from app.brushes.project import PHOTO, RESULT, BrushProject, brush_document
 from app.brushes.state_io import ProjectFormatError, project_members, state_from_members
 from app.brushes.style_panel import StylePanel, shelf_styles
 from app.brushes.translations import Key
-from engine.api import FIDELITY_PRESETS, ModelEntry
+from engine.api import STYLE_PRESETS, ModelEntry
 from tests.app.brush_page_fixtures import (  # noqa: F401 (fixtures are found by name)
     WAIT,
     brush,
@@ -120,13 +120,15 @@ def test_a_style_layer_stylises_the_photo_and_the_fidelity_controls_move_it(page
     assert "Stylised with tiny-flow-2" in page.status_label.text()
 
     distances = {}
-    for name in ("strong", "normal", "weak"):
+    assert list(page.style_panel.presets) == ["subtle", "balanced", "full"]  # left to right: more style
+    assert [b.text() for b in page.style_panel.presets.values()] == ["Subtle", "Balanced", "Full"]
+    for name in ("subtle", "balanced", "full"):
         qtbot.mouseClick(page.style_panel.presets[name], Qt.MouseButton.LeftButton)
-        assert project.layer(layer.id).strength == FIDELITY_PRESETS[name]
+        assert project.layer(layer.id).strength == STYLE_PRESETS[name]
         wait_translated(qtbot, page)
         assert page.style_panel.presets[name].isChecked()
         distances[name] = distance(page)
-    assert 0 < distances["strong"] < distances["normal"] < distances["weak"], distances
+    assert 0 < distances["subtle"] < distances["balanced"] < distances["full"], distances
 
     slider = page.style_panel.slider  # a drag: previews of the number only, one stylisation on release
     submitted = len(page.translator.submitted)
@@ -141,7 +143,7 @@ def test_a_style_layer_stylises_the_photo_and_the_fidelity_controls_move_it(page
     assert distance(page) < 1e-6  # 0 %: the photo unchanged
     project.undo()
     wait_translated(qtbot, page)  # cached: back at once
-    assert abs(distance(page) - distances["weak"]) < 1e-6
+    assert abs(distance(page) - distances["full"]) < 1e-6
 
 
 def test_a_dropped_style_image_and_the_eraser_limit_the_effect(page, flow, qtbot, tmp_path):
@@ -174,7 +176,7 @@ def test_a_style_project_reopens_with_its_style_images_without_stylising_again(m
     Image.new("RGB", (40, 30), (250, 120, 20)).save(tmp_path / "orange.png")
     project, layer = styled_layer(qtbot, page, write_photo(tmp_path / "photo.png", (60, 80), seed=3), flow)
     page.style_panel.add_style_files([str(tmp_path / "orange.png")])
-    qtbot.mouseClick(page.style_panel.presets["normal"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.style_panel.presets["balanced"], Qt.MouseButton.LeftButton)
     wait_translated(qtbot, page)
     composite = project.document.layer(RESULT).data.copy()
     saved = tmp_path / "styled.ora"
@@ -190,7 +192,7 @@ def test_a_style_project_reopens_with_its_style_images_without_stylising_again(m
     menu(main_window, "File", "Open Project").trigger()
     files_done(qtbot, page)
     again = page.project
-    assert again.layers == project.layers and again.selected.strength == FIDELITY_PRESETS["normal"]
+    assert again.layers == project.layers and again.selected.strength == STYLE_PRESETS["balanced"]
     assert again.styles[again.selected.style].name == "Orange" and not dialogs["shown"]
     assert np.array_equal(again.document.layer(RESULT).data, composite)
     assert len(page.translator.submitted) == submitted

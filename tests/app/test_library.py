@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app.library_dialog import COLUMNS, LibraryDialog
+from app.library_dialog import LibraryDialog
 from tests.translation_fixtures import tiny_generator
 
 
@@ -34,14 +34,13 @@ def choose_files(monkeypatch):
     return choose
 
 
-def listed(dialog: LibraryDialog, column: str = "Method") -> list[str]:
-    col = COLUMNS.index(column)
-    return [dialog.table.item(row, col).text() for row in range(dialog.table.rowCount())]
+def listed(dialog: LibraryDialog) -> list[str]:
+    """The methods of the models on the cards."""
+    return [card.entry.method for card in dialog.cards]
 
 
 def imported_ids(dialog: LibraryDialog) -> list[str]:
-    origin = listed(dialog, "Origin")
-    return [mid for mid, o in zip(listed(dialog, "ID"), origin, strict=True) if o == "imported"]
+    return [card.entry.id for card in dialog.cards if card.badge.text() == "Imported"]
 
 
 def import_with_button(dialog: LibraryDialog, qtbot, choose_files, path: Path) -> None:
@@ -60,12 +59,10 @@ def test_import_button_lists_and_selects_the_model(library, main_window, qtbot, 
     assert "Classes (" in details
     entry = main_window.catalog.get(new_id)
     assert f"{entry.classes[1][0]:>3} {entry.classes[1][1]}" in details  # "ID NAME"
-    sha_item = library.table.item(library.table.currentRow(), COLUMNS.index("SHA-256"))
-    assert sha_item.toolTip() == entry.sha256 and len(sha_item.text()) < len(entry.sha256)
+    assert f"sha256: {entry.sha256}" in details  # on the details tab, never on the card
+    card = next(c for c in library.cards if c.entry.id == new_id)
+    assert card.property("selected") and entry.sha256[:12] not in card.licence.text() + card.what.text()
     assert not library.busy.isVisible()
-    # The start page's compact list follows the catalog.
-    start = main_window.tools.widget(0)
-    assert any(entry.name in start.models.item(i).text() for i in range(start.models.count()))
 
 
 def test_import_options_reach_the_engine(library, main_window, qtbot, choose_files, spade_checkpoint):

@@ -18,7 +18,7 @@ MENUS = ["File", "Edit", "View", "Models", "Training", "Help"]
 
 
 def test_window_opens_with_menus_and_device(main_window, qtbot):
-    assert main_window.windowTitle() == "I2I Studio"
+    assert main_window.windowTitle() == "Untitled — Painter — I2I Studio"  # the file, the tool, the app
     assert [a.text().replace("&", "") for a in main_window.menuBar().actions()] == MENUS
     qtbot.waitUntil(lambda: "CPU" in main_window.device_label.text() or "CUDA" in main_window.device_label.text(),
                     timeout=20_000)

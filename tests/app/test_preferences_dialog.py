@@ -12,7 +12,7 @@ from app.preferences_dialog import MODE_KEY, PreferencesDialog, saved_mode
 def test_preferences_store_the_mode_for_next_start(qtbot):
     dialog = PreferencesDialog()
     qtbot.addWidget(dialog)
-    assert dialog.mode.currentData() is None and saved_mode() is None  # $I2I_MODE, else Exact
+    assert dialog.mode.currentData() is None and saved_mode() is None  # $I2I_MODE, else Fast
     dialog.mode.setCurrentIndex(dialog.mode.findData("exact"))
     dialog.accept()
     assert QSettings().value(MODE_KEY) == "exact" and saved_mode() == "exact"
@@ -41,4 +41,4 @@ def test_the_bridge_passes_the_mode_to_the_engine(qtbot, monkeypatch):
         assert "mode 'quick' is not one of exact, fast; using the default mode" in bridge.startup_warning
     finally:
         bridge.shutdown()
-    assert started == ["exact", None, "exact"]  # a bad $I2I_MODE: the default
+    assert started == ["exact", None, "fast"]  # a bad $I2I_MODE: the default

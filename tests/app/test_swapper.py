@@ -275,8 +275,8 @@ def test_clone_stroke_changes_only_the_target_cells_and_undo_restores(main_windo
     assert page.canvas.tool is page.tools["C"]
     page.brush_size.setValue(2)
     stroke(qtbot, page.canvas, [(20, 20)])  # no source yet: nothing happens, the status says what to do
-    assert not project.layers and "Alt-click" in page.status_label.text()
-    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, cell_pos(page.canvas, 4, 6))
+    assert not project.layers and "Ctrl-click" in page.status_label.text()
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, cell_pos(page.canvas, 4, 6))
     with qtbot.waitSignal(page.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "region"):
         stroke(qtbot, page.canvas, [(20, 20), (20, 22), (20, 24)])
     wait_idle(qtbot, page)
@@ -323,13 +323,13 @@ def test_region_mask_grows_as_the_threshold_lowers_and_follows_the_brush(page, t
     region = project.selected
     assert isinstance(region, RegionLayer) and region.seed == (8, 12) and region.weights[8, 12] == 1
     mask = page.document.layer(MASK)
-    assert mask.visible and mask.data[8 * CELL:9 * CELL, 12 * CELL:13 * CELL].min() == 1.0
+    assert mask.visible and mask.data[8 * CELL + CELL // 2, 12 * CELL + CELL // 2] > 0.5  # feathered, not a block
     sizes = []
     for value in (95, 70, 40, 0):
         page.region_panel.threshold.setValue(value)
         sizes.append(int(project.selected.weights.sum()))
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
-    assert int(mask.data.sum()) == sizes[-1] * CELL * CELL
+    assert abs(mask.data.sum() - sizes[-1] * CELL * CELL) < 0.15 * sizes[-1] * CELL * CELL  # about the cells' area
     page.region_panel.threshold.setValue(95)
 
     weights = project.selected.weights
@@ -341,7 +341,7 @@ def test_region_mask_grows_as_the_threshold_lowers_and_follows_the_brush(page, t
     stroke(qtbot, page.canvas, [(y, x), (y, x + 1)], Qt.KeyboardModifier.AltModifier)
     assert not project.selected.weights[y, x:x + 2].any() and project.selected.weights[y, x + 2:x + 4].all()
     stroke(qtbot, page.canvas, [(8, 12)], Qt.KeyboardModifier.AltModifier)  # even the seed can go
-    assert project.selected.weights[8, 12] == 0 and int(mask.data.sum()) == project.selected.weights.sum() * CELL**2
+    assert project.selected.weights[8, 12] == 0 and mask.data[8 * CELL + CELL // 2, 12 * CELL + CELL // 2] < 0.5
     page.layers_panel.list.setCurrentRow(-1)
     project.select(None)
     assert not mask.visible

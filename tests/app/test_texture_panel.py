@@ -144,7 +144,7 @@ def test_keyboard_steps_are_final_and_values_have_two_decimals(sliders, qtbot):
     assert seen == [((0.0, 0.0, 0.1), True), ((0.0, 0.0, 0.2), True)]
     qtbot.keyClick(sliders.slider(2), Qt.Key.Key_End)
     assert seen[-1] == ((0.0, 0.0, 3.0), True)
-    assert sliders._readouts[2].text() == "+3.00σ"
+    assert sliders._readouts[2].text() == "+100%"  # the whole range, in percent
 
 
 def test_reset_one_and_reset_all(sliders, qtbot):
@@ -152,7 +152,7 @@ def test_reset_one_and_reset_all(sliders, qtbot):
     seen = record(sliders.values_changed)
     qtbot.mouseClick(sliders.reset_button(1), Qt.MouseButton.LeftButton)
     assert seen == [((1.5, 0.0, 2.0), True)]
-    assert not sliders.reset_button(1).isEnabled() and sliders._readouts[1].text() == "+0.00σ"
+    assert not sliders.reset_button(1).isEnabled() and sliders._readouts[1].text() == "+0%"
     qtbot.mouseClick(sliders.reset_all, Qt.MouseButton.LeftButton)
     assert seen[-1] == ((0.0, 0.0, 0.0), True) and len(seen) == 2
     assert not sliders.reset_all.isEnabled()
@@ -162,7 +162,7 @@ def test_set_values_is_silent_and_clamped(sliders, qtbot):
     with qtbot.assertNotEmitted(sliders.values_changed):
         sliders.set_values([0.256, -9.0])
     assert sliders.values() == (0.26, -3.0, 0.0)
-    assert sliders._readouts[1].text() == "-3.00σ"
+    assert sliders._readouts[1].text() == "-100%"
 
 
 def test_no_directions_shows_the_hint_only(qtbot):
@@ -221,7 +221,8 @@ def test_model_without_statistics_then_directions_from_a_folder(panel, qtbot, tm
     # 7 directions of 8 unit-length codes hold all their variance: the labelled shares add up to the whole
     shares = panel_module.variance_shares(stats)
     assert shares is not None and abs(sum(shares) - 1.0) < 0.02 and shares == sorted(shares, reverse=True)
-    assert widget.global_sliders._grid.itemAtPosition(0, 0).widget().text() == f"PC 1 · {shares[0]:.0%}"
+    assert widget.global_sliders.label(0) == "Look 1"  # until its thumbnails tell what it does
+    assert f"({shares[0]:.0%} of how they differ)" in widget.global_sliders._names[0].toolTip()
     assert "8 photos in" in widget.source_label.text() and widget.source_label.isVisible()
     assert widget.compute.property("role") == "" and not widget.progress.isVisible()
 

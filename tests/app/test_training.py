@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from app.theme import apply_theme
 from app.training.monitor import RunMonitor
 from app.training.palette_editor import PaletteEditor
+from app.training.presets import PRESETS, preset_values
 from app.training.process import (
     LAUNCH_FILE,
     Launch,
@@ -132,8 +133,10 @@ def test_the_trainer_list_drives_the_menu_and_the_dialogs(toy_listed, main_windo
         assert all(dialog._paths[name].isVisibleTo(dialog) for name in needed), spec.method
         assert dialog.check.headline.text() == DATA_KINDS[spec.data][2]
         options = {field["name"]: field["default"] for field in describe(spec.config)}
-        shown = dialog.options.values()
-        assert shown == {k: v for k, v in options.items() if k not in OWN_FIELDS}, spec.method
+        shown = dialog.options.values()  # the Default preset: the paper's settings, fewer steps
+        paper = {k: v for k, v in options.items() if k not in OWN_FIELDS}
+        assert shown == preset_values(next(p for p in PRESETS if p.key == "default"), paper), spec.method
+        assert dialog.preset() == "default"
         dialog.close()  # deleted on close
         qtbot.waitUntil(lambda: main_window.findChild(SetupDialog) is None)
 
@@ -158,8 +161,13 @@ def test_dataset_check_counts_pairs_and_blocks_start_on_errors(qtbot, dataset, t
     assert dialog.grab().save(str(screenshots / "train_setup_errors.png"))
 
 
+def paper_button(dialog: SetupDialog) -> QPushButton:
+    return next(b for b in dialog.presets.buttons() if b.text() == "The paper's")
+
+
 def test_form_shows_paper_defaults_and_resets_them(qtbot):
     dialog = new_dialog(qtbot)
+    qtbot.mouseClick(paper_button(dialog), Qt.MouseButton.LeftButton)
     paper = {"lr_G": 1e-4, "lr_D": 4e-4, "ngf": 64, "ndf": 64, "beta1": 0.0, "beta2": 0.999, "batch_size": 1,
              "lambda_feat": 10.0, "lambda_vgg": 10.0, "num_D": 2, "crop_size": 256, "total_steps": 100_000}
     values = dialog.options.values()
@@ -172,8 +180,7 @@ def test_form_shows_paper_defaults_and_resets_them(qtbot):
     assert dialog.options.values()["ngf"] == 8 and dialog.options._fields["ngf"].label.font().bold()
     dialog.options.editor("lr_D").setText("fast")
     assert "lr_D" in dialog.options.errors()[0]
-    qtbot.mouseClick(next(b for b in dialog.findChildren(type(dialog.start))
-                          if b.text() == "Reset to paper defaults"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(paper_button(dialog), Qt.MouseButton.LeftButton)
     assert dialog.options.values()["ngf"] == 64 and dialog.options.values()["lr_D"] == 4e-4
     assert not dialog.options._fields["ngf"].label.font().bold()
 
@@ -182,6 +189,8 @@ def test_vgg_note_says_whether_the_perceptual_loss_runs(qtbot, tmp_path, monkeyp
     for name in ("TORCH_HOME", "XDG_CACHE_HOME", "HOME"):  # every place torch.hub may keep the weights
         monkeypatch.setenv(name, str(tmp_path / name))
     dialog = new_dialog(qtbot)
+    assert "WITHOUT the perceptual" in dialog.vgg_summary.text() and dialog.vgg_summary.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.advanced, Qt.MouseButton.LeftButton)
     assert "not found" in dialog.vgg_note.text() and "WITHOUT the perceptual" in dialog.vgg_note.text()
     assert dialog.vgg_note.isVisibleTo(dialog) and not dialog.options.tabIcon(0).isNull()
     dialog.options.editor("vgg_weights").setText(str(tmp_path / "nowhere.pth"))
@@ -243,21 +252,21 @@ def test_a_real_run_is_monitored_stopped_listed_and_resumed(main_window, menu_ac
                                                             screenshots):
     menu_action(main_window, "Training", "Train SPADE…").trigger()
     dialog = main_window.findChild(SetupDialog)
-    dialog.run_name.setText("tiny")
+    dialog.run_name.setText("spade-tiny")  # names as the dialog makes them start with the method
     dialog.device.setCurrentText("cpu")
     dialog.options.set_values(TINY)
     choose_data(qtbot, dialog, dataset / "images", dataset / "labels")
     qtbot.waitUntil(dialog.start.isEnabled, timeout=5_000)
     qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
 
-    run_dir = runs_dir() / "tiny"
+    run_dir = runs_dir() / "spade-tiny"
     monitor = main_window.findChild(RunMonitor)
     assert monitor is not None and monitor.run_dir == run_dir.resolve()
     assert read_launch(run_dir).method == "spade"
     # Live: curves per loss term, a sample grid, a checkpoint that reaches the Library.
     qtbot.waitUntil(lambda: points(monitor) >= 3, timeout=RUN_S * 1000)
     assert len(monitor.curves) >= 2 and monitor.progress.maximum() == TINY["total_steps"]
-    assert "it/s" in monitor.speed.text() and monitor.stop_button.isEnabled()
+    assert "it/s" in monitor.speed.text() and "left" in monitor.speed.text() and monitor.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not monitor.sample.original.isNull(), timeout=RUN_S * 1000)
     qtbot.waitUntil(lambda: monitor.has_checkpoint, timeout=RUN_S * 1000)
     qtbot.waitUntil(lambda: points(monitor) >= 8, timeout=RUN_S * 1000)  # a curve worth a screenshot
@@ -270,13 +279,16 @@ def test_a_real_run_is_monitored_stopped_listed_and_resumed(main_window, menu_ac
     qtbot.waitUntil(lambda: monitor.terminal is not None, timeout=RUN_S * 1000)
     assert monitor.terminal == {**monitor.terminal, "type": "done", "reason": "stopped"}
     stopped_at = monitor.terminal["step"]
-    ids = [e["model_id"] for e in read_events(run_dir / EVENTS_FILE) if e["type"] == "checkpoint"]
-    assert ids and all(ids)
+    saved = [e for e in read_events(run_dir / EVENTS_FILE) if e["type"] == "checkpoint"]
+    assert saved[-1]["step"] == stopped_at  # the stop saves the step it reached
+    assert monitor.status.text() == f"Stopped at step {stopped_at} (last saved)."
+    ids = [e["model_id"] for e in saved]
+    assert ids and all(ids) and ids[-1] == "spade-tiny"  # the method once, not "spade-spade-tiny"
     qtbot.waitUntil(lambda: main_window.catalog.get(ids[-1]) is not None, timeout=20_000)
     assert main_window.catalog.get(ids[-1]).method == "spade"
     menu_action(main_window, "Models", "Library…").trigger()
     library = main_window.library()
-    assert any(library.table.item(row, 0).text() == ids[-1] for row in range(library.table.rowCount()))
+    qtbot.waitUntil(lambda: any(card.entry.id == ids[-1] for card in library.cards), timeout=5_000)
 
     # Attaching afresh (as after restarting the app) replays the curves; one monitor per run.
     qtbot.waitUntil(monitor.resume_button.isEnabled, timeout=20_000)
@@ -349,7 +361,7 @@ def test_sae_dialog_asks_for_one_folder_of_photos_and_trains(main_window, menu_a
     assert monitor is not None and read_launch(run_dir).method == "sae"
     qtbot.waitUntil(lambda: monitor.step >= 3, timeout=RUN_S * 1000)
     assert {"G_L1", "G_GAN_swap", "G_PatchGAN", "D", "D_patch"} <= set(monitor.curves)
-    assert "it/s" in monitor.speed.text() and monitor.stop_button.isEnabled()
+    assert "it/s" in monitor.speed.text() and "left" in monitor.speed.text() and monitor.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not monitor.sample.original.isNull(), timeout=RUN_S * 1000)
     qtbot.waitUntil(lambda: monitor.has_checkpoint, timeout=RUN_S * 1000)
     ids = [e["model_id"] for e in read_events(run_dir / EVENTS_FILE) if e["type"] == "checkpoint"]

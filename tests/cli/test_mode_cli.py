@@ -23,7 +23,8 @@ class Recorded(Exception):
 def engine_modes(monkeypatch) -> list[Mode]:
     made: list[Mode] = []
 
-    def engine(catalog, device, *, mode):
+    def engine(catalog, device, *, mode, wait_for_sessions):
+        assert wait_for_sessions  # a command serves one request: a background build would end with the process
         made.append(mode)
         raise Recorded
 
@@ -36,7 +37,7 @@ def translate(*flags: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("flags", "env", "expected"), [
-    ((), None, Mode.EXACT),
+    ((), None, Mode.FAST),
     (("--mode", "fast"), None, Mode.FAST),
     (("--mode", "exact"), None, Mode.EXACT),
     (("--mode", "EXACT"), "fast", Mode.EXACT),

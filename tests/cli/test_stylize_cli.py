@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.api import FIDELITY_PRESETS, JobRef, StylizeImage
+from engine.api import OLD_PRESET_NAMES, STYLE_PRESETS, JobRef, StylizeImage
 from engine.catalog import Catalog
 from engine.handlers import Engine
 from engine.imageio import read_rgb, to_uint8
@@ -59,8 +59,13 @@ def test_fidelity_and_presets(flow_id, tmp_path, capsys):
     assert np.array_equal(stylized(), engine_result(flow_id, content, style))
     assert np.array_equal(stylized("--fidelity", "0"), np.asarray(Image.open(content)))
     assert np.array_equal(stylized("--fidelity", "0.4"), engine_result(flow_id, content, style, 0.4))
-    for name, strength in FIDELITY_PRESETS.items():
+    assert np.array_equal(stylized("--strength", "0.4"), engine_result(flow_id, content, style, 0.4))
+    assert list(STYLE_PRESETS) == ["subtle", "balanced", "full"]  # more style from name to name
+    assert list(STYLE_PRESETS.values()) == sorted(STYLE_PRESETS.values())
+    for name, strength in STYLE_PRESETS.items():
         assert np.array_equal(stylized("--preset", name), engine_result(flow_id, content, style, strength))
+    for old, new in OLD_PRESET_NAMES.items():  # the earlier fidelity names still work, as the same strengths
+        assert np.array_equal(stylized("--preset", old), engine_result(flow_id, content, style, STYLE_PRESETS[new]))
     assert np.array_equal(stylized("--tile", "130"), engine_result(flow_id, content, style, tile=130))
 
 
@@ -90,7 +95,7 @@ def test_errors_are_one_line(flow_id, tmp_path, capsys):
     assert "no model with id 'nope'" in error("--model", "nope", "--content", content, "--style", style)
     cut_id = imported(capsys, write_tiny_cut(tmp_path / "cut.safetensors"))
     assert "needs a ContentStyle model" in error("--model", cut_id, "--content", content, "--style", style)
-    assert "--fidelity must be between 0 (the photo) and 1" in error(*base, "--fidelity", "1.5")
+    assert "--strength must be between 0 (the photo) and 1" in error(*base, "--fidelity", "1.5")
     tiny = save(tmp_path / "tiny.png", u8(photo(3, (6, 6))))
     assert "tiny.png: the style image is 6x6 px" in error("--model", flow_id, "--content", content, "--style", tiny)
     thin = save(tmp_path / "thin.png", u8(photo(4, (10, 80))))
@@ -103,3 +108,6 @@ def test_errors_are_one_line(flow_id, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:  # argparse: both ways to give the strength
         cli(capsys, "stylize", *base, "--fidelity", "0.5", "--preset", "weak", "--out", out)
     assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli(capsys, "stylize", *base, "--preset", "loud", "--out", out)
+    assert info.value.code == 2 and "unknown preset 'loud': choose subtle, balanced, full" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import registry, stylize
+from engine import inference, registry, stylize
 from engine.api import (
     FIDELITY_PRESETS,
     MAX_TRANSLATE_PIXELS,
@@ -299,6 +299,25 @@ def test_tiles_equal_one_pass(fixture, strength, monkeypatch):
     assert np.abs(short - untiled).max() > 100 * TOL
 
 
+def test_fast_flow_tiles_on_pytorch_and_one_pass_on_onnx(fixture):
+    """Fast mode's flow: tiles share the photo's statistics, which the PyTorch model holds; a photo that fits
+    runs the three graphs. Both within Fast's 3/255 of Exact."""
+    model, io = fixture
+    fast = hf.ARCHITECTURE.fast({"flow": model}, {}, CPU)["flow"]
+    caps = hf.capabilities(hf.config_hparams(out_channels=[6, 12, 36]))
+    image, style = photo(1, (150, 190)), hwc(io["style"])
+    codes = stylize.code_of(fast, image, CPU), stylize.code_of(fast, style, CPU)  # by the Style-Net graph
+    exact_codes = stylize.code_of(model, image, CPU), stylize.code_of(model, style, CPU)
+    with torch.inference_mode():
+        exact = hwc(model.stylize(model.content_pass(chw(image)), *exact_codes, 0.5).clamp(0, 1))
+        untiled = hwc(model.stylize(model.content_pass(chw(image)), *codes, 0.5).clamp(0, 1))
+        one_pass = hwc(fast.stylize(fast.content_pass(chw(image)), *codes, 0.5).clamp(0, 1))
+    assert all(s.state is inference.State.READY for s in fast.graph_sessions().values())
+    assert np.abs(one_pass - exact).max() <= 3 / 255
+    tiled = stylize.stylize_tiled(fast, caps, image, *codes, 0.5, tile=stylize.tiling.min_tile(caps), device=CPU)
+    assert np.abs(tiled - untiled).max() < TOL
+
+
 # --- through the engine ------------------------------------------------------------------------------
 
 
@@ -343,10 +362,10 @@ def test_slider_moves_reuse_the_content_pass(engine, flow_id, monkeypatch):
     assert len(calls) == 2
     assert 0 < engine.content_style.stylizer.cached_bytes() <= stylize.CACHE_BYTES
     # a fresh engine (no cache) gives the same images
-    fresh = Engine(Catalog(), CPU)
+    fresh = Engine(Catalog(), CPU, mode=Mode.EXACT)
     assert all(np.array_equal(fresh.stylize_image(StylizeImage(flow_id, image, style, s), ctx()), first[s])
                for s in (0.25, 1.0))
-    small = Engine(Catalog(), CPU)
+    small = Engine(Catalog(), CPU, mode=Mode.EXACT)
     small.content_style.stylizer.budget = 1000  # too small for any pass: nothing kept, still correct
     assert np.array_equal(small.stylize_image(StylizeImage(flow_id, image, style, 0.75), ctx()), first[0.75])
     assert small.content_style.stylizer.cached_bytes() == 0

@@ -1,8 +1,11 @@
-"""The two modes: choosing one, Fast within 3/255 of Exact on real photos with the shipped (trained) models, and
-every architecture's ONNX graph run by onnxruntime to the PyTorch output."""
+"""The two modes: choosing one, Fast within 3/255 of Exact on real photos with the shipped (trained) models, Fast's
+sessions made in the background and kept on disk, and every architecture's ONNX graph run by onnxruntime to the
+PyTorch output."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,9 @@ from engine.checkpoints import read_checkpoint
 from engine.handlers import Engine
 from engine.imageio import read_label_map, read_rgb
 from engine.worker import JobContext
-from tests.translation_fixtures import tiny_generator
+from tests.hierarchyflow_fixtures import write_tiny_flow
+from tests.translation_fixtures import photo as random_photo
+from tests.translation_fixtures import tiny_generator, write_tiny_cut
 
 CTX = JobContext(JobRef(0, "test", 0), lambda event: None)
 CPU = torch.device("cpu")
@@ -37,11 +42,12 @@ FAST_TOLERANCE = 3 / 255  # the promise of Fast mode (README, Performance)
 # --- choosing the mode -----------------------------------------------------------------------------------------
 
 
-def test_the_mode_is_exact_by_default_else_the_environment_else_the_override(monkeypatch):
+def test_the_mode_is_fast_by_default_else_the_environment_else_the_override(monkeypatch):
     monkeypatch.delenv("I2I_MODE", raising=False)
-    assert pick_mode() is Mode.EXACT
-    monkeypatch.setenv("I2I_MODE", "Fast")
     assert pick_mode() is Mode.FAST
+    monkeypatch.setenv("I2I_MODE", "Exact")
+    assert pick_mode() is Mode.EXACT
+    assert pick_mode("fast") is Mode.FAST
     assert pick_mode("exact") is Mode.EXACT
     monkeypatch.setenv("I2I_MODE", "quick")
     with pytest.raises(ValueError, match="mode 'quick' is not one of exact, fast"):
@@ -62,7 +68,8 @@ def test_the_engine_loads_fast_paths_only_in_fast_mode():
 
 
 def both_modes(run) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(run(Engine(Catalog(), CPU, mode=mode)) for mode in (Mode.EXACT, Mode.FAST))
+    """Exact's output, and Fast's with its sessions made before its first result (so the ONNX paths are tested)."""
+    return tuple(run(Engine(Catalog(), CPU, mode=mode, wait_for_sessions=True)) for mode in (Mode.EXACT, Mode.FAST))
 
 
 def assert_faithful(exact: np.ndarray, fast: np.ndarray) -> None:
@@ -100,6 +107,143 @@ def test_fast_stylisation_is_within_3_levels_of_exact():
     for strength in (1.0, 0.5):
         request = StylizeImage("hierarchyflow-default", photo, style, strength)
         assert_faithful(*both_modes(lambda e, r=request: e.stylize_image(r, CTX)))
+
+
+# --- sessions made in the background, kept on disk ---------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_cut(tmp_path) -> tuple[Catalog, str]:
+    catalog = Catalog()
+    entry = Engine(catalog, CPU, mode=Mode.EXACT).import_model(str(write_tiny_cut(tmp_path / "t.safetensors")), {})
+    return catalog, entry.id
+
+
+class Gate:
+    """Holds every export until opened, and counts the ONNX Runtime runs."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.open, self.runs = threading.Event(), 0
+        export, call = inference.export, inference.OnnxSession.__call__
+
+        def held_export(graph, target):
+            assert self.open.wait(30)
+            export(graph, target)
+
+        def counted_call(session, *inputs):
+            self.runs += 1
+            return call(session, *inputs)
+
+        monkeypatch.setattr(inference, "export", held_export)
+        monkeypatch.setattr(inference.OnnxSession, "__call__", counted_call)
+
+
+def translate(engine: Engine, model_id: str, image: np.ndarray) -> np.ndarray:
+    return engine.translate_image(TranslateImage(model_id, image), CTX)
+
+
+def session_of(engine: Engine, model_id: str) -> inference.GraphSession:
+    return engine.models.load(model_id).nets["AtoB"].session
+
+
+def test_pytorch_serves_until_the_background_session_is_ready_then_onnx(monkeypatch, tiny_cut):
+    catalog, model_id = tiny_cut
+    gate, image = Gate(monkeypatch), random_photo(1)
+    exact = translate(Engine(catalog, CPU, mode=Mode.EXACT), model_id, image)
+    fast = Engine(catalog, CPU, mode=Mode.FAST)
+    before = translate(fast, model_id, image)  # the export is held: the PyTorch path answers at once
+    assert session_of(fast, model_id).state is inference.State.PENDING and gate.runs == 0
+    assert np.array_equal(before, exact)
+    gate.open.set()
+    assert fast.models.sessions.join(30)
+    after = translate(fast, model_id, image)
+    assert session_of(fast, model_id).state is inference.State.READY and gate.runs == 1
+    assert np.abs(after - exact).max() <= FAST_TOLERANCE
+    fast.close()
+
+
+def test_the_disk_cache_is_reused_by_the_next_engine(tiny_cut):
+    catalog, model_id = tiny_cut
+    first = Engine(catalog, CPU, mode=Mode.FAST, wait_for_sessions=True)
+    translate(first, model_id, random_photo(1))
+    files = list(inference.cache_dir().glob("*.onnx"))
+    assert first.models.sessions.exports == 1 and len(files) == 1
+    second = Engine(catalog, CPU, mode=Mode.FAST)  # in the background, from the file
+    assert second.models.load(model_id) and second.models.sessions.join(30)
+    assert second.models.sessions.exports == 0 and session_of(second, model_id).state is inference.State.READY
+    assert list(inference.cache_dir().glob("*.onnx")) == files
+    second.close()
+
+
+def test_a_corrupt_cache_file_is_rebuilt(tiny_cut, caplog):
+    catalog, model_id = tiny_cut
+    image = random_photo(2)
+    expected = translate(Engine(catalog, CPU, mode=Mode.FAST, wait_for_sessions=True), model_id, image)
+    (cached,) = inference.cache_dir().glob("*.onnx")
+    cached.write_bytes(b"not a graph")
+    engine = Engine(catalog, CPU, mode=Mode.FAST, wait_for_sessions=True)
+    with caplog.at_level(logging.WARNING, "engine.inference"):
+        assert np.abs(translate(engine, model_id, image) - expected).max() < 1e-6
+    assert "unreadable" in caplog.text and engine.models.sessions.exports == 1
+    assert session_of(engine, model_id).state is inference.State.READY
+    ort.InferenceSession(str(cached), providers=["CPUExecutionProvider"])  # whole again
+
+
+def test_a_failed_build_stays_on_pytorch_and_says_so_once(monkeypatch, tiny_cut, caplog):
+    catalog, model_id = tiny_cut
+
+    def broken(graph, target):
+        raise RuntimeError("no exporter today")
+
+    monkeypatch.setattr(inference, "export", broken)
+    image = random_photo(3)
+    exact = translate(Engine(catalog, CPU, mode=Mode.EXACT), model_id, image)
+    fast = Engine(catalog, CPU, mode=Mode.FAST)
+    with caplog.at_level(logging.WARNING, "engine.inference"):
+        outputs = [translate(fast, model_id, image) for _ in range(2)]
+        assert fast.models.sessions.join(30)
+        outputs.append(translate(fast, model_id, image))
+    assert all(np.array_equal(out, exact) for out in outputs)
+    assert session_of(fast, model_id).state is inference.State.FAILED
+    assert caplog.text.count("no exporter today") == 1
+    fast.close()
+
+
+def test_an_unloaded_model_drops_its_session_and_a_closed_engine_builds_nothing(monkeypatch, tiny_cut):
+    catalog, model_id = tiny_cut
+    gate = Gate(monkeypatch)
+    fast = Engine(catalog, CPU, mode=Mode.FAST)
+    session = session_of(fast, model_id)
+    fast.models.forget(model_id)  # as removing the model or the store's eviction does
+    gate.open.set()
+    assert fast.models.sessions.join(30)
+    assert session.state is inference.State.CLOSED and session.session is None
+    fast.close()
+    later = session_of(fast, model_id)  # loaded again after close: nothing is built, PyTorch serves
+    assert later.state is inference.State.FAILED and translate(fast, model_id, random_photo(4)).shape == (64, 80, 3)
+    assert gate.runs == 0
+
+
+def test_fast_stylisation_keeps_the_slider_cache_on_onnx(monkeypatch, tmp_path):
+    """HierarchyFlow's content pass, reverse pass and Style-Net run as three graphs; a strength change reruns only
+    the reverse passes."""
+    catalog = Catalog()
+    exact = Engine(catalog, CPU, mode=Mode.EXACT)
+    model_id = exact.import_model(str(write_tiny_flow(tmp_path / "f.safetensors")), {}).id
+    fast = Engine(catalog, CPU, mode=Mode.FAST, wait_for_sessions=True)
+    content, style = random_photo(5, (48, 56)), random_photo(6, (40, 40))
+    fast.stylize_image(StylizeImage(model_id, content, style, 1.0), CTX)
+    flow = fast.models.load(model_id).nets["flow"]
+    assert {kind: s.state for kind, s in flow.graph_sessions().items()} == dict.fromkeys(
+        ("content", "reverse", "style"), inference.State.READY)
+    runs = Gate(monkeypatch)
+    runs.open.set()
+    for strength in (0.5, 0.25):
+        request = StylizeImage(model_id, content, style, strength)
+        out = fast.stylize_image(request, CTX)
+        assert np.abs(out - exact.stylize_image(request, CTX)).max() <= FAST_TOLERANCE
+    # 0.5: the photo's own code (Style-Net), R(c(s)) and R(c(0)); 0.25: R(c(s)) alone, the rest cached
+    assert runs.runs == 4
 
 
 # --- ONNX graphs: onnxruntime gives the PyTorch output ---------------------------------------------------------
