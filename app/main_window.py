@@ -44,7 +44,7 @@ from app.start_page import StartPage
 from app.widgets import files
 from app.widgets.help import HelpTopic, ShortcutSheet, shortcut_rows
 from app.widgets.history_panel import HistoryPanel
-from app.widgets.page import Page
+from app.widgets.page import RESULT_PENDING, Page
 from engine.api import DeviceInfo, GetDeviceInfo
 from trainers import registry
 from trainers.events import EVENTS_FILE, RUN_FILE
@@ -354,13 +354,16 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_result)
         if not has_result:
             self.send_menu.addSeparator()
-            self.send_menu.addAction("(this tool has no result yet)").setEnabled(False)
+            self.send_menu.addAction("(no full-resolution result yet)").setEnabled(False)
 
     def send_to(self, target: Page) -> bool:
         """Open the current page's result in `target` as its photo, named after where it came from."""
         source = self.current_page()
+        if target is source or not target.ACCEPTS_PHOTOS:
+            return False
         image = source.result_image()
-        if image is None or target is source or not target.ACCEPTS_PHOTOS:
+        if image is None:
+            self._status(f"Not sent. {RESULT_PENDING}")
             return False
         tool = self._tool_titles[source]
         stem = Path(source.document_title() or "result").stem.split(" from ")[0]  # a chain keeps its first name

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 OPSET = 17
 CACHE_FORMAT = 1  # bump when what a cached graph holds changes in a way the key below does not see
 CACHE_BYTES = 4 << 30  # the graphs kept on disk, all together; the least recently used go first
+# ONNX Runtime's peak memory over the live float32 activations a network estimates for a pass (its arena keeps
+# what it took). Measured (VmHWM in a subprocess, above the loaded model): SPADE landscape at 1024x1600 1.0x the
+# estimate (2.1 GB; PyTorch 1.3 GB), CUT at 1024x1536 1.9x (0.77 GB; PyTorch 0.76 GB).
+ONNX_MEMORY_OVERHEAD = 2.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,15 @@ class OnnxSession:
         with stop_on_cancel(lambda: setattr(run, "terminate", True)):
             outputs = self.session.run(None, feed, run)
         return tuple(torch.from_numpy(y).to(self.device) for y in outputs)
+
+
+def onnx_fits(pixels: int, bytes_per_pixel: float, device: torch.device) -> bool:
+    """Whether an ONNX Runtime pass over `pixels` px, at `bytes_per_pixel` estimated for the live activations,
+    fits the job's memory budget (engine.tiling.memory_budget, what Exact plans tiles from) with ONNX Runtime's
+    overhead. When not, Fast takes Exact's path for that size, so it never needs more memory than Exact."""
+    from engine import tiling  # tiling imports the layers, which import this module
+
+    return pixels * bytes_per_pixel * ONNX_MEMORY_OVERHEAD <= tiling.memory_budget(device)
 
 
 def _array(x: Tensor) -> np.ndarray[Any, Any]:
@@ -357,8 +370,8 @@ def _at_low_priority(work: Callable[[], None]) -> None:
 class OnnxModule(nn.Module):
     """Fast mode's stand-in for a network: `graph()` in an ONNX Runtime session (GraphSession), called with the
     graph's inputs and giving its outputs (one tensor, or a tuple); until the session is ready, the graph's own
-    PyTorch module gives them. `net` stays the PyTorch network: what callers read sizes from. Subclasses adapt
-    the network's call."""
+    PyTorch module gives them, as it does for inputs whose pass in ONNX Runtime would not fit the memory budget
+    (`fits`). `net` stays the PyTorch network: what callers read sizes from. Subclasses adapt the network's call."""
 
     def __init__(self, net: nn.Module, graph: Callable[[], OnnxGraph], device: torch.device) -> None:
         super().__init__()
@@ -370,9 +383,14 @@ class OnnxModule(nn.Module):
     def graph_sessions(self) -> dict[str, GraphSession]:
         return {"": self.session}
 
+    def fits(self, *inputs: Tensor) -> bool:
+        """Whether ONNX Runtime may run these inputs within the memory budget (onnx_fits); subclasses whose inputs
+        can be large say so."""
+        return True
+
     def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
         session = self.session.ready()
-        if session is None:
+        if session is None or not self.fits(*inputs):
             return self.session.module()(*inputs)
         outputs = session(*inputs)
         return outputs[0] if len(outputs) == 1 else outputs

@@ -14,7 +14,6 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.brushes.project import BrushProject, StyleImage, make_style
 from app.history import ProjectChange
-from app.widgets.files import PHOTO_FILTER, FileDrop
+from app.widgets.files import PHOTO, PHOTO_FILTER, FileDrop, open_file_names
 from engine.api import STYLE_PRESETS
 from engine.errors import error_message
 from engine.imageio import ImageFileError, read_rgb, write_rgb
@@ -187,7 +186,7 @@ class StylePanel(QGroupBox):
     # --- user actions ------------------------------------------------------------------------------------
 
     def choose_style(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add Style Images", "", PHOTO_FILTER)
+        paths = open_file_names(self, "Add Style Images", PHOTO_FILTER, PHOTO)
         if paths:
             self.add_style_files(paths)
 

@@ -22,6 +22,7 @@ from app.painter.layers import complete_document
 from app.painter.render import LABELS, PHOTO, fixed_size, size_multiple, valid_size
 from app.widgets.files import LABELS as LABEL_FILES
 from app.widgets.files import add_recent, display_path, save_file_name
+from app.widgets.page import RESULT_PENDING
 from engine.api import ModelEntry
 from engine.palettes import Palette
 
@@ -92,7 +93,39 @@ class PainterFiles(PageFiles):
 
     def exported_image(self) -> np.ndarray | None:
         doc = self.page.document
-        return doc.shared(PHOTO) if doc is not None else None
+        return doc.shared(PHOTO) if doc is not None and self.page.scheduler.full_shown else None
+
+    def export(self, path: str | Path) -> Outcome:
+        """Export the full-resolution photo: one still rendering is waited for (never a preview or a blank)."""
+        scheduler = self.page.scheduler
+        if self.page.document is None or scheduler.full_shown:
+            return super().export(path)
+        if not scheduler.busy:  # nothing will render it (no model)
+            self.show_status(f"Not exported. {RESULT_PENDING}")
+            return Outcome.settled(False)
+        outcome = Outcome(self)
+        self.show_activity(f"Exporting {Path(path).name} once the full-resolution render is done…")
+
+        def rendered(_kind: str, _image: object) -> None:
+            if scheduler.full_shown:
+                stop()
+                exported = super(PainterFiles, self).export(path)
+                if exported.ok is None:
+                    exported.done.connect(outcome.settle)
+                else:
+                    outcome.settle(exported.ok)
+
+        def failed(_message: str) -> None:
+            stop()
+            outcome.settle(False)
+
+        def stop() -> None:
+            scheduler.rendered.disconnect(rendered)
+            scheduler.failed.disconnect(failed)
+
+        scheduler.rendered.connect(rendered)
+        scheduler.failed.connect(failed)
+        return outcome
 
     def export_name(self) -> str:
         return f"{Path(self.title()).stem}-photo.png" if self.project_path or self.labels_name else "photo.png"

@@ -90,22 +90,35 @@ class RenderScheduler(QObject):
         self._preview_sent = 0.0
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)
         self._refresh_timer.timeout.connect(self.refresh)
+        self._version = 0  # counts the changes the photo must follow
+        self._shown: int | None = None  # the version the photo layer shows at full resolution; None: none
 
     @property
     def busy(self) -> bool:
         return self.jobs.busy
+
+    @property
+    def full_shown(self) -> bool:
+        """The photo layer shows the full-resolution render of the document as it is now (not a preview, not a
+        blank waiting for its first render): what Export and Send to may take."""
+        return self._shown == self._version
+
+    def _changed(self) -> None:
+        self._version += 1
 
     def set_document(self, doc: Document | None) -> None:
         if self._unsubscribe:
             self._unsubscribe()
         self._doc, self._unsubscribe = doc, (doc.subscribe(self._on_change) if doc else None)
         self._in_stroke = False
+        self._changed()
         self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)  # results for the previous document must not land here
         self._request_refresh()
 
     def set_model(self, entry: ModelEntry | None) -> None:
         self._entry = entry
         self.preview.reset()
+        self._changed()
         self.jobs.cancel(PREVIEW_SLOT, FULL_SLOT)
         self._request_refresh()
 
@@ -135,7 +148,9 @@ class RenderScheduler(QObject):
         """Render at full resolution now, superseding a full render on its way."""
         self._refresh_timer.stop()
         if (request := self._request(full=True)) is not None:
-            self.jobs.send(FULL_SLOT, Job(request, lambda image: self._arrived("full", image), self.failed.emit))
+            version = self._version
+            self.jobs.send(FULL_SLOT, Job(request, lambda image: self._arrived("full", image, version),
+                                          self.failed.emit))
 
     def _request_refresh(self) -> None:
         if not self._in_stroke:
@@ -167,7 +182,8 @@ class RenderScheduler(QObject):
 
     # --- results -----------------------------------------------------------------------------------------
 
-    def _arrived(self, kind: str, image: np.ndarray) -> None:
+    def _arrived(self, kind: str, image: np.ndarray, version: int | None = None) -> None:
+        self._shown = version  # a preview (None) replaces the full render on screen
         if kind == "preview":
             self.preview.took(time.perf_counter() - self._preview_sent)
         doc = self._doc
@@ -179,10 +195,13 @@ class RenderScheduler(QObject):
     def _on_change(self, change: Change) -> None:
         style_changed = change.name == self._style and change.what in ("pixels", "layers")
         if style_changed or change == Change("setting", "seed") or change == Change("layers", self._labels):
+            self._changed()
             self._request_refresh()
-        elif change.what != "pixels" or change.name != self._labels:
             return
-        elif self._in_stroke:
+        if change.what != "pixels" or change.name != self._labels:
+            return
+        self._changed()
+        if self._in_stroke:
             self.jobs.want(PREVIEW_SLOT, self._preview_job)  # while one renders, the newest labels wait for it
         else:
             self._request_refresh()

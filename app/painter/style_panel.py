@@ -10,7 +10,6 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.files import PHOTO, open_file_name
 from engine.api import ModelEntry
 from engine.imageio import ImageFileError, read_rgb
 
@@ -189,6 +189,6 @@ class StylePanel(QWidget):
             self.strip.takeItem(self.strip.count() - 1)
 
     def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a style image", "", IMAGE_FILTER)
+        path = open_file_name(self, "Choose a style image", IMAGE_FILTER, PHOTO)
         if path:
             self.load_style(path)

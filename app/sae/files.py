@@ -29,6 +29,7 @@ from app.sae.stack import SwapProject
 from app.sae.state_io import ProjectFormatError, is_swap_project, project_from_members, project_members
 from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import PHOTO_FILTER, add_recent
+from app.widgets.page import RESULT_PENDING
 
 if TYPE_CHECKING:
     from app.sae.page import SwapPage
@@ -96,7 +97,13 @@ class SwapFiles(PageFiles):
 
     def exported_image(self) -> np.ndarray | None:
         doc = self.page.session.document
-        return doc.shared(RESULT) if doc is not None else None
+        return doc.shared(RESULT) if doc is not None and self.page.result_exact() else None
+
+    def export(self, path: str | Path) -> Outcome:
+        if self.page.session.document is not None and self.exported_image() is None:
+            self.show_status(f"Not exported. {RESULT_PENDING}")
+            return Outcome.settled(False)
+        return super().export(path)
 
     def photo_name(self) -> str:
         return self.page.session.photo_name or ""

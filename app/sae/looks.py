@@ -119,8 +119,9 @@ class Target:
 
 
 class LookPreviews(QObject):
-    """Asks the engine for each direction's two ends on the current photo, one request in flight at a time
-    (so the edits' own decodes are never queued behind a column of thumbnails), and keeps them per photo."""
+    """Asks the engine for each direction's two ends on the current photo, one request in flight at a time and
+    only while active (the page is shown and its own previews and renders are idle: the engine has no low
+    priority, so a thumbnail must never be queued ahead of them), and keeps them per photo: each end is made once."""
 
     changed = Signal()  # a look arrived (or the target changed): read look()
     failed = Signal(str)
@@ -132,9 +133,24 @@ class LookPreviews(QObject):
         self._directions: list[Direction] = []
         self._ends: dict[tuple, dict[tuple, np.ndarray]] = {}  # photo key -> (direction key, end) -> thumbnail
         self._pending: list[tuple[Direction, int]] = []
+        self._active = False
+
+    def set_active(self, active: bool) -> None:
+        """Make the missing thumbnails now (active) or hold them: the one in flight is stopped and asked again."""
+        if active == self._active:
+            return
+        self._active = active
+        if active:
+            self._ask()
+        else:
+            self.jobs.cancel(LOOKS_SLOT)
 
     def set_target(self, target: Target | None, directions: list[Direction]) -> None:
         """Thumbnails of `directions` on `target`'s photo: the cached ones at once, the rest asked for in turn."""
+        keys = [d.key for d in directions]
+        if (target is not None and self._target is not None and target.key == self._target.key
+                and keys == [d.key for d in self._directions]):
+            return  # the same photo, codes and directions: what is made or under way stands
         self.jobs.cancel(LOOKS_SLOT)
         self._target, self._directions = target, list(directions)
         self._pending = []
@@ -143,8 +159,7 @@ class LookPreviews(QObject):
             while len(self._ends) > KEPT_PHOTOS:
                 del self._ends[next(iter(self._ends))]
             self._pending = [(d, sign) for d in self._directions for sign in (-1, 1) if (d.key, sign) not in ends]
-            if self._pending:
-                self.jobs.want(LOOKS_SLOT, self._next)
+            self._ask()
         self.changed.emit()
 
     def look(self, key: tuple) -> Look | None:
@@ -162,8 +177,12 @@ class LookPreviews(QObject):
         """Thumbnails still to come."""
         return len(self._pending)
 
+    def _ask(self) -> None:
+        if self._active and self._pending:
+            self.jobs.want(LOOKS_SLOT, self._next)
+
     def _next(self) -> Job | None:
-        if not self._pending or self._target is None:
+        if not self._active or not self._pending or self._target is None:
             return None
         direction, sign = self._pending[0]
         target = self._target
@@ -180,8 +199,7 @@ class LookPreviews(QObject):
             self._ends.setdefault(target.key, {})[(direction.key, sign)] = image
             if target is self._target:
                 self._pending = [p for p in self._pending if not (p[0] is direction and p[1] == sign)]
-                if self._pending:
-                    self.jobs.want(LOOKS_SLOT, self._next)
+                self._ask()
                 self.changed.emit()
         return landed
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -70,6 +70,7 @@ class SwapPage(ProjectPage):
         self.session = SwapSession(bridge, self)
         self.scheduler = DecodeScheduler(bridge, self)
         self.brush = ToolSettings(brush_size=2)  # diameter in structure-code cells
+        self._exact = False  # the result layer shows an exact (full-resolution) decode
 
         self.canvas = CanvasView(layers=[PHOTO, RESULT, MASK])
         self.placeholder = QLabel(EMPTY, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -181,6 +182,8 @@ class SwapPage(ProjectPage):
         self.scheduler.decoded.connect(self._decoded)
         self.scheduler.failed.connect(lambda message: self.show_status(f"Generating failed: {message}", error=True))
         self.scheduler.busy_changed.connect(lambda busy: busy and self.show_status("Generating…"))
+        self.scheduler.busy_changed.connect(self._sync_looks)
+        session.encoding.connect(self._sync_looks)
         self.canvas.cursor_moved.connect(self._cursor)
         self.swap_panel.shelf.chosen.connect(self.use_reference)
         self.swap_panel.shelf.failed.connect(lambda message: self.show_status(message, error=True))
@@ -215,6 +218,7 @@ class SwapPage(ProjectPage):
             self.focus_canvas()  # the canvas may have just replaced the placeholder
         self.canvas.setToolTip(DROP_TIP if doc is not None else "")
         self.layers_panel.set_project(project)
+        self._exact = False  # until the decode of this project lands
         self.scheduler.set_target(project, doc, self._decoding_model())
         self.before_after.setChecked(False)
         self.photo_label.set_text(self._photo_text())
@@ -330,7 +334,15 @@ class SwapPage(ProjectPage):
     def show_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.show_message(text, error=error)
 
+    def result_exact(self) -> bool:
+        """The result layer shows the project's codes at full resolution (not a preview, none under way); a project
+        whose model is missing shows the result it was saved with."""
+        if self._decoding_model() is None:
+            return self.document is not None
+        return self._exact and not self.scheduler.busy
+
     def _decoded(self, kind: str) -> None:
+        self._exact = kind != "preview"
         text = {"preview": "Preview (reduced resolution)", "region": "Regenerated the edited cells",
                 "full": "Generated at full resolution"}[kind]
         self.show_status(text)
@@ -343,10 +355,21 @@ class SwapPage(ProjectPage):
         self.busy_bar.setRange(0, 1000)
         self.busy_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._sync_looks()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._sync_looks()
+
+    def _sync_looks(self, _busy: bool = False) -> None:
+        """The sliders' thumbnails are made only while the page is shown and idle: never ahead of its previews."""
+        self.binding.looks.set_active(self.isVisible() and not self.scheduler.busy and not self.session.busy)
+
     def _cursor(self, x: int, y: int) -> None:
         project = self.project
         if x < 0 or project is None:
             self.cursor_label.setText("")
             return
-        cell = project.cell_of(y, x)
-        self.cursor_label.setText(f"{x}, {y}   cell {cell[1]}, {cell[0]}" if cell else f"{x}, {y}")
+        self.cursor_label.setText(f"{x}, {y} px")

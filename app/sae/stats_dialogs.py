@@ -11,7 +11,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.files import PHOTO_FILTER
+from app.widgets.files import PHOTO, PHOTO_FILTER, existing_folder, open_file_names
 from engine.codes import ATTRIBUTE_NAME_LIMIT, PHOTO_SUFFIXES
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -108,11 +107,11 @@ class PhotoList(QGroupBox):
             self.add_paths(paths)
 
     def _choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, f"{self.title()}: add photos", "", PHOTO_FILTER)
+        paths = open_file_names(self, f"{self.title()}: add photos", PHOTO_FILTER, PHOTO)
         self.add_paths(paths)
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"{self.title()}: add a folder of photos")
+        folder = existing_folder(self, f"{self.title()}: add a folder of photos", PHOTO)
         if folder:
             self.add_paths([folder])
 

@@ -9,7 +9,6 @@ import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sae.photos import THUMB_SIDE, file_thumbnail
-from app.widgets.files import PHOTO_FILTER, FileDrop
+from app.widgets.files import PHOTO, PHOTO_FILTER, FileDrop, open_file_names
 from engine.imageio import ImageFileError
 
 SHELF_KEY = "swap/reference_shelf"
@@ -111,7 +110,7 @@ class ReferenceShelf(QGroupBox):
         self._save()
 
     def _choose(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add reference photos", "", PHOTO_FILTER)
+        paths = open_file_names(self, "Add reference photos", PHOTO_FILTER, PHOTO)
         if paths:
             self.add_paths(paths)
 

@@ -14,7 +14,6 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.sae.direction_sliders import DirectionSliders
 from app.sae.looks import Look, unique_names
 from app.sae.stats_dialogs import NewAttributeDialog
-from app.widgets.files import PHOTO_FILTER
+from app.widgets.files import PHOTO, PHOTO_FILTER, existing_folder, open_file_names
 from engine.api import (
     CodeStats,
 )
@@ -308,12 +307,12 @@ class TextureEditsPanel(QWidget):
         self.edits_changed.emit(self._edits, final)
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Compute directions from a folder of photos")
+        folder = existing_folder(self, "Compute directions from a folder of photos", PHOTO)
         if folder:
             self.compute_from([folder])
 
     def _choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Compute directions from photos", "", PHOTO_FILTER)
+        paths = open_file_names(self, "Compute directions from photos", PHOTO_FILTER, PHOTO)
         self.compute_from(paths)
 
     def _ask_attribute(self) -> None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -37,6 +36,7 @@ from app.training.options_form import OptionsForm
 from app.training.palette_editor import PaletteEditor, user_palettes
 from app.training.presets import DEFAULT_PRESET, PRESETS, describe_preset, matching_preset, preset_values
 from app.training.process import CONFIG_FILE, Launch, runs_dir, start_run
+from app.widgets.files import PHOTO, existing_folder, open_file_name
 from engine import palettes
 from trainers.configs import VGG19_FILE, describe, find_vgg19_weights
 from trainers.events import EVENTS_FILE
@@ -87,11 +87,10 @@ class FolderField(QWidget):
         return self.line.text().strip()
 
     def _browse(self, caption: str) -> None:
-        start = self.text() or self.line.placeholderText()
         if self._photo:
-            chosen = QFileDialog.getOpenFileName(self, caption, start, PHOTO_FILTER)[0]
+            chosen = open_file_name(self, caption, PHOTO_FILTER, PHOTO)
         else:
-            chosen = QFileDialog.getExistingDirectory(self, caption, start)
+            chosen = existing_folder(self, caption, PHOTO)
         if chosen:
             self.line.setText(chosen)
 
@@ -323,7 +322,7 @@ class SetupDialog(QDialog):
             self._add_palette(editor.saved_path)
 
     def _load_palette(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load palette", "", "Palettes (*.json)")
+        path = open_file_name(self, "Load palette", "Palettes (*.json)", "palette")
         if not path:
             return
         try:

@@ -75,6 +75,22 @@ def open_file_name(parent: QWidget | None, caption: str, name_filter: str, kind:
     return path
 
 
+def open_file_names(parent: QWidget | None, caption: str, name_filter: str, kind: str) -> list[str]:
+    """An Open dialog for several files, starting in `kind`'s folder, which the chosen files' folder becomes."""
+    paths, _ = QFileDialog.getOpenFileNames(parent, caption, start_folder(kind), name_filter)
+    if paths:
+        remember_folder(kind, paths[0])
+    return paths
+
+
+def existing_folder(parent: QWidget | None, caption: str, kind: str) -> str:
+    """A folder dialog starting in `kind`'s folder; the chosen folder is remembered ("" when cancelled)."""
+    folder = QFileDialog.getExistingDirectory(parent, caption, start_folder(kind))
+    if folder:
+        QSettings().setValue(f"folders/{kind}", folder)
+    return folder
+
+
 def save_file_name(parent: QWidget | None, caption: str, name: str | Path, name_filter: str,
                    kind: str) -> tuple[str, str]:
     """A Save dialog proposing `name` (a bare name goes into `kind`'s folder); (path, chosen filter)."""

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 ToolEntry = tuple[str, str, "Tool | None", str]  # shortcut key, name, the tool (None: look only), tooltip
 
+# Export and Send to take only a full-resolution result: never a preview, nor a blank awaiting its first render
+RESULT_PENDING = "Not yet: the full-resolution result is still being generated; try again when it shows"
+
 
 class Page(QWidget):
     changed = Signal()  # what is open, its modified mark or its history changed
@@ -120,10 +123,10 @@ class ProjectPage(Page):
         return self.files.history()
 
     def has_result(self) -> bool:
-        return self.files.history() is not None
+        return self.files.history() is not None and self.files.exported_image() is not None
 
     def result_image(self) -> np.ndarray | None:
-        return self.files.exported_image()  # what Export writes
+        return self.files.exported_image()  # what Export writes: only a full-resolution result, never a preview
 
     def open_recent(self, kind: str, path: Path) -> bool:
         if kind != PROJECT:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inference import GraphSession, OnnxGraph
+from engine.inference import GraphSession, OnnxGraph, onnx_fits
 
 NORM_MODES = ("image", "record", "fixed")
 LUMA = (0.299, 0.587, 0.114)  # RGB -> grey for 1-channel models, as PIL's "L" conversion (the official loader)
@@ -168,7 +168,8 @@ class SequentialGenerator(nn.Module):
 class OnnxTranslator:
     """Fast mode's translator: a SequentialGenerator whose whole-photo passes run in ONNX Runtime (2.1x PyTorch at
     512 px on the CPUs measured, 4e-6 apart). Until its session is ready (engine.inference.GraphSession), and
-    while its InstanceNorms hold shared statistics (tiles), passes run the PyTorch generator, which holds them;
+    while its InstanceNorms hold shared statistics (tiles), passes run the PyTorch generator, which holds them, as
+    does a whole photo whose pass in ONNX Runtime would not fit the memory budget (engine.inference.onnx_fits);
     everything else (statistics, stages, memory estimates) is the PyTorch generator's."""
 
     def __init__(self, generator: SequentialGenerator, device: torch.device) -> None:
@@ -180,7 +181,9 @@ class OnnxTranslator:
         return {"": self.session}
 
     def translate(self, image: Tensor) -> Tensor:
-        if any(norm.mode != "image" for norm in self._norms) or (session := self.session.ready()) is None:
+        if (any(norm.mode != "image" for norm in self._norms) or (session := self.session.ready()) is None
+                or not onnx_fits(image.shape[-2] * image.shape[-1], 4 * self.activation_floats(self.device),
+                                 self.device)):
             return self.generator.translate(image)
         (output,) = session(self.generator.to_input(image))
         return self.generator.to_rgb(output)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from engine.api import Capabilities, RenderLabels
 from engine.architecture import Hparams, Nets, flag, real, whole, word
 from engine.checkpoints import Checkpoint
-from engine.inference import OnnxGraph, OnnxModule
+from engine.inference import OnnxGraph, OnnxModule, onnx_fits
 from engine.layers.spade_norm import HIDDEN, SPADENorm
 from engine.layers.spectral import SpectralNormConv2d
 from engine.tasks.label_to_image import LabelToImageArchitecture
@@ -457,6 +457,15 @@ def render(generator: SPADEGenerator | OnnxGenerator, hparams: Mapping[str, Any]
         return image.float().cpu().numpy()
 
 
+def activation_floats(generator: SPADEGenerator) -> float:
+    """Estimated peak float32 values live per output pixel of a render: the last block's SPADE norm at full size
+    holds the segmap, its hidden layer, the block's input, gamma, beta and the normalised input, beside the
+    shortcut's and the block's outputs."""
+    last = generator.up_4 if generator.num_upsampling_layers == "most" else generator.up_3
+    norm = last.norm_0
+    return generator.semantic_nc + norm.mlp_shared[0].out_channels + 6 * norm.param_free_norm.num_features
+
+
 class SizedBySegmap(nn.Module):
     """The generator with its latent grid read from the segmap's size, so a traced ONNX graph takes any size on
     the multiple (a VAE generator's grid is fixed by its fc anyway)."""
@@ -496,7 +505,12 @@ def onnx_graph(nets: Nets, hparams: Hparams) -> OnnxGraph:
 class OnnxGenerator(OnnxModule):
     """Fast mode's generator: onnx_graph in ONNX Runtime, 1.8x PyTorch per ADE20K render at 256 px here (4e-6
     apart on the fixtures); the graph of any size is built on the first render (about 10 s for the full-size
-    ADE20K configuration on the 2-core CPU measured, well under a second for small models)."""
+    ADE20K configuration on the 2-core CPU measured, well under a second for small models). A segmap whose pass
+    would not fit the memory budget in ONNX Runtime (a full render of thousands of px a side) runs in PyTorch, as in
+    Exact."""
+
+    def fits(self, seg: Tensor, *z: Tensor) -> bool:
+        return onnx_fits(seg.shape[-2] * seg.shape[-1], 4 * activation_floats(self.net), self.device)
 
     def forward(self, seg: Tensor, *, z: Tensor | None = None, latent_hw: tuple[int, int]) -> Tensor:
         return super().forward(seg, *([] if z is None else [z]))

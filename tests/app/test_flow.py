@@ -123,9 +123,8 @@ def test_send_to_carries_results_between_every_pair_of_tools(main_window, qtbot,
     qtbot.waitUntil(lambda: swap.project is not None, timeout=WAIT)
     assert swap.session.photo_name == "Untitled from Painter" and "Untitled from Painter" in swap.photo_label.text()
     assert swap.document.layer("photo").data.shape == rendered.shape
-    assert send_menu_entries(window) == {"Style Brushes": True}
-
     qtbot.waitUntil(lambda: not swap.session.busy and not swap.scheduler.busy, timeout=WAIT)
+    assert send_menu_entries(window) == {"Style Brushes": True}  # once the full-resolution result shows
     dialogs["answer"] = dialogs["answer"].Discard  # the brushes' work from the painter is given up
     send(window, "Style Brushes")
     assert brushes.photo_name == "Untitled from Swap & Edit"

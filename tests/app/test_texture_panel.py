@@ -12,7 +12,14 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QStyle, QStyleOptionSlider
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QFileDialog,
+    QMessageBox,
+    QStyle,
+    QStyleOptionSlider,
+)
 
 from app.engine_bridge import EngineBridge
 from app.sae import texture_panel as panel_module
@@ -98,7 +105,7 @@ def panel(qtbot, qapp, tmp_path) -> Iterator[tuple[TextureEditsPanel, CodeStatsJ
 def compute_from_folder(qtbot, panel: tuple[TextureEditsPanel, CodeStatsJobs], folder: Path, monkeypatch) -> None:
     """Compute directions… > A folder of photos…, answering the folder dialog with `folder`."""
     widget, stats = panel
-    monkeypatch.setattr(panel_module.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     assert widget.compute.isEnabled()
     action = next(a for a in widget.compute.menu().actions() if a.text().startswith("A folder"))
     action.trigger()

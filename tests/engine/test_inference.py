@@ -312,3 +312,57 @@ def test_exporting_leaves_the_network_as_it_was():
     before = {k: v.clone() for k, v in generator.state_dict().items()}
     inference.export(spade.onnx_graph({"netG": generator}, hparams), Path("/dev/null"))
     assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())
+
+
+# --- Fast never needs more memory than the budget Exact plans from -------------------------------------------
+
+
+class CountedRuns:
+    """Counts the ONNX Runtime runs."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.runs = 0
+        call = inference.OnnxSession.__call__
+
+        def counted(session, *inputs):
+            self.runs += 1
+            return call(session, *inputs)
+
+        monkeypatch.setattr(inference.OnnxSession, "__call__", counted)
+
+
+def test_a_render_too_large_for_onnx_in_the_memory_budget_runs_in_pytorch(monkeypatch):
+    from engine import tiling
+    from engine.models import spade
+
+    torch.manual_seed(0)
+    generator = spade.SPADEGenerator(ngf=2, semantic_nc=5).eval()
+    hparams = spade.resolve_hparams(generator.state_dict(), {"label_nc": 5})
+    fast = registry.by_method("spade").fast({"netG": generator}, hparams, CPU)["netG"]
+    runs = CountedRuns(monkeypatch)
+    # ONNX Runtime's estimate for a 64x64 render fits, a 128x128 one (4x the pixels) does not
+    small_bytes = 64 * 64 * 4 * spade.activation_floats(generator) * inference.ONNX_MEMORY_OVERHEAD
+    monkeypatch.setattr(tiling, "memory_budget", lambda device: int(2 * small_bytes))
+    labels = np.random.default_rng(0).integers(0, 5, (40, 56))
+    for size, onnx_runs in (((64, 64), 1), ((128, 128), 1)):
+        exact = spade.render(generator, hparams, labels, size=size)
+        assert_faithful(exact, spade.render(fast, hparams, labels, size=size))
+        assert runs.runs == onnx_runs, f"{size}: {runs.runs} ONNX runs"
+
+
+def test_a_translation_pass_too_large_for_onnx_in_the_memory_budget_runs_in_pytorch(monkeypatch, tiny_cut):
+    from engine import tiling
+
+    catalog, model_id = tiny_cut
+    image = random_photo(1)
+    fast = Engine(catalog, CPU, mode=Mode.FAST, wait_for_sessions=True)
+    runs = CountedRuns(monkeypatch)
+    request = TranslateImage(model_id, image, tile=max(image.shape[:2]) + 8)  # one pass, whatever the budget
+    assert_faithful(translate(Engine(catalog, CPU, mode=Mode.EXACT), model_id, image),
+                    fast.translate_image(request, CTX))
+    assert runs.runs == 1
+    monkeypatch.setattr(tiling, "memory_budget", lambda device: 1 << 10)
+    exact = Engine(catalog, CPU, mode=Mode.EXACT).translate_image(request, CTX)
+    assert np.array_equal(fast.translate_image(request, CTX), exact)
+    assert runs.runs == 1  # the small budget kept ONNX Runtime out
+    fast.close()

@@ -196,7 +196,7 @@ def test_one_step_smoke_writes_a_model_the_engine_loads(mode, smokes):
     assert ckpt.metadata["method"] == "cut" and not ckpt.parts
     assert hparams["mode"] == mode and hparams["directions"] == ["AtoB"] and hparams["ngf"] == 8
     assert arch.detect(ckpt.state_dict) and "model.7.filt" in ckpt.state_dict
-    entry = next(e for e in entries if e.id == f"{mode.lower()}-{mode.lower()}-run")
+    entry = next(e for e in entries if e.id == f"{mode.lower()}-run")
     assert entry.method == "cut" and entry.task == "ImageToImage" and entry.hparams == hparams
     assert mode in entry.notes
     if "cut" not in {a.method for a in registry.ARCHITECTURES}:

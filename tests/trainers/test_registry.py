@@ -81,10 +81,10 @@ def test_a_trainer_is_one_module_and_one_entry(toy_listed, tmp_path, capsys):
                                            "done"]
     assert events[0]["method"] == "toy" and events[0]["notes"] == ["precision: float32", "photos: 4"]
     assert set(events[1]["losses"]) == {"L1"} and events[2]["caption"] == "photo | copy"
-    assert events[3]["model_id"] == "toy-toy-run" and Catalog().get("toy-toy-run").task == "ImageToImage"
+    assert events[3]["model_id"] == "toy-run" and Catalog().get("toy-run").task == "ImageToImage"
     assert json.loads((out / RUN_FILE).read_text())["method"] == "toy"
     translated = tmp_path / "translated.png"
-    assert engine_cli(capsys, "translate", "--model", "toy-toy-run", "--input", photos / "0.png", "--out",
+    assert engine_cli(capsys, "translate", "--model", "toy-run", "--input", photos / "0.png", "--out",
                       translated)[0] == 0
     assert Image.open(translated).size == (24, 20)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
