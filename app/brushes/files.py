@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from app.brushes.photos import Photo, check_size, photo_key, read_photo
 from app.brushes.project import PHOTO, RESULT, TOOL_SETTING, BrushProject, brush_document
 from app.brushes.state_io import ProjectFormatError, is_brush_project, project_members, state_from_members
-from app.brushes.translations import Key
+from app.brushes.translations import RUNNING, Key
 from app.document import Document, Layer
 from app.engine_bridge import EngineBridge
 from app.fileio.autosave import Autosave
@@ -27,6 +27,7 @@ from app.fileio.page_files import PageFiles
 from app.jobs import Outcome
 from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import PHOTO_FILTER, add_recent
+from app.widgets.page import RESULT_PENDING
 from engine.api import MAX_TRANSLATE_PIXELS
 from engine.imageio import ImageFileError, to_uint8
 
@@ -106,7 +107,19 @@ class BrushFiles(PageFiles):
         return []
 
     def exported_image(self) -> np.ndarray | None:
-        return self.project.document.shared(RESULT) if self.project else None
+        return self.project.document.shared(RESULT) if self.project and not self._translating() else None
+
+    def _translating(self) -> bool:
+        """A layer still waits for its translation (it shows a preview or nothing yet)."""
+        page = self.page
+        states = (page.translator.state(key) for layer in self.project.layers if (key := page.key(layer)) is not None)
+        return any(state is not None and state.status == RUNNING for state in states)
+
+    def export(self, path: str | Path) -> Outcome:
+        if self.project is not None and self.exported_image() is None:
+            self.show_status(f"Not exported. {RESULT_PENDING}")
+            return Outcome.settled(False)
+        return super().export(path)
 
     def photo_name(self) -> str:
         return self.page.photo_name

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from engine.api import MAX_TRANSLATE_PIXELS
-from engine.imageio import ImageFileError, image_info, read_rgb, to_uint8
+from engine.imageio import ImageFileError, image_info, read_rgb8, to_uint8
 
 MIN_SIDE = 16  # a narrower photo has nothing to paint on
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -41,7 +41,7 @@ def read_photo(path: str | Path) -> Photo:
     path = Path(path)
     mode, width, height = image_info(path)
     check_size(path.name, width, height)
-    pixels = to_uint8(read_rgb(path, max_pixels=MAX_TRANSLATE_PIXELS))  # alpha over white, greyscale expanded, 16-bit scaled
+    pixels = read_rgb8(path, max_pixels=MAX_TRANSLATE_PIXELS)  # alpha over white, greyscale expanded, 16-bit scaled
     image = pixels.astype(np.float32)
     image /= 255.0  # as read_rgb and load_ora compute it, so a saved photo reads back bit for bit
     return Photo(image, path.name, _note(mode), _digest(pixels))

@@ -70,6 +70,7 @@ class PainterFiles(PageFiles):
     def __init__(self, page: PainterPage, bridge: EngineBridge, autosave: Autosave | None = None) -> None:
         super().__init__(page, bridge, autosave)
         self.labels_name = ""  # the label map file the work started from, while it has no project file
+        self._exports_waiting = 0  # exports waiting for the full-resolution render
         self.new = self._action("&New Label Map…", self.new_document, QKeySequence.StandardKey.New)
         self.open_labels = self._action("&Open Labels…", self.choose_labels, QKeySequence.StandardKey.Open)
         self.save_labels = self._action("Save &Labels As…", self.choose_labels_target)
@@ -95,15 +96,20 @@ class PainterFiles(PageFiles):
         doc = self.page.document
         return doc.shared(PHOTO) if doc is not None and self.page.scheduler.full_shown else None
 
+    @property
+    def busy(self) -> bool:
+        return super().busy or self._exports_waiting > 0
+
     def export(self, path: str | Path) -> Outcome:
         """Export the full-resolution photo: one still rendering is waited for (never a preview or a blank)."""
         scheduler = self.page.scheduler
         if self.page.document is None or scheduler.full_shown:
             return super().export(path)
-        if not scheduler.busy:  # nothing will render it (no model)
+        if self.page.entry is None or not scheduler.rendering:  # nothing will render it
             self.show_status(f"Not exported. {RESULT_PENDING}")
             return Outcome.settled(False)
         outcome = Outcome(self)
+        self._exports_waiting += 1
         self.show_activity(f"Exporting {Path(path).name} once the full-resolution render is done…")
 
         def rendered(_kind: str, _image: object) -> None:
@@ -120,6 +126,7 @@ class PainterFiles(PageFiles):
             outcome.settle(False)
 
         def stop() -> None:
+            self._exports_waiting -= 1
             scheduler.rendered.disconnect(rendered)
             scheduler.failed.disconnect(failed)
 

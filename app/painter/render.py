@@ -98,6 +98,11 @@ class RenderScheduler(QObject):
         return self.jobs.busy
 
     @property
+    def rendering(self) -> bool:
+        """A render is under way or about to go out (a full-resolution one follows)."""
+        return self.jobs.busy or self._refresh_timer.isActive() or self._in_stroke
+
+    @property
     def full_shown(self) -> bool:
         """The photo layer shows the full-resolution render of the document as it is now (not a preview, not a
         blank waiting for its first render): what Export and Send to may take."""

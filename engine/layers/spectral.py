@@ -44,8 +44,11 @@ class SpectralNormConv2d(nn.Module):
             self.register_parameter("bias", None)
         self.weight_orig = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight_orig, a=math.sqrt(5))
-        self.register_buffer("weight_u", F.normalize(torch.randn(out_channels), dim=0, eps=eps))
-        self.register_buffer("weight_v", F.normalize(torch.randn(fan_in), dim=0, eps=eps))
+        u, v = torch.randn(out_channels), torch.randn(fan_in)
+        if not u.is_meta:  # a meta build is filled by a load; normalising there would import torch._dynamo (~1 s)
+            u, v = F.normalize(u, dim=0, eps=eps), F.normalize(v, dim=0, eps=eps)
+        self.register_buffer("weight_u", u)
+        self.register_buffer("weight_v", v)
         self._kept: tuple[tuple[int, ...], Tensor] | None = None  # (versions of the three tensors, the weight)
 
     @property

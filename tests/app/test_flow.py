@@ -115,6 +115,7 @@ def test_send_to_carries_results_between_every_pair_of_tools(main_window, qtbot,
     assert "Untitled from Painter" in brushes.photo_label.text() and "from Painter" in window.windowTitle()
     assert np.abs(brushes.project.document.layer("photo").data - rendered).max() <= 1 / 255 + 1e-6
     assert "Sent “Untitled from Painter” to Style Brushes" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not brushes.translator.busy, timeout=WAIT)  # a full-resolution result to send
     assert send_menu_entries(window) == {"Swap & Edit": True}
 
     window.show_tool("Painter")
@@ -140,6 +141,7 @@ def test_send_to_says_why_when_the_photo_does_not_fit(main_window, qtbot, dialog
     window, brushes, swap = main_window, main_window.brushes, main_window.swap
     window.show_tool("Style Brushes")
     assert brushes.files.open_photo_file(write_photo(tmp_path / "tiny.png", (20, 24))).wait()
+    qtbot.waitUntil(lambda: not brushes.translator.busy, timeout=WAIT)
     send(window, "Swap & Edit")
     kind, title, text = dialogs["shown"][-1]
     assert kind == "warning" and title == "Send to Swap & Edit" and "at least" in text and "\n" not in text

@@ -94,3 +94,15 @@ def test_the_style_image_dialog_starts_in_the_folder_last_used(main_window, monk
     panel._choose()
     panel._choose()
     assert starts[0] and not starts[0].startswith("/work/main") and starts[1] == str(folder)
+
+
+def test_style_brushes_send_and_export_wait_for_the_translations(main_window, qtbot, tmp_path):
+    window, brushes = main_window, main_window.brushes
+    window.show_tool("Style Brushes")
+    assert brushes.files.open_photo_file(write_photo(tmp_path / "street.png", (96, 128), seed=4)).wait()
+    assert brushes.translator.busy  # the photo's layer is being translated: a preview at most shows
+    assert not brushes.has_result() and not window.send_to(window.swap)
+    assert RESULT_PENDING in window.statusBar().currentMessage()
+    assert not brushes.files.export(tmp_path / "early.png").wait() and not (tmp_path / "early.png").exists()
+    qtbot.waitUntil(lambda: not brushes.translator.busy, timeout=WAIT)
+    assert brushes.has_result() and brushes.files.export(tmp_path / "done.png").wait()
