@@ -86,6 +86,7 @@ def test_dialogs_start_in_the_folder_last_used_for_each_kind_of_file(main_window
     assert brushes.files.save_as().wait()
     assert Path(file_dialogs.started[-1]) == first / "beach.ora"  # no project folder yet: the default one
     file_dialogs.answer = str(exports / "beach-brushed.png")
+    qtbot.waitUntil(brushes.has_result, timeout=30000)  # Export takes only the full-resolution result
     brushes.files.choose_export()
     files_done(qtbot, brushes)
     assert (exports / "beach-brushed.png").is_file()
@@ -256,6 +257,7 @@ def test_entering_a_page_gives_the_canvas_the_keyboard(main_window, qtbot, tmp_p
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.current_page() is swap
     assert QApplication.focusWidget() in (swap, swap.canvas)
+    qtbot.waitUntil(lambda: swap.session.entry is not None)  # the model list has arrived from the engine
     with qtbot.waitSignal(swap.scheduler.decoded, timeout=WAIT, check_params_cb=lambda k: k == "full"):
         assert swap.files.open_photo_file(write_photo(tmp_path / "p.png", (128, 160))).wait()
     assert QApplication.focusWidget() is swap.canvas
