@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from engine.errors import error_message
-from engine.storage import RESOURCES, user_data_dir
+from engine.storage import RESOURCES, fsync_folder, user_data_dir
 
 OFFICIAL_MODELS = RESOURCES / "official_models.json"
 LIST_ENV = "I2I_OFFICIAL_MODELS"  # another list in the same format (a mirror; the tests' local server)
@@ -267,7 +267,7 @@ def _download(model: OfficialModel, target: Path, progress: Progress, should_sto
         raise
     _fsync(part)
     os.replace(part, target)
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
 
 
 class _Unreachable(Exception):
@@ -395,17 +395,6 @@ def _reason(reason: object) -> str:
 def _fsync(path: Path) -> None:
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name == "nt":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --- unpack -------------------------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 TEMP_SUFFIX = ".tmp"
@@ -179,7 +179,7 @@ def _sweep_dead_temps(path: Path) -> None:
                 Path(entry.path).unlink(missing_ok=True)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (POSIX); folders cannot be opened for this on Windows."""
     if sys.platform == "win32":
         return
