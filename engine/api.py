@@ -436,15 +436,61 @@ class StylizeImage:
     full_res: str = FullRes.TILED
 
 
+# --- MultiDomain models (DeepI2I; MUNIT/HIT next): a photo into many targets, side by side -------------------
+
+NORMALIZE_CLIP = "clip"  # ours: (x + 1) / 2 clipped to [0, 1], the same mapping for every result of a grid
+NORMALIZE_MINMAX = "minmax"  # the official test's save_image(normalize=True): each image stretched to its own min..max
+NORMALIZATIONS = (NORMALIZE_CLIP, NORMALIZE_MINMAX)
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One result of a MultiDomain model: with the model and the photo, these numbers reproduce it exactly.
+
+    target: the target's index (capabilities.domains names them). seed: the random draw (DeepI2I's noise z).
+    target_b / mix: the class embedding interpolated from target (mix 0) towards target_b (mix 1).
+    seed_b / seed_mix: the draw interpolated from seed's (0) towards seed_b's (1).
+    chunk_seeds: per chunk of a hierarchical draw, a seed that replaces that chunk's part of seed's draw (None
+    keeps it): chunk 0 sets the coarse layout, later chunks finer detail.
+    weight: how strongly the photo's structure is injected, relative to what the model was trained with (1 =
+    official; lower gives the class more say over the shape)."""
+
+    target: int
+    seed: int = 0
+    target_b: int | None = None
+    mix: float = 0.0
+    seed_b: int | None = None
+    seed_mix: float = 0.0
+    chunk_seeds: tuple[int | None, ...] = ()
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class VaryImage:
+    """Translate one photo into several variations with a MultiDomain model. Result value: tuple[np.ndarray, ...],
+    one float32 HxWx3 image in [0, 1] per variation, in order, at the model's capabilities.fixed_size.
+
+    image: float32 HxWx3 in [0, 1] (grey, RGBA, uint8/uint16 converted as TranslateImage does); a model with a
+    fixed square size takes the centre square of it resized to that size, so callers crop first to choose the
+    square. normalize: NORMALIZE_CLIP (ours, default) or NORMALIZE_MINMAX (the official test's). Repeated
+    requests for the same model and photo reuse the photo's encoding."""
+
+    model_id: str
+    image: np.ndarray
+    variations: tuple[Variation, ...]
+    normalize: str = NORMALIZE_CLIP
+
+
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,
-                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage, StylizeImage]
+                GetCodeStats, ComputeCodeStats, AddAttribute, RemoveAttribute, TranslateImage, StylizeImage,
+                VaryImage]
 
 # What the Result of each request carries: the engine's handlers are annotated alike (a test checks they agree).
 RESULT_TYPES: dict[type, Any] = {
     ListModels: tuple[ModelEntry, ...], ImportModel: ModelEntry, RemoveModel: str, GetDeviceInfo: DeviceInfo,
     RenderLabels: np.ndarray, EncodeImage: Embedding, DecodeCodes: DecodedPatch, GetCodeStats: CodeStats | None,
     ComputeCodeStats: CodeStats, AddAttribute: CodeStats, RemoveAttribute: CodeStats, TranslateImage: np.ndarray,
-    StylizeImage: np.ndarray,
+    StylizeImage: np.ndarray, VaryImage: tuple[np.ndarray, ...],
 }
 
 

@@ -32,7 +32,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from engine.api import NONFINITE_REFUSAL, parse_option_value
 from engine.errors import describe_os_error
-from engine.pickles import explain_old_pickle, explain_pickle
+from engine.pickles import explain_old_pickle, explain_pickle, read_plain_dict
 from engine.storage import atomic_write_bytes
 
 StateDict = dict[str, torch.Tensor]
@@ -58,10 +58,16 @@ class Checkpoint:
     metadata: dict[str, Any] = field(default_factory=dict)  # ours: method, hparams, classes, provenance
     parts: dict[str, StateDict] = field(default_factory=dict)  # companion nets, e.g. SPADE's netE, CycleGAN's G_B
     hints: dict[str, Any] = field(default_factory=dict)  # hparams told by file names: a CycleGAN pair's directions
+    files: tuple[Path, ...] = ()  # every file read, when more than `path` (an experiment folder's nets)
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
+def read_checkpoint(path: str | Path, *, discriminator: bool = False) -> Checkpoint:
+    """The checkpoint at `path`: one file, or a DeepI2I experiment folder (the folder or any of its net files).
+    discriminator: also read an experiment folder's D.pth (training needs it, inference does not); our own files
+    hold whatever parts were saved."""
     path = Path(path)
+    if folder := experiment_folder(path):
+        return read_experiment_folder(folder, discriminator=discriminator)
     with _open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(16)
@@ -287,6 +293,82 @@ def _companion_encoder(path: Path) -> Path | None:
         return None
     candidate = path.with_name(f"{m.group(1)}_net_E.pth")
     return candidate if candidate.is_file() else None
+
+
+# --- DeepI2I experiment folders ------------------------------------------------------------------------------
+# The official training saves plain state dicts G.pth, D.pth, E1.pth, A1.pth (+ *_optim.pth and a state_dict.pth
+# that holds Python objects) into <weights_root>/<experiment>/ and a copy in <experiment>/<itr>/.
+
+EXPERIMENT_NETS = ("G.pth", "E1.pth", "A1.pth")  # what translation needs
+EXPERIMENT_FILES = (*EXPERIMENT_NETS, "D.pth")  # D: the discriminator, for fine-tuning only
+CLASS_FILES = ("I128_imgs.pickle", "classes.txt")  # class names beside the nets: the official pickle, or ours
+MAX_CLASS_FILE = 16 << 20
+
+
+def experiment_folder(path: Path) -> Path | None:
+    """The DeepI2I experiment folder that `path` is or is a net file of; None for anything else. A folder counts
+    when it holds any of the nets; a file named G/D/E1/A1.pth when E1.pth or A1.pth lies beside it (a G.pth alone
+    is some other generator)."""
+    try:
+        if path.is_dir():
+            return path if any((path / name).exists() for name in EXPERIMENT_FILES) else None
+        if path.name in EXPERIMENT_FILES and any((path.parent / n).exists() for n in ("E1.pth", "A1.pth")):
+            return path.parent
+    except (OSError, ValueError):  # unreadable or unusable paths: the plain file path reports them
+        return None
+    return None
+
+
+def read_experiment_folder(folder: Path, *, discriminator: bool = False) -> Checkpoint:
+    """G as the main state dict, E1 and A1 (and D when asked for and present) as parts; a missing net is named.
+    The *_optim.pth files are not needed and state_dict.pth (Python objects) is never opened. Class names come from
+    I128_imgs.pickle (the official class_to_index file; read without unpickling) or classes.txt beside the nets."""
+    if missing := [name for name in EXPERIMENT_NETS if not (folder / name).exists()]:
+        raise CheckpointError(f"{folder.name}: {missing[0]} is missing; a DeepI2I experiment folder holds "
+                              f"{', '.join(EXPERIMENT_NETS)} (and D.pth, the optimiser states, state_dict.pth)")
+    nets = {name.removesuffix(".pth"): folder / name for name in EXPERIMENT_NETS}
+    if discriminator and (folder / "D.pth").exists():
+        nets["D"] = folder / "D.pth"
+    read = {role: _read_foreign(file) for role, file in nets.items()}
+    ckpt = Checkpoint(nets["G"], read.pop("G"), parts=read, files=tuple(nets.values()))
+    ckpt.hints["experiment"] = folder.parent.name if folder.name.isdigit() and folder.parent.name else folder.name
+    for name in CLASS_FILES:
+        if (folder / name).is_file():
+            ckpt.hints["class_names"] = read_class_names(folder / name)
+            break
+    return ckpt
+
+
+def read_class_names(path: str | Path) -> list[str]:
+    """Class names in index order from an ImageFolder class_to_idx pickle ({name: index}, as the official
+    class_to_index/<experiment>/I128_imgs.pickle; read from its opcodes, never unpickled) or a text file of one name
+    per line. Raises CheckpointError naming the file."""
+    path = Path(path)
+    with _open_regular(path) as f:
+        data = f.read(MAX_CLASS_FILE + 1)
+    if len(data) > MAX_CLASS_FILE:
+        raise CheckpointError(f"{_label(path)}: over {MAX_CLASS_FILE >> 20} MB, not a list of class names")
+    if path.suffix.lower() in (".pickle", ".pkl"):
+        try:
+            mapping = read_plain_dict(data)
+        except ValueError as exc:
+            raise CheckpointError(f"{_label(path)}: cannot be read as class names: {exc}") from None
+        order = sorted(mapping.values())
+        if order != list(range(len(order))):
+            raise CheckpointError(f"{_label(path)}: its class indices are not 0..{len(order) - 1}, each once")
+        names = [name for name, _ in sorted(mapping.items(), key=lambda item: item[1])]
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise CheckpointError(f"{_label(path)}: not a text file of class names (one per line)") from None
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise CheckpointError(f"{_label(path)}: it names no classes")
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise CheckpointError(f"{_label(path)}: the class {twice!r} is named twice")
+    return names
 
 
 # --- our own format ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The headless command line: `python main.py models ...`, `render ...`, `translate ...`, `stylize ...`, `swap ...`,
-`stats ...`.
+"""The headless command line: `python main.py models ...`, `render ...`, `translate ...`, `stylize ...`, `vary ...`,
+`swap ...`, `stats ...`.
 
 This module is torch-free, so `models list/show/remove` answer at once; the commands that run a model live in
 engine/commands.py, imported only when one is asked for. Every user error ends as one line on stderr and exit
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from engine.api import (
     MAX_TRANSLATE_PIXELS,
     MODE_ENV,
+    NORMALIZATIONS,
+    NORMALIZE_CLIP,
     OLD_PRESET_NAMES,
     STYLE_PRESETS,
     WORKING_SIDE,
@@ -107,6 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="tile side in px for large photos (default: chosen from the photo and memory)")
     _full_res_option(styl)
 
+    vary = commands.add_parser(
+        "vary", help="translate photos into target classes with a MultiDomain model (DeepI2I): a grid of targets "
+                     "(rows) x seeds (columns)")
+    vary.add_argument("--model", required=True, help="model id of a MultiDomain model (see 'models list')")
+    vary.add_argument("--input", required=True, nargs="+", action="extend", metavar="PATH",
+                      help="photo(s) or folder(s) of photos; with several or a folder, --out is a folder (one grid "
+                           "per photo)")
+    vary.add_argument("--crop", type=_crop, metavar="X,Y,SIZE",
+                      help="the square the model sees, in the photo's pixels (default: the centre square, as the "
+                           "official test crops)")
+    vary.add_argument("--targets", required=True, type=_names, metavar="NAMES",
+                      help="target classes by name or number, separated by commas (see 'models show ID --palette')")
+    vary.add_argument("--seeds", type=_seeds, default=[0], metavar="LIST",
+                      help="noise seeds, e.g. 0-7 or 0,3,9 (default 0)")
+    vary.add_argument("--normalize", type=str.lower, choices=list(NORMALIZATIONS), default=NORMALIZE_CLIP,
+                      help="clip: (y+1)/2, one mapping for every image (default); minmax: each image stretched to "
+                           "its own range, as the official test saves")
+    vary.add_argument("--weight", type=float, default=1.0,
+                      help="strength of the photo's structure relative to the trained one (1 = official; lower gives "
+                           "the class more say over the shape; an app extension)")
+    vary.add_argument("--labels", action="store_true", help="write the class names and seeds beside the grid")
+    vary.add_argument("--out", required=True, help="output image, or a folder (PNGs named after the photos)")
+
     swap = commands.add_parser(
         "swap", help="Swapping Autoencoder: the layout of one photo with the texture of another")
     swap.add_argument("--model", required=True, help="model id of a StructureTexture model (see 'models list')")
@@ -144,6 +169,44 @@ def _size(text: str) -> tuple[int, int]:
                                          f"{MAX_TRANSLATE_PIXELS // 1_000_000} megapixels")
     return h, w
 
+
+
+def _crop(text: str) -> tuple[int, int, int]:
+    try:
+        x, y, size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a square like 40,0,300 (x, y, size in px)") from None
+    if x < 0 or y < 0 or size < 1:
+        raise argparse.ArgumentTypeError(f"'{text}': x and y must be >= 0 and the size positive")
+    return x, y, size
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of class names or numbers separated by commas")
+    return names
+
+
+MAX_SEEDS = 256
+
+
+def _seeds(text: str) -> list[int]:
+    """'0-7' or '0,3,9' (or both, '0-3,10')."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            first, last = int(low), int(high) if dash else int(low)
+            if first < 0 or last < first or last - first >= MAX_SEEDS:
+                raise ValueError
+            seeds += range(first, last + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of seeds like 0-7 or 0,3,9 (at most {MAX_SEEDS}, "
+                                         "none negative)") from None
+    if len(seeds) > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"'{text}': at most {MAX_SEEDS} seeds")
+    return seeds
 
 
 def _style_preset(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The command-line commands that run a model: import, export, render, translate, stylize, swap, stats (see
+"""The command-line commands that run a model: import, export, render, translate, stylize, vary, swap, stats (see
 engine/cli.py).
 
 They drive the same Engine handlers as the GUI, synchronously. Arguments (values, output paths) are checked
@@ -32,6 +32,8 @@ from engine.api import (
     RenderLabels,
     StylizeImage,
     TranslateImage,
+    Variation,
+    VaryImage,
     parse_import_options,
     pick_mode,
 )
@@ -70,6 +72,8 @@ def dispatch(args: argparse.Namespace, catalog: Catalog) -> int:
         return translate(engine, ctx, args)
     if args.command == "stylize":
         return stylize(engine, ctx, args)
+    if args.command == "vary":
+        return vary(engine, ctx, args)
     if args.command == "swap":
         return swap(engine, ctx, args)
     if args.command == "stats":
@@ -189,6 +193,78 @@ def stylize(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
             rounded=True)
 
     return _each(targets, one)
+
+
+def vary(engine: Engine, ctx: JobContext, args: argparse.Namespace) -> int:
+    """Each photo translated into every target with every seed: one grid per photo, rows = targets, columns =
+    seeds (one target and one seed: that image alone); the exit status."""
+    entry = engine.multi_domain_entry(args.model)  # a wrong model or class is named before any photo is read
+    domains = entry.capabilities.domains if entry.capabilities else ()
+    targets = [target_index(name, domains) for name in args.targets]
+    if not 0.0 <= args.weight <= 10.0:
+        raise ValueError(f"--weight must be between 0 and 10, got {args.weight}")
+    folder = any(Path(p).is_dir() for p in args.input)
+    outputs = _output_targets(gather(args.input), Path(args.out), "--input", folder=folder)
+    variations = tuple(Variation(t, seed, weight=args.weight) for t in targets for seed in args.seeds)
+
+    def one(source: Path, target: Path) -> None:
+        photo = read_rgb(source, max_pixels=MAX_TRANSLATE_PIXELS)
+        if args.crop:
+            photo = crop_square(photo, *args.crop)
+        images = engine.vary_image(VaryImage(args.model, photo, variations, args.normalize), ctx)
+        rows = [[images[r * len(args.seeds) + c] for c in range(len(args.seeds))] for r in range(len(targets))]
+        labels = ([domains[t] for t in targets], [f"seed {s}" for s in args.seeds]) if args.labels else None
+        # rounded to 8 bits as the official test saves (torchvision save_image), not truncated
+        write_rgb(target, grid(rows, labels), rounded=True)
+
+    return _each(outputs, one)
+
+
+def target_index(name: str, domains: tuple[str, ...]) -> int:
+    """A target class by name (case-insensitive) or number; refused with examples of the model's names."""
+    lowered = {d.lower(): i for i, d in enumerate(domains)}
+    if (found := lowered.get(name.lower())) is not None:
+        return found
+    if name.isdigit() and int(name) < len(domains):
+        return int(name)
+    shown = ", ".join(domains[:5]) + (f" ... ({len(domains)} in all)" if len(domains) > 5 else "")
+    raise ValueError(f"the model has no class '{name}'; its classes: {shown}")
+
+
+def crop_square(photo: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
+    h, w = photo.shape[:2]
+    if x + size > w or y + size > h:
+        raise ValueError(f"the square {x},{y},{size} reaches outside the {w}x{h} photo")
+    return photo[y:y + size, x:x + size]
+
+
+GAP = 2  # px between the cells of a grid
+LABEL_COLOUR = (235, 235, 235)
+
+
+def grid(rows: list[list[np.ndarray]], labels: tuple[list[str], list[str]] | None = None) -> np.ndarray:
+    """Images (equal HxWx3) in rows, GAP px of dark grey between; with labels (row names, column names) a margin
+    at the left and top carries them. One image without labels comes back as it is."""
+    if len(rows) == 1 and len(rows[0]) == 1 and labels is None:
+        return rows[0][0]
+    h, w = rows[0][0].shape[:2]
+    left, top = (112, 18) if labels else (0, 0)
+    out = np.full((top + len(rows) * (h + GAP) - GAP, left + len(rows[0]) * (w + GAP) - GAP, 3), 0.12, np.float32)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            y, x = top + r * (h + GAP), left + c * (w + GAP)
+            out[y:y + h, x:x + w] = image
+    if labels is None:
+        return out
+    from PIL import Image, ImageDraw
+
+    canvas = Image.fromarray(np.clip(np.rint(out * 255), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    for r, name in enumerate(labels[0]):
+        draw.text((4, top + r * (h + GAP) + h // 2 - 6), name[:18], fill=LABEL_COLOUR)
+    for c, name in enumerate(labels[1]):
+        draw.text((left + c * (w + GAP) + 4, 3), name, fill=LABEL_COLOUR)
+    return np.asarray(canvas).astype(np.float32) / 255
 
 
 def _each(targets: list[tuple[Path, Path]], make: Callable[[Path, Path], None]) -> int:

@@ -6,6 +6,7 @@ All model state lives here, touched only by the worker thread.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import warnings
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from engine.api import (
     Request,
     StylizeImage,
     TranslateImage,
+    VaryImage,
     pick_mode,
 )
 from engine.architecture import check_option_names, check_option_values
@@ -57,6 +59,7 @@ from engine.tasks import Job
 from engine.tasks.content_style import ContentStyle
 from engine.tasks.image_to_image import ImageToImage
 from engine.tasks.label_to_image import LabelToImage
+from engine.tasks.multi_domain import MultiDomain
 from engine.tasks.structure_texture import StructureTexture
 
 GENERIC_FILE_NAMES = {"latest_net_g", "net_g", "model", "checkpoint", "latest_checkpoint", "generator"}
@@ -84,6 +87,7 @@ class Engine:
         self.image_to_image = ImageToImage(self.models)
         self.structure_texture = StructureTexture(self.models)
         self.content_style = ContentStyle(self.models)
+        self.multi_domain = MultiDomain(self.models)
         # each returns what engine.api.RESULT_TYPES names for its request
         self.handlers: dict[type, Callable[[Any, Job], Any]] = {
             ListModels: self.list_models,
@@ -99,6 +103,7 @@ class Engine:
             RemoveAttribute: self.remove_attribute,
             TranslateImage: self.translate_image,
             StylizeImage: self.stylize_image,
+            VaryImage: self.vary_image,
         }
 
     def close(self) -> None:
@@ -133,6 +138,7 @@ class Engine:
         if job:
             job.progress(0.1, f"reading {source.name}")
         ckpt = read_checkpoint(source)
+        source = ckpt.path  # a DeepI2I experiment folder is catalogued by its G.pth (its siblings are read with it)
         arch = _malformed_as_error(source, "the weights are malformed", lambda: registry.detect(ckpt.state_dict))
         check_option_names(arch, options)
         given = check_option_values(arch, options)
@@ -149,11 +155,11 @@ class Engine:
                 raise CheckpointError(f"{source.name}: {describe_nonfinite(bad)}; such a model renders black or "
                                       "garbage: refused (import it anyway with --allow-nonfinite)")
             warning = f"WARNING: {describe_nonfinite(bad)}; renders may be black or garbage"
-        sha = sha256_file(source)
+        sha = _sha256_of(ckpt)
         if (existing := self.catalog.find_by_sha(sha)) and existing.hparams == hparams:
             return self.models.get(existing.id)
         palette_name = ckpt.metadata.get("palette") or _palette_for(hparams)
-        name = ckpt.metadata.get("name") or _name_from_path(source)
+        name = ckpt.metadata.get("name") or ckpt.hints.get("experiment") or _name_from_path(source)
         entry = ModelEntry(
             id=self.catalog.unique_id(f"{arch.method}-{name}"),
             method=arch.method,
@@ -178,6 +184,7 @@ class Engine:
         self.models.forget(request.model_id)
         self.structure_texture.forget(request.model_id)
         self.content_style.forget(request.model_id)
+        self.multi_domain.forget(request.model_id)
         return request.model_id
 
     def loaded(self, model_id: str, job: Job | None = None) -> tuple[dict[str, Any], dict[str, torch.nn.Module]]:
@@ -201,6 +208,12 @@ class Engine:
 
     def content_style_entry(self, model_id: str) -> ModelEntry:
         return self.content_style.entry(model_id)
+
+    def vary_image(self, request: VaryImage, job: Job) -> tuple[np.ndarray, ...]:
+        return self.multi_domain.vary(request, job)
+
+    def multi_domain_entry(self, model_id: str) -> ModelEntry:
+        return self.multi_domain.entry(model_id)
 
     def encode_image(self, request: EncodeImage, job: Job) -> Embedding:
         return self.structure_texture.encode(request, job)
@@ -253,6 +266,14 @@ def _malformed_as_error(source: Path, what: str, step: Callable[[], Any]) -> Any
         raise CheckpointError(f"{source.name}: {what} ({reason})") from None
 
 
+def _sha256_of(ckpt: Checkpoint) -> str:
+    """The file's sha256; for several files read as one model (a DeepI2I experiment folder), the sha256 of their
+    names and sha256s, so a change to any of them is a new model."""
+    if len(ckpt.files) <= 1:
+        return sha256_file(ckpt.path)
+    return hashlib.sha256("".join(f"{f.name}:{sha256_file(f)}\n" for f in ckpt.files).encode()).hexdigest()
+
+
 def _options_origin(ckpt: Checkpoint) -> str:
     return f"{ckpt.path.name} metadata" if ckpt.metadata else str(ckpt.path.parent / "opt.txt")
 
@@ -277,6 +298,8 @@ def _palette_for(hparams: dict[str, Any]) -> str | None:
 def _classes(ckpt: Checkpoint, hparams: dict[str, Any], palette_name: str | None) -> tuple[tuple[int, str], ...]:
     if classes := ckpt.metadata.get("classes"):
         return tuple((int(i), str(n)) for i, n in classes)
+    if names := hparams.get("class_names"):  # MultiDomain models: their target classes
+        return tuple(enumerate(str(n) for n in names))
     label_nc = int(hparams.get("label_nc") or 0)
     top = label_nc + 1 if hparams.get("contain_dontcare_label") else label_nc  # the dontcare channel is an id too
     if palette_name:
@@ -295,6 +318,9 @@ def _notes(hparams: dict[str, Any], ckpt: Checkpoint, name: str, warning: str = 
         notes.append(f"options read from {ckpt.path.parent / 'opt.txt'}")
     if "netE" in ckpt.parts:
         notes.append("includes an image encoder (style images)")
+    if (names := hparams.get("class_names")) and names[0] == "class 0":
+        notes.append(f"{len(names)} target classes, numbered: name them on import with -o classes=NAME,NAME,... or "
+                     "a class file (-o classes=I128_imgs.pickle, or classes.txt beside the nets)")
     return "; ".join(notes)
 
 

@@ -134,3 +134,85 @@ def _globals_of(ops: list[tuple[Any, Any]]) -> list[str]:
             names.append(f"{module}.{attr}" if isinstance(module, str) and isinstance(attr, str) else "(unnamed)")
         last = value
     return names
+
+
+# --- a restricted reader: plain dicts of names and numbers, built without unpickling -----------------------------
+
+_PLAIN_STRINGS = _STRING_OPS | {"SHORT_BINBYTES", "BINBYTES"}
+_PLAIN_INTS = {"BININT", "BININT1", "BININT2", "LONG1", "INT", "LONG"}
+_STRUCTURE_OPS = {"PROTO", "FRAME", "STOP", "MARK", "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS", "MEMOIZE", "PUT",
+                  "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD", "EXT1", "EXT2",
+             "EXT4", "PERSID", "BINPERSID"}
+MAX_PLAIN_PICKLE = 16 << 20  # a class-name dictionary of thousands of entries is a few hundred kB
+
+
+def read_plain_dict(data: bytes) -> dict[str, int]:
+    """A pickle of one dict {str: int} (e.g. an ImageFolder's class_to_idx), read by following its opcodes on a
+    stack of our own: only strings, whole numbers and dict-building opcodes are accepted; anything else (code to run,
+    other objects) is refused by name without running it. Raises ValueError with a one-line reason."""
+    if len(data) > MAX_PLAIN_PICKLE:
+        raise ValueError(f"over {MAX_PLAIN_PICKLE >> 20} MB, not a dictionary of class names")
+    stack: list[Any] = []
+    marks: list[int] = []
+    memo: dict[int, Any] = {}
+    try:
+        ops = list(_ops(io.BytesIO(data)))
+    except (ValueError, EOFError, RecursionError, NotImplementedError):
+        raise ValueError("not a pickle, or a truncated one") from None
+    for op, arg in ops:
+        name = op.name
+        try:
+            if name in _CODE_OPS:
+                what = f" ({_globals_of(ops)[0]})" if _globals_of(ops) else ""
+                raise ValueError(f"it would run code or build Python objects when loaded{what}: refused for safety, "
+                                 "nothing was run")
+            if name in _PLAIN_STRINGS:
+                stack.append(arg.decode("utf-8", errors="replace") if isinstance(arg, bytes) else str(arg))
+            elif name in _PLAIN_INTS:
+                if isinstance(arg, bool) or not isinstance(arg, int):  # protocol 0 writes True/False as INT
+                    raise ValueError("it holds a value that is not a whole number")
+                stack.append(arg)
+            elif name not in _STRUCTURE_OPS:
+                raise ValueError(f"it holds something other than names and numbers (pickle opcode {name}): "
+                                 "refused, nothing was run")
+            elif name == "MARK":
+                marks.append(len(stack))
+            elif name == "EMPTY_DICT":
+                stack.append({})
+            elif name == "DICT":
+                at = marks.pop()
+                items = stack[at:]
+                del stack[at:]
+                stack.append(_pairs({}, items))
+            elif name == "SETITEM":
+                value, key = stack.pop(), stack.pop()
+                _pairs(stack[-1], [key, value])
+            elif name == "SETITEMS":
+                at = marks.pop()
+                items = stack[at:]
+                del stack[at:]
+                _pairs(stack[-1], items)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = stack[-1]
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[int(arg)] = stack[-1]
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo[int(arg)])
+            elif name == "STOP":
+                break
+        except (IndexError, KeyError, TypeError, AttributeError):
+            raise ValueError("a malformed pickle") from None
+    if len(stack) != 1 or not isinstance(stack[0], dict):
+        raise ValueError("it does not hold one dictionary of names and numbers")
+    return stack[0]
+
+
+def _pairs(target: dict[str, int], items: list[Any]) -> dict[str, int]:
+    if len(items) % 2 or not isinstance(target, dict):
+        raise ValueError("a malformed pickle")
+    pairs = list(zip(items[::2], items[1::2]))
+    if any(not isinstance(key, str) or not isinstance(value, int) for key, value in pairs):
+        raise ValueError("its dictionary is not of names to numbers")
+    target.update(pairs)
+    return target

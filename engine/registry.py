@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from engine.architecture import Architecture
 from engine.checkpoints import CheckpointError, StateDict
-from engine.models import cut, cyclegan, hierarchyflow, sae, spade
+from engine.models import cut, cyclegan, deepi2i, hierarchyflow, sae, spade
 
 ARCHITECTURES: tuple[Architecture, ...] = (
     spade.ARCHITECTURE,
@@ -17,6 +17,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     cut.ARCHITECTURE,  # before cyclegan: both are `model.N` ResNets
     cyclegan.ARCHITECTURE,
     hierarchyflow.ARCHITECTURE,
+    deepi2i.ARCHITECTURE,
 )
 
 

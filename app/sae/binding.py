@@ -12,11 +12,18 @@ from PySide6.QtCore import QObject
 
 from app.history import ProjectChange
 from app.sae import edits
-from app.sae.looks import Direction, LookPreviews, Target, attribute_directions, component_directions
+from app.sae.looks import (
+    Direction,
+    LookPreviews,
+    Target,
+    attribute_directions,
+    component_directions,
+    region_directions,
+)
 from app.sae.photos import resize
-from app.sae.region_panel import RegionPanel
+from app.sae.region_panel import STRUCTURE_LIMIT, RegionPanel
 from app.sae.session import MASK, PHOTO, SwapSession
-from app.sae.stack import SWAP, TEXTURE, RegionLayer, SwapLayer, SwapProject, TextureLayer
+from app.sae.stack import SWAP, TEXTURE, RegionLayer, SwapLayer, SwapProject, TextureLayer, structure_step
 from app.sae.swap_panel import BlendControl
 from app.sae.texture_panel import (
     ATTRIBUTE_LIMIT,
@@ -50,7 +57,7 @@ class EditBinding(QObject):
         self.looks = LookPreviews(session.bridge, self)  # the texture sliders' end pictures and names
         self.looks.changed.connect(self._show_looks)
         self.looks.failed.connect(lambda message: session.status.emit(message, True))
-        self._directions: tuple[list[Direction], list[Direction]] = ([], [])  # global, attributes
+        self._directions: tuple[list[Direction], ...] = ([], [], [])  # global, attributes, the region's
         blend.blend_changed.connect(self._blend)
         region.threshold_changed.connect(self._threshold)
         region.gains_changed.connect(self._region_gains)
@@ -74,6 +81,7 @@ class EditBinding(QObject):
             self.sync_mask()  # follows drags too: the mask grows as the threshold slider moves
             if change.final:
                 self.sync_controls()
+                self._ask_looks()  # the selected region's pictures (made once per region shape)
 
     # --- project -> controls ---------------------------------------------------------------------------
 
@@ -148,19 +156,28 @@ class EditBinding(QObject):
     # --- the texture sliders' pictures ------------------------------------------------------------------
 
     def _ask_looks(self) -> None:
-        """Pictures of every texture slider's ends on the current photo, made with the model that made its codes."""
+        """Pictures of every slider's ends on the current photo, made with the model that made its codes: the
+        selected region's Reshape sliders first (on the photo as embedded, within the region), then the texture
+        sliders."""
         project, doc, entry, stats = self.project, self.session.document, self.session.entry, self.stats
         if project is None or doc is None or stats is None or entry is None or entry.id != project.model_id:
-            self._directions = ([], [])
+            self._directions = ([], [], [])
             self.looks.set_target(None, [])
             return
         emb = project.embedding
+        selected = project.selected
+        region: list[Direction] = []
+        if isinstance(selected, RegionLayer) and selected.weights.any():
+            count = self.region.sliders.count()
+            region = region_directions([structure_step(stats, [0.0] * i + [STRUCTURE_LIMIT]) for i in range(count)],
+                                       selected.weights)
         self._directions = (component_directions(stats, MAX_GLOBAL, PC_LIMIT),
-                            attribute_directions(stats, ATTRIBUTE_LIMIT))
+                            attribute_directions(stats, ATTRIBUTE_LIMIT), region)
         target = Target(project.model_id, doc.shared(PHOTO), emb.structure, emb.texture, tuple(emb.size),
                         project.noise_seed)
-        self.looks.set_target(target, self._directions[0] + self._directions[1])
+        self.looks.set_target(target, region + self._directions[0] + self._directions[1])
 
     def _show_looks(self) -> None:
-        components, attributes = ([self.looks.look(d.key) for d in part] for part in self._directions)
+        components, attributes, region = ([self.looks.look(d.key) for d in part] for part in self._directions)
         self.texture.show_looks(components, attributes)
+        self.region.show_looks(region)

@@ -120,7 +120,10 @@ class SwapFiles(PageFiles):
         self._open_chosen("Open Photo", PHOTO_FILTER, self.open_photo_file, PHOTO_FILES)
 
     def open_photo_file(self, path: str | Path) -> Outcome:
-        """Read a photo (on the file lane) and embed it as a new project (after asking about unsaved work)."""
+        """Read a photo (on the file lane) and embed it as a new project (after asking about unsaved work). Asked
+        before the engine has listed the models (the app just started), it waits for the list, then opens."""
+        if self.page.session.entry is None and not self.page.models_listed:
+            return self._after_model_list(path)
         try:
             read = self.page.session.photo_reader()
         except ValueError as exc:
@@ -128,6 +131,21 @@ class SwapFiles(PageFiles):
             return Outcome.settled(False)
         return self.open_with("Open Photo", path,
                               read, lambda photo: self.embed(photo, recent=Path(path)))
+
+    def _after_model_list(self, path: str | Path) -> Outcome:
+        """Open `path` once the model list is in; the outcome ends with that opening's."""
+        waiting = Outcome(self)
+        self.show_activity(f"Waiting for the model list to open {Path(path).name}…")
+
+        def listed() -> None:
+            self.page.models_arrived.disconnect(listed)
+            opened = self.open_photo_file(path)
+            opened.done.connect(waiting.settle)
+            if opened.ok is not None:
+                waiting.settle(opened.ok)
+
+        self.page.models_arrived.connect(listed)
+        return waiting
 
     def open_image(self, image: np.ndarray, name: str) -> bool:
         """Another tool's result as the photo to edit (HxWx3 float in [0, 1]), as opening a file would: the model's

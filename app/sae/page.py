@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -63,6 +63,7 @@ DROP_TIP = "Drop a photo on the image to swap to its texture (Ctrl+drop opens it
 
 class SwapPage(ProjectPage):
     ACCEPTS_PHOTOS = True
+    models_arrived = Signal()  # the model list arrived (or failed): a photo asked for before then may open
 
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,7 +104,10 @@ class SwapPage(ProjectPage):
         self._build_layout(self._build_toolbar())
         self._connect()
         self.files = SwapFiles(self, bridge)
+        self.models_listed = False  # the engine's model list has arrived (or could not be read)
         catalog.changed.connect(self._catalog_changed)
+        catalog.changed.connect(self._models_listed)
+        catalog.list_failed.connect(self._models_listed)
         self._catalog_changed()
         self._project_changed()
 
@@ -296,6 +300,10 @@ class SwapPage(ProjectPage):
         else:
             self.model_picker.show_model(current.id if current else None)
             self._sync_notice()
+
+    def _models_listed(self) -> None:
+        self.models_listed = True
+        self.models_arrived.emit()
 
     def _model_picked(self, model_id: str) -> None:
         entry = self.catalog.get(model_id)

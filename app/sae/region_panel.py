@@ -1,14 +1,18 @@
 """Region controls: what a click of the Region tool does now, New Region, the similarity threshold the selected
 region grows with, how soft its edges are, and the sliders that move its structure codes along the principal
-directions of structure codes. Emits intents; the page edits."""
+directions of structure codes, with pictures of the region at each slider's two ends. Emits intents; the page
+edits."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from app.sae.direction_sliders import DirectionSliders
 from app.sae.edits import DEFAULT_THRESHOLD
+from app.sae.looks import Look
 from engine.api import CodeStats
 
 THRESHOLD_STEPS = 100
@@ -45,7 +49,7 @@ class RegionPanel(QGroupBox):
         row.addWidget(self.readout)
         self.edges = QLabel(wordWrap=True)
         self.edges.setProperty("role", "muted")
-        self.sliders = DirectionSliders(self, limit=STRUCTURE_LIMIT)
+        self.sliders = DirectionSliders(self, limit=STRUCTURE_LIMIT, pictures=True)
         self.sliders.values_changed.connect(self.gains_changed)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
@@ -86,6 +90,12 @@ class RegionPanel(QGroupBox):
         self.hint.setText(NOTHING_SELECTED if threshold is None else SELECTED.format(name=name or "A region"))
         self.sliders.set_values(gains)
         self.sliders.setEnabled(threshold is not None)
+
+    def show_looks(self, looks: Sequence[Look | None]) -> None:
+        """The selected region at each Reshape slider's two ends (None: not made yet, or no region selected)."""
+        for row in range(self.sliders.count()):
+            look = looks[row] if row < len(looks) else None
+            self.sliders.set_pictures(row, look.left if look else None, look.right if look else None)
 
     def _moved(self) -> None:
         self._show_threshold()

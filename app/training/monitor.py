@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.training.estimate import duration
 from app.training.process import CONFIG_FILE, LOG_FILE, request_stop, resume_run, run_alive, stop_requested
 from trainers.events import EVENTS_FILE, RUN_FILE, EventTail
 
@@ -350,9 +351,4 @@ def _run_name(run_dir: Path) -> str:
 
 def time_left(seconds: float) -> str:
     """"about 12 min left", rounded as a person would say it."""
-    if seconds < 60:
-        return "less than a minute left"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"about {minutes} min left"
-    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+    return f"{duration(seconds)} left"

@@ -1,8 +1,8 @@
 """A tool page as the main window knows it: the one protocol between them. A page names its entries for the
 File and Edit menus (the window shows them, and their shortcuts live, only while the page is), says whether it
 may close (unsaved work), what it has open (the window's title, the undo history panel), whether it has a result
-image and takes photos (File > Send to), which side panels Tab hides, and opens recent files; the window knows
-nothing else of it. Pages never import each other: a photo goes from one to another through the window."""
+image and takes photos (File > Send to), which side panels Tab hides, opens recent files, and what saves its work
+into a studio project; the window knows nothing else of it. Pages never import each other: a photo goes from one to another through the window."""
 
 from __future__ import annotations
 
@@ -78,6 +78,11 @@ class Page(QWidget):
     def focus_canvas(self) -> None:
         """Give the keyboard to the page's canvas (so its tool keys work), as entering the page does."""
 
+    def project_files(self) -> PageFiles | None:
+        """What saves and opens the page's work as a project (.ora): a studio project holds each tool's work
+        through it (app/fileio/studio.py); None: the page keeps no work."""
+        return None
+
 
 class ProjectPage(Page):
     """A page that edits one project at a time: its PageFiles (`files`) make the menu entries and guard unsaved
@@ -136,6 +141,9 @@ class ProjectPage(Page):
 
     def panels(self) -> list[QWidget]:
         return list(self.side_panels)
+
+    def project_files(self) -> PageFiles:
+        return self.files
 
     def focus_canvas(self) -> None:
         """The canvas when it shows, else the page itself: never a spin box of the toolbar, which would take

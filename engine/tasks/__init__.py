@@ -1,9 +1,9 @@
 """One service per task, working on any architecture of that task through its descriptor.
 
 label_to_image (LabelToImage), image_to_image (ImageToImage, tiled), structure_texture (StructureTexture),
-content_style (ContentStyle). Each module also defines the descriptor class its architectures declare, with
-what the service calls on their networks. The multi-domain task (Task.MULTI_DOMAIN: a photo + a target
-class/domain/node + a style code or seed -> an image) gets its module here when its first architecture comes.
+content_style (ContentStyle), multi_domain (MultiDomain: a photo + a target class/domain/node + a seed -> an
+image, the photo's encoding kept across variations; DeepI2I). Each module also defines the descriptor class its
+architectures declare, with what the service calls on their networks.
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from engine import registry, stylize, tiling
-from engine.api import Capabilities, DecodeCodes, Mode, ModelEntry, RenderLabels, Task
+from engine.api import Capabilities, DecodeCodes, Mode, ModelEntry, RenderLabels, Task, Variation
 from engine.architecture import Architecture, Hparams, Nets
 from engine.catalog import Catalog
 from engine.checkpoints import StateDict, canonicalize, read_checkpoint
 from engine.handlers import Engine
-from engine.models import cut, cyclegan, hierarchyflow, sae, spade
+from engine.models import cut, cyclegan, deepi2i, hierarchyflow, sae, spade
 from tests.translation_fixtures import photo
 
 CPU = torch.device("cpu")
@@ -143,8 +143,18 @@ def _hierarchyflow(folder: Path) -> tuple[Nets, Path, dict, dict]:
     return {"flow": flow}, path, {}, hparams
 
 
+def _deepi2i(folder: Path) -> tuple[Nets, Path, dict, dict]:
+    """The official training's experiment folder: G.pth, D.pth, E1.pth, A1.pth side by side."""
+    torch.manual_seed(0)
+    nets = {"G": deepi2i.Generator(8).eval(), "E1": deepi2i.Discriminator(8).eval(), "A1": deepi2i.Adaptor(8).eval()}
+    for role, net in {**nets, "D": deepi2i.Discriminator(8)}.items():
+        torch.save(net.state_dict(), folder / f"{role}.pth")
+    return nets, folder / "G.pth", {"classes": "lion,tiger"}, deepi2i.config_hparams(ch=8, class_names=["lion", "tiger"])
+
+
 OFFICIAL_FILES: dict[str, Callable[[Path], tuple[Nets, Path, dict, dict]]] = {
-    "spade": _spade, "sae": _sae, "cyclegan": _cyclegan, "cut": _cut, "hierarchyflow": _hierarchyflow}
+    "spade": _spade, "sae": _sae, "cyclegan": _cyclegan, "cut": _cut, "hierarchyflow": _hierarchyflow,
+    "deepi2i": _deepi2i}
 
 
 def outputs(arch: Architecture, nets: Nets, hparams: Hparams) -> list[np.ndarray]:
@@ -159,6 +169,12 @@ def outputs(arch: Architecture, nets: Nets, hparams: Hparams) -> list[np.ndarray
         structure, texture = arch.encode(nets, photo(1, (128, 144)), CPU)
         image, _, _ = arch.decode(nets, hparams, DecodeCodes("m", structure, texture, (128, 144)), CPU)
         return [structure, texture, image]
+    if arch.task is Task.MULTI_DOMAIN:
+        varier = arch.varier(nets, hparams)
+        with torch.inference_mode():
+            encoding = varier.encode(tiling.to_tensor(photo(1, (128, 128)), CPU) * 2 - 1)
+            images = varier.generate(encoding, [Variation(1, 3), Variation(0, 2, target_b=1, mix=0.3, weight=0.5)])
+        return [images.numpy()]
     stylist = arch.stylist(nets)
     return [stylize.Stylizer()(("m", ""), stylist, caps, photo(1), photo(2), 0.6, tile=10_000, device=CPU)]
 
