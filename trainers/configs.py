@@ -295,6 +295,48 @@ class HierarchyFlowConfig(RunConfig):
     checkpoint_every: int = opt(500, "steps between checkpoints (the official: every 500)", "Reporting")
 
 
+# --- multi-class translation (DeepI2I) -----------------------------------------------------------------------
+
+BIGGAN_G_FILE, BIGGAN_D_FILE = "G.pth", "D.pth"  # BigGAN-PyTorch's 128 px release (its G_ema.pth renamed G.pth)
+
+
+@dataclass
+class DeepI2IConfig(RunConfig):
+    # data
+    images: str = opt("", "folder of class folders: one subfolder of photos per class (the subfolder names, sorted, "
+                          "are the model's classes), any sizes", "Data")
+    max_images: int | None = opt(None, "use at most this many photos per class (empty: all)", "Data")
+    flip: bool = opt(False, "ours: random horizontal flips (the official HDF5 data has none)", "Data")
+    # BigGAN weights: the official transfer learning (both empty: from scratch)
+    biggan_G: str = opt("", f"BigGAN-PyTorch 128 px generator {BIGGAN_G_FILE} (G_ema.pth renamed): G starts from "
+                            "it (with biggan_D; both empty: train from scratch)", "Network",
+                        looks_for=(BIGGAN_G_FILE,))
+    biggan_D: str = opt("", f"BigGAN-PyTorch 128 px discriminator {BIGGAN_D_FILE}: D and the encoder E1 start from "
+                            "it", "Network", looks_for=(BIGGAN_D_FILE,))
+    # network (scripts/DeepI2I.sh)
+    ch: int = opt(96, "width of G, D and the encoder (G_ch = D_ch; BigGAN's release: 96)", "Network")
+    dim_z: int = opt(120, "noise size (6 chunks, one per generator stage)", "Network")
+    shared_dim: int = opt(128, "class embedding size", "Network")
+    n_classes: int | None = opt(None, "rows of the class embedding (empty: 1000 with BigGAN weights, the number of "
+                                      "classes from scratch)", "Network")
+    attention: int = opt(64, "resolution of the self-attention blocks in G and D (64, the release; 0: none)",
+                         "Network")
+    # optimisation (the code's defaults)
+    total_steps: int = opt(100_000, "training iterations (ours: the paper gives no count; the code runs 100 "
+                                    "epochs at 32 photos per step, 3,125 steps per 1,000 photos)")
+    batch_size: int = opt(32, "photos per step and process (the code: 4 x 8 accumulations)")
+    phase1_steps: int = opt(500, "with BigGAN weights: the first steps train only the adaptor A1, then A1 and G "
+                                 "(the encoder stays frozen); from scratch everything trains from the start")
+    lr_G: float = opt(1e-4, "generator learning rate")
+    lr_D: float = opt(4e-4, "discriminator learning rate (also the encoder's and the adaptor's, as the code)")
+    beta1: float = opt(0.0, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    adam_eps: float = opt(1e-6, "Adam epsilon")
+    lambda_rec: float = opt(1.0, "weight of the reconstruction loss (L1 between the discriminator's features of "
+                                 "each input and of its translation) against the hinge GAN loss")
+    checkpoint_every: int = opt(1000, "steps between checkpoints (the code: every 1000)", "Reporting")
+
+
 def find_vgg19_weights(explicit: str | Path | None = None, names: tuple[str, ...] = (VGG19_FILE,)) -> Path | None:
     """The VGG-19 weights file: `explicit` if given, else the first of `names` (default: torchvision's
     download) in the torch hub cache.

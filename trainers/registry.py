@@ -15,6 +15,7 @@ from typing import Any, Literal
 from trainers.configs import (
     CutConfig,
     CycleGanConfig,
+    DeepI2IConfig,
     HierarchyFlowConfig,
     RunConfig,
     SaeConfig,
@@ -23,8 +24,8 @@ from trainers.configs import (
 )
 
 # What the set-up dialog asks for: photos with label maps, one folder of photos, a folder per domain, one
-# source and one target photo, or a folder of content photos and one of style images.
-DataKind = Literal["paired", "photos", "unpaired", "single", "content_style"]
+# source and one target photo, a folder of content photos and one of style images, or a folder of class folders.
+DataKind = Literal["paired", "photos", "unpaired", "single", "content_style", "classes"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ TRAINERS: tuple[TrainerSpec, ...] = (
     TrainerSpec("hierarchyflow", "HierarchyFlow", HierarchyFlowConfig, "content_style", "trainers.hierarchyflow",
                 "Style transfer that keeps the photo's content (a flow network with an aligned-style loss): any "
                 "style image applied to any photo. A folder of content photos and a folder of style images."),
+    TrainerSpec("deepi2i", "DeepI2I", DeepI2IConfig, "classes", "trainers.deepi2i",
+                "Multi-class translation: a photo into any of the classes it was trained on (e.g. seasons, times of "
+                "day, animals), keeping its layout. A folder of class folders; optionally BigGAN 128 px weights."),
 )
 
 

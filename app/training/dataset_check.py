@@ -134,8 +134,8 @@ def _parse_summary(out: str) -> dict[str, Any] | None:
 
 def _usable(summary: dict[str, Any]) -> str:
     """"12 pairs" for paired folders (SPADE), "12 photos in A and 9 in B" for two domains (CycleGAN, CUT) or
-    "12 content photos and 9 style images" when the summary names them (HierarchyFlow), "12 photos" for one
-    folder of photos or the photos of SinCUT."""
+    "12 content photos and 9 style images" when the summary names them (HierarchyFlow), "12 photos in 3 classes"
+    for a folder of class folders (DeepI2I), "12 photos" for one folder of photos or the photos of SinCUT."""
     if "pairs" in summary:
         return f"{_count(summary['pairs'])} pairs"
     if "images_A" in summary:
@@ -143,6 +143,8 @@ def _usable(summary: dict[str, Any]) -> str:
         if names := summary.get("domain_names"):
             return f"{a} {names.get('A', 'in A')} and {b} {names.get('B', 'in B')}"
         return f"{a} photos in A and {b} in B"
+    if summary.get("classes"):  # a folder of class folders (DeepI2I)
+        return f"{_count(summary.get('images'))} photos in {len(summary['classes'])} classes"
     return f"{_count(summary.get('images'))} photos"
 
 
@@ -196,6 +198,9 @@ def _details(summary: dict[str, Any]) -> str:
     else:
         usable = _count(summary.get("pairs" if paired else "images"))
         rows = [("Pairs" if paired else "Photos", str(usable), None)]
+    if classes := summary.get("classes"):  # [[name, photos], ...]
+        shown = ", ".join(f"{html.escape(str(name))} ({count})" for name, count in classes[:12])
+        rows.append(("Classes", f"{len(classes)}: {shown}{' …' if len(classes) > 12 else ''}", None))
     if usable:
         rows.append(("Sizes", _sizes(summary.get("sizes")), None))
         if "label_ids_found" in summary:

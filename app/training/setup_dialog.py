@@ -1,6 +1,7 @@
 """Training > Train <title>…: data folders, palette, a live dataset check, a preset (Quick look / Default / The
 paper's) with the trainer's options (generated from its config) under Advanced, devices, run name and folder;
-Start launches a detached trainer.
+Start launches a detached trainer. Once the data check passes, a few real steps of the trainer on that data measure
+how long each preset (and the form's own step count) would take on this computer (app/training/estimate.py).
 
 Everything trainer-specific comes from its line in trainers.registry: the data rows follow its data kind
 (photos with label maps, one folder of photos, a folder per domain or a dataset holding trainA and trainB,
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.training.dataset_check import DatasetCheck
+from app.training.estimate import Measurement, SpeedProbe, cached, duration, estimate_text, speed_key
 from app.training.options_form import OptionsForm
 from app.training.palette_editor import PaletteEditor, user_palettes
 from app.training.presets import DEFAULT_PRESET, PRESETS, describe_preset, matching_preset, preset_values
@@ -61,7 +63,10 @@ DATA_KINDS = {
     # the check counts them as its two folders, A and B
     "content_style": ("Data (a folder of content photos and a folder of style images, any sizes)",
                       [("content", "style")], "Choose a folder of content photos and a folder of style images."),
+    "classes": ("Data (a folder of class folders: one subfolder of photos per class, any sizes)", [("images",)],
+                "Choose a folder holding one subfolder of photos per class (at least 2 classes)."),
 }
+MEASURE_DELAY_MS = 1_500  # the form rests this long before its speed is measured
 RANDOM_VGG = "random"  # the trainers' vgg_weights value for random weights (tests)
 # Data and Run are mostly edited on the left; a trainer's own groups (Patches, PatchNCE) come last.
 FIRST_TABS = ("Training", "Network", "Reporting", "Data", "Run")
@@ -191,19 +196,40 @@ class SetupDialog(QDialog):
         self.presets = QButtonGroup(self)
         self.presets.setExclusive(False)  # none checked once the user sets an option by hand
         preset_row = QHBoxLayout()
+        self.preset_times: dict[str, QLabel] = {}  # the measured time under each preset's button
         for preset in PRESETS:
             button = QPushButton(preset.title, checkable=True)
             button.setToolTip(describe_preset(preset, self._defaults))
             button.setProperty("preset", preset.key)
             self.presets.addButton(button)
-            preset_row.addWidget(button, 1)
+            time_label = QLabel(alignment=Qt.AlignmentFlag.AlignHCenter)
+            time_label.setProperty("role", "muted")
+            self.preset_times[preset.key] = time_label
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.addWidget(button)
+            column.addWidget(time_label)
+            preset_row.addLayout(column, 1)
         self.presets.buttonClicked.connect(lambda button: self.apply_preset(button.property("preset")))
         self.preset_note = QLabel()
         self.preset_note.setWordWrap(True)
-        self.time_note = QLabel("Time: measured from the first steps of the run; the training monitor then shows "
-                                "the time left (\"about 12 min left\").")
+        self.time_note = QLabel()
         self.time_note.setProperty("role", "muted")
         self.time_note.setWordWrap(True)
+        self.stop_measuring = QPushButton("Stop measuring")
+        self.stop_measuring.setToolTip("Stop timing the trainer's first steps (the estimate stays unknown)")
+        self.stop_measuring.clicked.connect(self.cancel_measuring)
+        self.stop_measuring.hide()
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.time_note, 1)
+        time_row.addWidget(self.stop_measuring, 0, Qt.AlignmentFlag.AlignTop)
+        self.speed = SpeedProbe(trainer.method, self)
+        self.speed.measured.connect(lambda *_: self._measure_soon(0))
+        self.speed.failed.connect(self._measuring_failed)
+        self.speed.running_changed.connect(lambda _running: self._show_estimates())
+        self._not_measured: dict[str, str] = {}  # speed key -> why not (failed, or stopped by the user)
+        self._measure_timer = QTimer(self, singleShot=True, interval=MEASURE_DELAY_MS)
+        self._measure_timer.timeout.connect(self._measure_next)
         self.advanced = QToolButton(checkable=True)
         self.advanced.setText("Advanced options (every setting; changed values in bold)")
         self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -229,7 +255,7 @@ class SetupDialog(QDialog):
         right.addWidget(preset_heading)
         right.addLayout(preset_row)
         right.addWidget(self.preset_note)
-        right.addWidget(self.time_note)
+        right.addLayout(time_row)
         right.addWidget(self.vgg_summary)
         right.addWidget(self.advanced)
         right.addWidget(self.options, 1)
@@ -252,6 +278,9 @@ class SetupDialog(QDialog):
         self.palette.currentIndexChanged.connect(self._data_changed)
         for field in (self.run_name, self.run_folder.line):
             field.textChanged.connect(self._update_start)
+        self.check.state_changed.connect(lambda: self._measure_soon())
+        self.options.changed.connect(lambda: self._measure_soon())
+        self.device.currentTextChanged.connect(lambda _device: self._measure_soon())
         self._right = right
         self.apply_preset(DEFAULT_PRESET)
         self._data_changed()
@@ -284,6 +313,7 @@ class SetupDialog(QDialog):
         self._update_start()
         if not self.start.isEnabled():
             return
+        self.cancel_measuring()  # the run needs the device to itself
         try:
             start_run(self.run_dir(), self.config(),
                       Launch(self._trainer.method, self.processes.value(), self.gpus.text().strip()))
@@ -292,6 +322,83 @@ class SetupDialog(QDialog):
             return
         self.run_started.emit(self.run_dir())
         self.accept()
+
+    def cancel_measuring(self) -> None:
+        """Stop timing the first steps; the estimate waits until the data or options change."""
+        if self.speed.running:
+            self._not_measured[self.speed.key] = "stopped"
+            self.speed.cancel()
+        self._measure_timer.stop()
+        self._show_estimates()
+
+    def done(self, result: int) -> None:
+        self.speed.cancel()  # a closed dialog leaves no trainer behind
+        self._measure_timer.stop()
+        super().done(result)
+
+    # --- the time a run takes -----------------------------------------------------------------
+
+    def _speed_configs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(speed key, config) of the form's config and of each preset's, the form's first; none before the data
+        check passed or while an option is invalid."""
+        if not self.check.ok or self.options.errors():
+            return []
+        try:
+            config = self.config()
+        except ValueError:
+            return []
+        configs = [config, *({**config, **preset_values(p, self._defaults)} for p in PRESETS)]
+        return [(speed_key(self._trainer.method, c), c) for c in configs]
+
+    def _measure_soon(self, delay_ms: int | None = None) -> None:
+        """Measure what is not yet known once the form rests; a measurement of a config no longer shown stops."""
+        self._show_estimates()
+        wanted = {key for key, _ in self._speed_configs()}
+        if self.speed.running and self.speed.key not in wanted:
+            self.speed.cancel()
+        self._measure_timer.start(MEASURE_DELAY_MS if delay_ms is None else delay_ms)
+
+    def _measure_next(self) -> None:
+        if self.speed.running or not self.isVisible():
+            return
+        for key, config in self._speed_configs():
+            if cached(key) is None and key not in self._not_measured:
+                self.speed.measure(key, config)
+                return
+
+    def _measuring_failed(self, key: str, reason: str) -> None:
+        self._not_measured[key] = reason
+        self._show_estimates()
+
+    def _show_estimates(self) -> None:
+        configs = self._speed_configs()
+        by_preset = dict(zip((p.key for p in PRESETS), configs[1:], strict=False))  # none before the data check
+        for preset in PRESETS:
+            key, config = by_preset.get(preset.key, ("", {}))
+            found = cached(key) if key else None
+            self.preset_times[preset.key].setText(
+                duration(found.total(config["total_steps"])) if found
+                else "measuring…" if key and self.speed.key == key else "")
+        self.stop_measuring.setVisible(self.speed.running)
+        self.time_note.setText(self._time_text(configs[0] if configs else None))
+
+    def _time_text(self, current: tuple[str, dict[str, Any]] | None) -> str:
+        if current is None:
+            return ("Time: once the data check passes, a few steps of the trainer on your data measure how long "
+                    "each choice takes on this computer.")
+        key, config = current
+        found: Measurement | None = cached(key)
+        steps = config["total_steps"]
+        if found is not None:
+            return (f"{estimate_text(found, steps)}: {steps:,} steps at {found.seconds_per_step:.2g} s a step on "
+                    f"{found.device or self.device.currentText()}; the monitor then shows the time left.")
+        if self.speed.key == key:
+            return "Measuring the speed on this computer: a few steps of the trainer on your data…"
+        if key in self._not_measured:
+            why = self._not_measured[key]
+            return ("Time: not measured (stopped)." if why == "stopped"
+                    else f"Time: could not measure the speed ({why}).")
+        return "Time: measuring soon…"
 
     # --- palettes -----------------------------------------------------------------------------
 
