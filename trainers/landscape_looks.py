@@ -39,9 +39,9 @@ from trainers.landscapes import (
     SNOW,
     TREE,
     WATER,
-    _field,
-    _layout,
-    _render,
+    field,
+    layout,
+    render,
 )
 
 __all__ = ["LOOKS", "contact_sheet", "render_looks", "write_dataset"]
@@ -93,21 +93,21 @@ def _soften(img: np.ndarray, lab: np.ndarray) -> np.ndarray:
 
 
 def _summer(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
-    return _render(rng, lab, depth, light, hz)
+    return render(rng, lab, depth, light, hz)
 
 
 def _winter(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
     snowy = np.where(np.isin(lab, _WINTER_GROUND), SNOW, lab).astype(lab.dtype)
-    return _render(rng, snowy, depth, light, hz, winter=True)
+    return render(rng, snowy, depth, light, hz, winter=True)
 
 
 def _autumn(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
-    img = _render(rng, lab, depth, light, hz).astype(np.float32)
+    img = render(rng, lab, depth, light, hz).astype(np.float32)
     h, w = lab.shape
     # foliage in patches of orange, red and yellow, one hue mix per scene
     hues = np.array([(206, 96, 28), (184, 46, 26), (222, 164, 40), (150, 70, 30)], np.float32)
     hues = hues[rng.permutation(len(hues))[:3]]
-    pick = (np.clip(_field(rng, h, w, 6, 6), 0, 1) * 2.99).astype(int)
+    pick = (np.clip(field(rng, h, w, 6, 6), 0, 1) * 2.99).astype(int)
     for cls, strength in ((TREE, 0.95), (BUSH, 0.9)):
         m = lab == cls
         _recolour(img, m, hues[pick[m]], strength)
@@ -120,7 +120,7 @@ def _autumn(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
 
 
 def _sunset(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
-    base = _render(rng, lab, depth, light, hz).astype(np.float32)
+    base = render(rng, lab, depth, light, hz).astype(np.float32)
     h, w = lab.shape
     lum = base.mean(2, keepdims=True)  # warm, dim land: mostly the light's colour, a little of its own
     img = (0.6 * lum * np.array((1.0, 0.6, 0.36), np.float32) + 0.4 * base * np.array((0.9, 0.6, 0.45), np.float32)) \
@@ -143,7 +143,7 @@ def _sunset(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light:
 
 
 def _night(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
-    base = _render(rng, lab, depth, light, hz).astype(np.float32)
+    base = render(rng, lab, depth, light, hz).astype(np.float32)
     h, w = lab.shape
     lum = base.mean(2, keepdims=True)
     img = lum * np.array((0.16, 0.2, 0.34), np.float32) + base * 0.04  # moonlit blue, nearly no colour
@@ -165,11 +165,11 @@ def _night(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: 
 
 def _desert(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray, hz: int) -> np.ndarray:
     sandy = np.where(np.isin(lab, _DESERT_GROUND), SAND, lab).astype(lab.dtype)
-    base = _render(rng, sandy, depth, light, hz).astype(np.float32)
+    base = render(rng, sandy, depth, light, hz).astype(np.float32)
     h, w = lab.shape
     img = base.copy()
     ground = sandy == SAND  # dunes: long soft ripples shading the sand
-    ripple = 0.88 + 0.2 * _field(rng, h, w, 5, 3) + 0.06 * np.sin(np.arange(h, dtype=np.float32) * 0.9)[:, None]
+    ripple = 0.88 + 0.2 * field(rng, h, w, 5, 3) + 0.06 * np.sin(np.arange(h, dtype=np.float32) * 0.9)[:, None]
     img[ground] = img[ground] * ripple[ground][:, None] * np.array((1.02, 0.95, 0.82), np.float32)
     _recolour(img, (lab == MOUNTAIN) | (lab == SNOW) & (sandy != SAND), (190, 112, 70), 0.9)  # red rock
     _recolour(img, lab == ROCK, (170, 120, 84), 0.8)
@@ -194,7 +194,7 @@ def render_looks(seed: tuple[int, ...] | int, size: tuple[int, int] = (128, 128)
     The layout comes from `seed` alone and each look's textures from (seed, look), so scene `seed` is the same
     whatever the other looks or scenes."""
     key = tuple(seed) if isinstance(seed, tuple) else (seed,)
-    lab, depth, light, hz = _layout(np.random.default_rng(key), *size)
+    lab, depth, light, hz = layout(np.random.default_rng(key), *size)
     return {look: _PAINT[look](np.random.default_rng((*key, 1 + LOOKS.index(look))), lab, depth, light, hz)
             for look in looks}
 

@@ -41,7 +41,7 @@ _PETALS = np.array([(238, 80, 150), (250, 214, 60), (246, 246, 240), (206, 52, 6
                     (250, 140, 44)], np.float32)
 
 
-def _field(rng: np.random.Generator, h: int, w: int, cy: int, cx: int) -> np.ndarray:
+def field(rng: np.random.Generator, h: int, w: int, cy: int, cx: int) -> np.ndarray:
     """Smooth noise in ~0..1 with cy x cx features: a random low-res grid upsampled (cheap value noise)."""
     low = rng.random((max(cy, 2), max(cx, 2)), dtype=np.float32)
     return cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
@@ -76,7 +76,7 @@ def _winding(rng: np.random.Generator, h: int, w: int, top: int, width: float) -
     return (y >= top) & (np.abs(x - centre) < half)
 
 
-def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Label map, per-pixel ground-contact row (drives haze), mountain side-lighting and the horizon row."""
     y = np.arange(h, dtype=np.float32)[:, None]
     x = np.arange(w, dtype=np.float32)[None, :]
@@ -86,7 +86,7 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.nd
     light = np.zeros((h, w), np.float32)
 
     if rng.random() < 0.85:  # horizontally stretched puffs, thinning towards the horizon
-        n = _field(rng, h, w, 9, 3) + 0.5 * _field(rng, h, w, 20, 7) + 0.2 * _field(rng, h, w, 48, 24)
+        n = field(rng, h, w, 9, 3) + 0.5 * field(rng, h, w, 20, 7) + 0.2 * field(rng, h, w, 48, 24)
         lab[(n * np.clip(1.25 - y / hz, 0, 1) > rng.uniform(0.85, 1.1)) & (y < hz)] = CLOUD
 
     if rng.random() < 0.65:
@@ -101,10 +101,10 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.nd
         if rng.random() < 0.6:
             line = ridge.min() + rng.uniform(0.25, 0.6) * (hz - ridge.min())
             # tall narrow cells: snow tongues reaching down the gullies
-            wobble = (_field(rng, h, w, 6, 36) - 0.5) * 0.5 * (hz - ridge.min())
+            wobble = (field(rng, h, w, 6, 36) - 0.5) * 0.5 * (hz - ridge.min())
             lab[m & (y < line + wobble)] = SNOW
         if rng.random() < 0.35:
-            lab[(lab == MOUNTAIN) & (_field(rng, h, w, 10, 18) > 0.68)] = ROCK
+            lab[(lab == MOUNTAIN) & (field(rng, h, w, 10, 18) > 0.68)] = ROCK
 
     if rng.random() < 0.55:
         top = hz - 2 - h * rng.uniform(0.03, 0.12) * _curve(rng, w, rng.integers(3, 6))
@@ -120,7 +120,7 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.nd
     depth[ground] = np.broadcast_to(y, (h, w))[ground]
     if rng.random() < 0.5:  # patches of another soil type, wide and flat like ground seen at a low angle
         other = DIRT if base == GRASS else GRASS
-        lab[ground & (_field(rng, h, w, 14, 5) > rng.uniform(0.68, 0.8))] = other
+        lab[ground & (field(rng, h, w, 14, 5) > rng.uniform(0.68, 0.8))] = other
     if base == GRASS and rng.random() < 0.25:
         lab[_winding(rng, h, w, int(gtop.max()) + 1, w * rng.uniform(0.08, 0.2))] = DIRT
 
@@ -133,7 +133,7 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.nd
         y0 = int(gtop.max()) + rng.integers(0, int(0.05 * h) + 1)
         a, cx = w * rng.uniform(0.2, 0.5), w * rng.uniform(0.2, 0.8)
         b = min(a * rng.uniform(0.12, 0.3), 0.2 * h)  # seen at a grazing angle: flat ellipse
-        lake = ((x - cx) / a) ** 2 + ((y - y0 - b) / b) ** 2 < 0.85 + 0.3 * _field(rng, h, w, 6, 8)
+        lake = ((x - cx) / a) ** 2 + ((y - y0 - b) / b) ** 2 < 0.85 + 0.3 * field(rng, h, w, 6, 8)
         if rng.random() < 0.5:
             lab[cv2.dilate(lake.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ground] = SAND
         lab[lake] = WATER
@@ -145,7 +145,7 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.nd
 
     if rng.random() < 0.5:  # flower meadows in the nearer grass
         near = y > hz + rng.uniform(0.15, 0.5) * (h - hz)
-        lab[near & (lab == GRASS) & (_field(rng, h, w, 12, 6) > rng.uniform(0.6, 0.72))] = FLOWER
+        lab[near & (lab == GRASS) & (field(rng, h, w, 12, 6) > rng.uniform(0.6, 0.72))] = FLOWER
 
     _objects(rng, lab, depth, hz)
     return lab, depth, light, hz
@@ -209,23 +209,23 @@ def _draw(img: np.ndarray, rng: np.random.Generator, cls: int, conifer: bool, bx
     return int(size) + 2
 
 
-def _render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray,
+def render(rng: np.random.Generator, lab: np.ndarray, depth: np.ndarray, light: np.ndarray,
             hz: int, *, winter: bool = False) -> np.ndarray:
     """Photo for a label map: per-class textures, aerial haze, per-scene lighting, soft class boundaries.
     Winter: an overcast sky, frozen water and snow on the tree crowns (the ground is snow in the labels)."""
     h, w = lab.shape
     rows = np.arange(h, dtype=np.float32)
     grain = rng.standard_normal((h, w), dtype=np.float32)
-    f4, f16 = _field(rng, h, w, h // 4, w // 4), _field(rng, h, w, h // 16, w // 16)
-    f64 = _field(rng, h, w, 5, 5)
-    streak = _field(rng, h, w, h // 3, 5)  # long thin horizontal ripples
+    f4, f16 = field(rng, h, w, h // 4, w // 4), field(rng, h, w, h // 16, w // 16)
+    f64 = field(rng, h, w, 5, 5)
+    streak = field(rng, h, w, h // 3, 5)  # long thin horizontal ripples
     # erosion ridges running down each mountain face: a vertical ridged field sheared either way
-    gully = 1 - np.abs(2 * _field(rng, h, w, h // 24, w // 6) - 1)
+    gully = 1 - np.abs(2 * field(rng, h, w, h // 24, w // 6) - 1)
     shear = [cv2.warpAffine(gully, np.float32([[1, k, -k * h / 2], [0, 1, 0]]), (w, h),
                             borderMode=cv2.BORDER_REFLECT) for k in (0.6, -0.6)]
     gully = np.where(light >= 0, shear[0], shear[1])
-    leaf = _field(rng, h, w, h // 3, w // 3)  # ~3 px leaf clumps
-    dots = _field(rng, h, w, h // 2, w // 2)  # ~2 px petals
+    leaf = field(rng, h, w, h // 3, w // 3)  # ~3 px leaf clumps
+    dots = field(rng, h, w, h // 2, w // 2)  # ~2 px petals
 
     def jitter(c: tuple[int, int, int], sd: float = 0.04) -> np.ndarray:
         return np.asarray(c, np.float32) * (1 + rng.normal(0, sd, 3).astype(np.float32))
@@ -325,10 +325,10 @@ def make_scene(rng: np.random.Generator, size: tuple[int, int] = (256, 256), *,
     winter: the same kind of scene under snow (the ground classes become snow, water freezes, an overcast
     sky): the second domain of the summer -> winter translation the default style brush learns."""
     h, w = size
-    lab, depth, light, hz = _layout(rng, h, w)
+    lab, depth, light, hz = layout(rng, h, w)
     if winter:
         lab = np.where(np.isin(lab, _WINTER_GROUND), SNOW, lab).astype(lab.dtype)
-    return lab, _render(rng, lab, depth, light, hz, winter=winter)
+    return lab, render(rng, lab, depth, light, hz, winter=winter)
 
 
 def starter_scene(size: tuple[int, int] = (256, 384)) -> np.ndarray:

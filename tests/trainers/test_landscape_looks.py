@@ -23,7 +23,7 @@ def scenes() -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """(label map, {look: image}) per scene."""
     out = []
     for i in range(SCENES):
-        labels = landscapes._layout(np.random.default_rng((7, i)), *SIZE)[0]
+        labels = landscapes.layout(np.random.default_rng((7, i)), *SIZE)[0]
         out.append((labels, looks.render_looks((7, i), SIZE)))
     return out
 
