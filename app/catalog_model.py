@@ -27,21 +27,23 @@ TASK_WORDS = {
                           "Style Brushes"),
     Task.CONTENT_STYLE: ("Restyles a photo after any style image (a painting, a texture), painted on with brushes.",
                          "Style Brushes"),
-    Task.MULTI_DOMAIN: ("Translates a photo into one of several kinds of image.", "Style Brushes"),
+    Task.MULTI_DOMAIN: ("Translates a photo into one of several kinds of image.", "Variations"),
 }
 METHOD_TITLES = {"spade": "SPADE", "sae": "Swapping Autoencoder", "cut": "CUT", "fastcut": "FastCUT",
-                 "sincut": "SinCUT", "cyclegan": "CycleGAN", "hierarchyflow": "HierarchyFlow"}
+                 "sincut": "SinCUT", "cyclegan": "CycleGAN", "hierarchyflow": "HierarchyFlow",
+                 "deepi2i": "DeepI2I"}
 # The embedded default models' own samples (made by their recipes in trainers/default_*.py).
 MODEL_SAMPLES = {"spade-landscape-default": "default_model_starter_scene.png",
                  "sae-wallpapers-default": "default_sae_swap.jpg",
                  "cut-summer2winter-default": "default_brush_summer2winter.jpg",
-                 "hierarchyflow-default": "default_stylize.jpg"}
+                 "hierarchyflow-default": "default_stylize.jpg",
+                 "deepi2i-looks-default": "default_variations.jpg"}
 # A picture of the tool, for models without their own sample: what the tool takes or makes.
 TOOL_PICTURES = {Task.LABEL_TO_IMAGE: RESOURCES / "scenes" / "starter_landscape.png",
                  Task.STRUCTURE_TEXTURE: SAMPLES / "default_sae_swap.jpg",
                  Task.IMAGE_TO_IMAGE: SAMPLES / "default_brush_summer2winter.jpg",
                  Task.CONTENT_STYLE: SAMPLES / "default_stylize.jpg",
-                 Task.MULTI_DOMAIN: SAMPLES / "default_brush_summer2winter.jpg"}
+                 Task.MULTI_DOMAIN: SAMPLES / "default_variations.jpg"}
 DEMO_BADGE = "Demo model"  # short: it sits in a page's toolbar beside the model picker, at 1280 px
 DEMO_TIP = ("Demo model — import the official weights for full quality (Models > Library).\nA small model trained "
             "by I2I Studio so every tool works out of the box; far from the paper's quality.")

@@ -12,6 +12,7 @@ plotting libraries that would cost the window's first appearance about a second.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,11 +37,14 @@ from app.about import show_about
 from app.brushes.page import StyleBrushPage
 from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
+from app.fileio.studio import SUFFIX as STUDIO_SUFFIX
+from app.fileio.studio import StudioProjects
 from app.library_dialog import LibraryDialog
 from app.painter import PainterPage
 from app.preferences_dialog import PreferencesDialog
 from app.sae.page import SwapPage
 from app.start_page import StartPage
+from app.variations.page import VariationsPage
 from app.widgets import files
 from app.widgets.help import HelpTopic, ShortcutSheet, shortcut_rows
 from app.widgets.history_panel import HistoryPanel
@@ -58,7 +62,7 @@ STATUS_MESSAGE_MS = 5000
 RUN_DOCK_PREFIX = "run:"  # object names of the docks that hold run monitors
 HELP_TOPICS = ("Working in the app", "Set-up: two commands", "The label painter (SPADE / GauGAN)",
                "Swap & Edit (Swapping Autoencoder)", "Style Brushes (CycleGAN, CUT, FastCUT, SinCUT, HierarchyFlow)",
-               "Importing the official pretrained checkpoints", "Training", "Files, failures and limits: what is promised")
+               "Variations page", "Importing the official pretrained checkpoints", "Training", "Files, failures and limits: what is promised")
 MIN_CENTRAL = QSize(640, 360)  # what the tool stack asks for, whatever its pages would like
 
 
@@ -89,6 +93,7 @@ class MainWindow(QMainWindow):
         self._page_actions: dict[Page, list[QAction]] = {}
         self._tool_titles: dict[Page, str] = {}
         self._hidden: list[QWidget] = []  # what Tab hid, shown again by the next Tab
+        self._confirmed = ("", 0.0)  # the last confirmation in the status bar, and until when it stays
         self.tools.currentChanged.connect(self._page_shown)
         self._build_menus()
         self._build_tool_bar()
@@ -105,11 +110,13 @@ class MainWindow(QMainWindow):
         self.add_tool("Swap & Edit", self.swap)
         self.brushes = StyleBrushPage(bridge, self.catalog)
         self.add_tool("Style Brushes", self.brushes)
+        self.variations = VariationsPage(bridge, self.catalog)
+        self.add_tool("Variations", self.variations)
 
         self.device_label = QLabel("Device: starting…")
         self.statusBar().addPermanentWidget(self.device_label)
-        bridge.progress.connect(lambda job, fraction, message: self._status(message))
-        self.catalog.busy_changed.connect(self._status)
+        bridge.progress.connect(lambda job, fraction, message: self._activity(message))
+        self.catalog.busy_changed.connect(self._activity)
         self.catalog.edit_finished.connect(lambda message, ok: self._status(message))
         self.catalog.list_failed.connect(lambda message: self._status(f"Model catalog: {message}"))
         if bridge.startup_warning:
@@ -191,6 +198,17 @@ class MainWindow(QMainWindow):
         self.send_menu = file.addMenu("Sen&d to")
         file.aboutToShow.connect(self._fill_send_menu)
         self.send_menu.aboutToShow.connect(self._fill_send_menu)
+        file.addSeparator()
+        self.studio = StudioProjects(self, lambda: {t: p for p, t in self._tool_titles.items()},
+                                     lambda: self._tool_titles.get(self.current_page(), ""))
+        self.studio.message.connect(self._status)
+        self.studio.opened.connect(self.show_tool)
+        file.addAction("Open Studio Project…", self.studio.choose).setStatusTip(
+            "Open the work of every tool saved together")
+        save_studio = file.addAction("Save Studio Project", self.studio.save)
+        save_studio.setShortcut(QKeySequence("Ctrl+Alt+S"))
+        save_studio.setStatusTip("Save the work of every tool together: a folder with one project per tool")
+        file.addAction("Save Studio Project As…", self.studio.save_as)
         file.addSeparator()
         file.addAction("Open Data Folder", self._open_data_folder)
         file.addSeparator()
@@ -401,6 +419,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Open Recent", f"{entry.path} is no longer there (moved or deleted); it is "
                                                      "taken off the recent files.")
             return False
+        if entry.path.suffix == STUDIO_SUFFIX:
+            return bool(self.studio.open_file(entry.path).wait())
         pages = [p for p, t in self._tool_titles.items() if t == entry.tool] or [self.current_page()]
         self.tools.setCurrentWidget(pages[0])
         return pages[0].open_recent(kind, entry.path)
@@ -484,8 +504,18 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.name}")
 
     def _status(self, message: str) -> None:
+        """A confirmation or an outcome ("Saved ~/x.ora"): shown for STATUS_MESSAGE_MS, whatever the engine says
+        meanwhile."""
         if message:  # "" means idle: it must not wipe the last outcome before it was read
             self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
+            self._confirmed = (message, time.monotonic() + STATUS_MESSAGE_MS / 1000)
+
+    def _activity(self, message: str) -> None:
+        """What the engine is doing ("loading …"): shown unless a confirmation is still being read."""
+        shown, until = self._confirmed
+        reading = self.statusBar().currentMessage() == shown and time.monotonic() < until
+        if message and not reading:  # the engine writes "generating"; a status line starts with a capital
+            self.statusBar().showMessage(message[:1].upper() + message[1:], STATUS_MESSAGE_MS)
 
     def _toggle_full_screen(self) -> None:
         self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)

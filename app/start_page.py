@@ -18,13 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.catalog_model import SAMPLES, CatalogModel, is_demo, method_title
+from app.catalog_model import SAMPLES, TOOL_PICTURES, CatalogModel, is_demo, method_title
 from app.widgets.page import Page
 from engine.api import ModelEntry, Task
 
 INTRO = ("Paint scenes, edit photos and restyle them with image-to-image models. Pick a tool to begin; each one "
          "comes with a small demo model, and Models > Library adds the official ones.")
 SAMPLE_HEIGHT = 150
+# the embedded looks model's own sample once its recipe has made it; until then the tool's picture of its task
+VARIATIONS_SAMPLE = SAMPLES / "default_variations.jpg"
+VARIATIONS_SAMPLE = VARIATIONS_SAMPLE if VARIATIONS_SAMPLE.is_file() else TOOL_PICTURES[Task.MULTI_DOMAIN]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ TOOL_CARDS = (
     ToolCard("Style Brushes", "Paint another season or a painting's style onto a photo with soft brushes.",
              "Needs: a photo of your own, or another tool's result.",
              (Task.IMAGE_TO_IMAGE, Task.CONTENT_STYLE), SAMPLES / "default_brush_summer2winter.jpg"),
+    ToolCard("Variations", "See a photo as many things at once (a dog as a lion, a tiger…); keep the ones you "
+             "like.", "Needs: a photo, and a multi-domain model (DeepI2I).", (Task.MULTI_DOMAIN,), VARIATIONS_SAMPLE),
 )
 
 
@@ -151,7 +156,7 @@ class StartPage(Page):
         buttons.addStretch()
         buttons.addWidget(library)
         buttons.addWidget(import_)
-        tip = QLabel("Ctrl+1, Ctrl+2, Ctrl+3 switch tools; F1 lists every shortcut; File > Send to carries a "
+        tip = QLabel("Ctrl+1 … Ctrl+4 switch tools; F1 lists every shortcut; File > Send to carries a "
                      "result to the next tool.")
         tip.setProperty("role", "muted")
         tip.setWordWrap(True)

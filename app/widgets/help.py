@@ -16,6 +16,8 @@ EXTRA_KEYS = (  # what no action carries: the canvas's own keys
     ("Canvas", "Wheel", "Zoom at the pointer"),
     ("Canvas", "Ctrl+=, Ctrl+-, Ctrl+0", "Zoom in, zoom out, fit"),
     ("Canvas", "[ and ]", "Smaller and larger brush"),
+    ("Variations", "Drag the square or its corners", "Choose what the model sees"),
+    ("Variations", "Click, Shift+click a result", "Look at it large; blend the large one towards it"),
 )
 
 

@@ -65,8 +65,8 @@ def test_first_run_opens_the_start_page_once(first_window):
 
 def test_the_start_page_shows_each_tool_and_a_click_opens_it(first_window, qtbot):
     window, start = first_window, first_window.start
-    assert tool_bar_entries(window) == ["Start Page", "Painter", "Swap & Edit", "Style Brushes"]
-    assert list(start.cards) == ["Painter", "Swap & Edit", "Style Brushes"]
+    assert tool_bar_entries(window) == ["Start Page", "Painter", "Swap & Edit", "Style Brushes", "Variations"]
+    assert list(start.cards) == ["Painter", "Swap & Edit", "Style Brushes", "Variations"]
     for title, card in start.cards.items():
         assert card.isVisible()
         picture = card.findChildren(type(card.models))[0]
@@ -75,7 +75,8 @@ def test_the_start_page_shows_each_tool_and_a_click_opens_it(first_window, qtbot
         assert "Needs:" in texts and "LabelToImage" not in texts and "StructureTexture" not in texts
     qtbot.waitUntil(lambda: "Landscape" in start.cards["Painter"].models.text(), timeout=WAIT)
 
-    page_of = {"Painter": window.painter, "Swap & Edit": window.swap, "Style Brushes": window.brushes}
+    page_of = {"Painter": window.painter, "Swap & Edit": window.swap, "Style Brushes": window.brushes,
+               "Variations": window.variations}
     for title, card in start.cards.items():
         window.show_tool("Start Page")
         qtbot.mouseClick(card, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))  # anywhere on the card
@@ -105,7 +106,7 @@ def test_send_to_carries_results_between_every_pair_of_tools(main_window, qtbot,
     """Painter -> Swap & Edit and Style Brushes; Swap & Edit <-> Style Brushes; each photo named after where it
     came from. The tools run their embedded demo models."""
     window, painter, swap, brushes = main_window, main_window.painter, main_window.swap, main_window.brushes
-    assert send_menu_entries(window).keys() == {"Swap & Edit", "Style Brushes"}  # the Painter takes no photo
+    assert send_menu_entries(window).keys() == {"Swap & Edit", "Style Brushes", "Variations"}  # the Painter takes none
     qtbot.waitUntil(lambda: "full resolution" in painter.render_label.text(), timeout=WAIT)
     rendered = np.array(painter.result_image())
 
@@ -116,7 +117,7 @@ def test_send_to_carries_results_between_every_pair_of_tools(main_window, qtbot,
     assert np.abs(brushes.project.document.layer("photo").data - rendered).max() <= 1 / 255 + 1e-6
     assert "Sent “Untitled from Painter” to Style Brushes" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not brushes.translator.busy, timeout=WAIT)  # a full-resolution result to send
-    assert send_menu_entries(window) == {"Swap & Edit": True}
+    assert send_menu_entries(window) == {"Swap & Edit": True, "Variations": True}
 
     window.show_tool("Painter")
     send(window, "Swap & Edit")
@@ -125,7 +126,7 @@ def test_send_to_carries_results_between_every_pair_of_tools(main_window, qtbot,
     assert swap.session.photo_name == "Untitled from Painter" and "Untitled from Painter" in swap.photo_label.text()
     assert swap.document.layer("photo").data.shape == rendered.shape
     qtbot.waitUntil(lambda: not swap.session.busy and not swap.scheduler.busy, timeout=WAIT)
-    assert send_menu_entries(window) == {"Style Brushes": True}  # once the full-resolution result shows
+    assert send_menu_entries(window) == {"Style Brushes": True, "Variations": True}  # once the full result shows
     dialogs["answer"] = dialogs["answer"].Discard  # the brushes' work from the painter is given up
     send(window, "Style Brushes")
     assert brushes.photo_name == "Untitled from Swap & Edit"
