@@ -10,8 +10,8 @@ Data: trainers/landscape_looks.py, procedural landscape layouts each rendered in
 winter, sunset, night, desert: the classes, in that folder order sorted by name), the same layout in every look, so
 the model learns to keep a scene's structure and change its look. The network is DeepI2I trained from scratch (the
 official --training_scratch: no BigGAN weights can be downloaded here, and BigGAN's 1000 ImageNet classes are not
-these looks) at a tiny width, ch 8 without attention, 128 px as the model requires, on a 2-core CPU for about 25
-minutes. The learning rates are raised (G 1e-3, D/E1/A1 2e-3; the code's 1e-4 / 4e-4 need far more steps), the
+these looks) at a tiny width, ch 8 without attention, 128 px as the model requires, on a 2-core CPU for about 45
+minutes (2800 steps). The learning rates are raised (G 1e-3, D/E1/A1 2e-3; the code's 1e-4 / 4e-4 need far more steps), the
 reconstruction loss weighs 20 (lambda_rec; at 1 this short run ignored the input's layout: every photo came out as
 the same scene, seen on its samples) and the batch is 8; everything else is the trainer's (hinge loss, the paper's per-sample feature loss, Adam (0, 0.999)).
 It is a demonstration of the tool (the looks' colours and light on the photo's layout), not the paper's quality;
@@ -41,7 +41,7 @@ MODEL_FILE = Path("models") / "deepi2i_looks.safetensors"  # relative to resourc
 SAMPLE_FILE = Path("samples") / "default_variations.jpg"
 WORK = Path(tempfile.gettempdir()) / "deepi2i-looks-default"
 LAYOUTS = 300  # scenes, each in every look
-TOTAL_STEPS = 1400
+TOTAL_STEPS = 2800
 TRAIN_ARGS = ["--name", "variations-training", "--ch", "8", "--attention", "0", "--batch_size", "8",
               "--lr_G", "0.001", "--lr_D", "0.002", "--lambda_rec", "20", "--flip", "--total_steps", str(TOTAL_STEPS),
               "--log_every", "10", "--sample_every", "100", "--checkpoint_every", "100", "--seed", "0"]
