@@ -447,13 +447,17 @@ NORMALIZATIONS = (NORMALIZE_CLIP, NORMALIZE_MINMAX)
 class Variation:
     """One result of a MultiDomain model: with the model and the photo, these numbers reproduce it exactly.
 
-    target: the target's index (capabilities.domains names them). seed: the random draw (DeepI2I's noise z).
-    target_b / mix: the class embedding interpolated from target (mix 0) towards target_b (mix 1).
+    target: the target's index (capabilities.domains names them). seed: the random draw (DeepI2I's noise z;
+    HIT's and MUNIT's style epsilon).
+    target_b / mix: the class embedding (HIT: the node sample) interpolated from target (mix 0) towards target_b
+    (mix 1).
     seed_b / seed_mix: the draw interpolated from seed's (0) towards seed_b's (1).
     chunk_seeds: per chunk of a hierarchical draw, a seed that replaces that chunk's part of seed's draw (None
     keeps it): chunk 0 sets the coarse layout, later chunks finer detail.
     weight: how strongly the photo's structure is injected, relative to what the model was trained with (1 =
-    official; lower gives the class more say over the shape)."""
+    official; lower gives the class more say over the shape).
+    temperature: scales the random draw (DeepI2I's z, HIT's and MUNIT's style epsilon): 0 gives the mean style,
+    above 1 a wider spread."""
 
     target: int
     seed: int = 0
@@ -463,6 +467,7 @@ class Variation:
     seed_mix: float = 0.0
     chunk_seeds: tuple[int | None, ...] = ()
     weight: float = 1.0
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -473,12 +478,16 @@ class VaryImage:
     image: float32 HxWx3 in [0, 1] (grey, RGBA, uint8/uint16 converted as TranslateImage does); a model with a
     fixed square size takes the centre square of it resized to that size, so callers crop first to choose the
     square. normalize: NORMALIZE_CLIP (ours, default) or NORMALIZE_MINMAX (the official test's). Repeated
-    requests for the same model and photo reuse the photo's encoding."""
+    requests for the same model and photo reuse the photo's encoding. Fully convolutional models (HIT, MUNIT:
+    no fixed_size) take the whole photo and return images of its size.
+    style: a reference photo (as image) whose encoded style replaces every variation's random one
+    (reference-guided; models with capabilities.style_image)."""
 
     model_id: str
     image: np.ndarray
     variations: tuple[Variation, ...]
     normalize: str = NORMALIZE_CLIP
+    style: np.ndarray | None = None
 
 
 Request = Union[ListModels, ImportModel, RemoveModel, GetDeviceInfo, RenderLabels, EncodeImage, DecodeCodes,

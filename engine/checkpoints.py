@@ -75,10 +75,15 @@ def read_checkpoint(path: str | Path, *, discriminator: bool = False) -> Checkpo
         raise CheckpointError(f"{_label(path)}: the file is empty")
     if _is_safetensors(head):
         return _read_ours(path, head, size)
-    ckpt = Checkpoint(path, _read_foreign(path), options=read_sidecar_options(path))
+    obj = _torch_load(path)
+    if pair := _munit_pair(obj):
+        ckpt = Checkpoint(path, pair[0], parts={"b": pair[1]}, hints={"domains": ["A", "B"]})
+    else:
+        ckpt = Checkpoint(path, canonicalize(unwrap(obj, _label(path))), options=read_sidecar_options(path))
     if companion := _companion_encoder(path):
         ckpt.parts["netE"] = _read_foreign(companion)
     _pair_cyclegan_generators(ckpt)
+    _hit_run(ckpt)
     return ckpt
 
 
@@ -226,7 +231,7 @@ def canonicalize(state_dict: StateDict) -> StateDict:
         while key.startswith(PREFIXES):
             key = key.split(".", 1)[1]
         out[key] = value
-    return _drop_sae_discriminators(_drop_legacy_instance_norm_stats(out))
+    return _drop_munit_content_norm_stats(_drop_sae_discriminators(_drop_legacy_instance_norm_stats(out)))
 
 
 _STAT = re.compile(r"^(.*\.\d+)\.(running_mean|running_var|num_batches_tracked)$")
@@ -239,6 +244,17 @@ def _drop_legacy_instance_norm_stats(sd: StateDict) -> StateDict:
         m = _STAT.match(key)
         return bool(m) and f"{m.group(1)}.weight" not in sd
     return {k: v for k, v in sd.items() if not legacy(k)}
+
+
+_MUNIT_CONTENT_STAT = re.compile(r"^enc_content\..*\.norm\.(running_mean|running_var|num_batches_tracked)$")
+
+
+def _drop_munit_content_norm_stats(sd: StateDict) -> StateDict:
+    """MUNIT's released (PyTorch 0.3) generators carry InstanceNorm buffers in the content encoder, which the
+    official test drops before its strict load."""
+    if "mlp.model.0.fc.weight" not in sd:
+        return sd
+    return {k: v for k, v in sd.items() if not _MUNIT_CONTENT_STAT.match(k)}
 
 
 def _drop_sae_discriminators(sd: StateDict) -> StateDict:
@@ -285,6 +301,72 @@ def _pair_cyclegan_generators(ckpt: Checkpoint) -> None:
     else:
         ckpt.parts["G_B"], ckpt.state_dict = ckpt.state_dict, other
     ckpt.hints["directions"] = ["AtoB", "BtoA"]
+
+
+# --- MUNIT and HIT runs ------------------------------------------------------------------------------------------
+# Both trainers write outputs/<model_name>/checkpoints/gen_%08d.pt, MUNIT as {'a': gen_a, 'b': gen_b}, HIT as
+# {'gen': gen}, and copy their config to outputs/<model_name>/config.yaml; HIT's config holds the `tree`.
+
+HIT_CONFIGS = ("config.yaml", "../config.yaml")  # beside the checkpoint, or in the run's outputs folder
+
+
+def _munit_pair(obj: Any) -> tuple[StateDict, StateDict] | None:
+    """MUNIT's two generators, canonicalised, when the file holds exactly 'a' and 'b' tensor dicts."""
+    if not (isinstance(obj, Mapping) and set(obj) == {"a", "b"}):
+        return None
+    if not all(isinstance(v, Mapping) and v and all(isinstance(t, torch.Tensor) for t in v.values())
+               for v in obj.values()):
+        return None
+    return canonicalize(dict(obj["a"])), canonicalize(dict(obj["b"]))
+
+
+def _hit_run(ckpt: Checkpoint) -> None:
+    """A HIT or MUNIT generator from a training run: the run's name (outputs/<name>/checkpoints/) and HIT's tree
+    from the run's config.yaml, as hints."""
+    if "mlp.model.0.fc.weight" not in ckpt.state_dict:
+        return
+    if ckpt.path.parent.name == "checkpoints" and ckpt.path.parent.parent.name:
+        ckpt.hints["experiment"] = ckpt.path.parent.parent.name
+    if "distributions.tree_info.0.miu" not in ckpt.state_dict:
+        return
+    for name in HIT_CONFIGS:
+        config = ckpt.path.parent / name
+        if config.is_file():
+            with _open_regular(config) as f:
+                data = f.read(MAX_SIDECAR_BYTES + 1)
+            if tree := read_yaml_tree(data.decode("utf-8", errors="replace")):
+                ckpt.hints["config_tree"] = tree
+                ckpt.hints["config"] = str(config.resolve())
+                return
+
+
+def read_yaml_tree(text: str) -> list[int] | None:
+    """The top-level `tree` list of an official HIT config: `tree: [3, 4, 4, 4, 1, 3]` or a block list of
+    `- 3` lines (the only key read; no YAML library needed). None when absent or not a list of whole numbers."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        key, sep, rest = line.partition(":")
+        if not sep or key != "tree":
+            continue
+        rest = rest.split("#", 1)[0].strip()
+        if rest.startswith("["):
+            items = rest.strip("[]").split(",")
+        elif rest:
+            return None
+        else:
+            items = []
+            for item in lines[i + 1:]:
+                stripped = item.split("#", 1)[0].strip()
+                if not stripped:
+                    continue
+                if not stripped.startswith("- "):
+                    break
+                items.append(stripped[2:])
+        try:
+            return [int(v) for v in items] or None
+        except ValueError:
+            return None
+    return None
 
 
 def _companion_encoder(path: Path) -> Path | None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from engine.architecture import Architecture
 from engine.checkpoints import CheckpointError, StateDict
-from engine.models import cut, cyclegan, deepi2i, hierarchyflow, sae, spade
+from engine.models import cut, cyclegan, deepi2i, hierarchyflow, hit, sae, spade
 
 ARCHITECTURES: tuple[Architecture, ...] = (
     spade.ARCHITECTURE,
@@ -18,6 +18,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     cyclegan.ARCHITECTURE,
     hierarchyflow.ARCHITECTURE,
     deepi2i.ARCHITECTURE,
+    hit.ARCHITECTURE,
+    hit.MUNIT_ARCHITECTURE,
 )
 
 

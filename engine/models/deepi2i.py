@@ -605,7 +605,7 @@ class DeepI2IVarier:
             other = None if v.target_b is None or not v.mix else torch.tensor([v.target_b], device=device)
             embeddings.append(class_embedding(self.G, target, other, float(v.mix)))
             zs.append(noise(v.seed, self.dim_z, seed_b=v.seed_b, seed_mix=float(v.seed_mix),
-                            chunk_seeds=v.chunk_seeds))
+                            chunk_seeds=v.chunk_seeds) * float(v.temperature))
         scale = torch.tensor([float(v.weight) for v in variations], device=device).view(-1, 1, 1, 1)
         weights = {k: w if bool((scale == 1).all()) else w * scale for k, w in self.fea_w.items()}
         return self.G(torch.stack(zs).to(device), torch.cat(embeddings), encoding, weights)

@@ -18,7 +18,7 @@ from engine.architecture import Architecture, Hparams, Nets
 from engine.catalog import Catalog
 from engine.checkpoints import StateDict, canonicalize, read_checkpoint
 from engine.handlers import Engine
-from engine.models import cut, cyclegan, deepi2i, hierarchyflow, sae, spade
+from engine.models import cut, cyclegan, deepi2i, hierarchyflow, hit, sae, spade
 from tests.translation_fixtures import photo
 
 CPU = torch.device("cpu")
@@ -51,6 +51,8 @@ def official_layouts(root: Path) -> Iterator[tuple[str, str, StateDict]]:
             yield folder.name, where, _shapes(records)
             if legacy:
                 yield folder.name, f"{where} + legacy keys", _shapes(records + legacy)
+        if (backbone := folder / "munit_backbone_keys.json").is_file():  # MUNIT's generator, beside HIT's
+            yield "munit", f"{backbone.name}/gen_keys", _shapes(json.loads(backbone.read_text())["gen_keys"])
         for path in sorted((folder / "small").rglob("*")):
             if path.suffix in (".pth", ".pt", ".tar") and path.name not in NOT_WEIGHTS:
                 yield folder.name, str(path.relative_to(folder)), read_checkpoint(path).state_dict
@@ -152,9 +154,32 @@ def _deepi2i(folder: Path) -> tuple[Nets, Path, dict, dict]:
     return nets, folder / "G.pth", {"classes": "lion,tiger"}, deepi2i.config_hparams(ch=8, class_names=["lion", "tiger"])
 
 
+def _hit(folder: Path) -> tuple[Nets, Path, dict, dict]:
+    """The official trainer's outputs/<name>/checkpoints/gen_%08d.pt = {'gen': ...} (tree from config.yaml)."""
+    torch.manual_seed(0)
+    gen = hit.AdaINGen(dim=4, mlp_dim=8, n_res=1, tree=[2, 2, 1, 1, 2]).eval()
+    path = folder / "outputs" / "toy" / "checkpoints" / "gen_00000001.pt"
+    path.parent.mkdir(parents=True)
+    (path.parent.parent / "config.yaml").write_text("max_iter: 10\ntree:\n  - 2\n  - 2\n  - 1\n  - 1\n  - 2\n")
+    torch.save({"gen": gen.state_dict()}, path)
+    hparams = {**hit.generator_hparams(gen.state_dict()), "pad_type": "reflect", "tree": [2, 2, 1, 1, 2],
+               "tree_source": f"config {(path.parent.parent / 'config.yaml').resolve()}",
+               "class_names": ["leaf 0", "leaf 1", "leaf 2", "level 1 · 0", "level 1 · 1", "root"]}
+    return {"gen": gen}, path, {}, hparams
+
+
+def _munit(folder: Path) -> tuple[Nets, Path, dict, dict]:
+    """The official trainer's gen_%08d.pt = {'a': gen_a, 'b': gen_b}."""
+    torch.manual_seed(0)
+    nets = {"a": hit.AdaINGen(dim=4, mlp_dim=8, n_res=2).eval(), "b": hit.AdaINGen(dim=4, mlp_dim=8, n_res=2).eval()}
+    torch.save({k: net.state_dict() for k, net in nets.items()}, folder / "gen_00000001.pt")
+    hparams = {**hit.generator_hparams(nets["a"].state_dict()), "pad_type": "reflect", "class_names": ["A", "B"]}
+    return nets, folder / "gen_00000001.pt", {}, hparams
+
+
 OFFICIAL_FILES: dict[str, Callable[[Path], tuple[Nets, Path, dict, dict]]] = {
     "spade": _spade, "sae": _sae, "cyclegan": _cyclegan, "cut": _cut, "hierarchyflow": _hierarchyflow,
-    "deepi2i": _deepi2i}
+    "deepi2i": _deepi2i, "hit": _hit, "munit": _munit}
 
 
 def outputs(arch: Architecture, nets: Nets, hparams: Hparams) -> list[np.ndarray]:
@@ -173,7 +198,10 @@ def outputs(arch: Architecture, nets: Nets, hparams: Hparams) -> list[np.ndarray
         varier = arch.varier(nets, hparams)
         with torch.inference_mode():
             encoding = varier.encode(tiling.to_tensor(photo(1, (128, 128)), CPU) * 2 - 1)
-            images = varier.generate(encoding, [Variation(1, 3), Variation(0, 2, target_b=1, mix=0.3, weight=0.5)])
+            mixed = {"deepi2i": Variation(0, 2, target_b=1, mix=0.3, weight=0.5, temperature=0.8),
+                     "hit": Variation(0, 2, target_b=4, mix=0.3, temperature=0.8)}
+            images = varier.generate(encoding, [Variation(1, 3), Variation(0, 2, seed_b=5, seed_mix=0.4),
+                                                mixed.get(arch.method, Variation(0, 2, temperature=0.8))])
         return [images.numpy()]
     stylist = arch.stylist(nets)
     return [stylize.Stylizer()(("m", ""), stylist, caps, photo(1), photo(2), 0.6, tile=10_000, device=CPU)]
