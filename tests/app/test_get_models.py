@@ -141,6 +141,8 @@ def test_cancel_keeps_what_came_and_the_next_download_continues(open_dialog, ser
     qtbot.waitUntil(lambda: not dialog.busy and not dialog.progress.isVisible(), timeout=30_000)
     assert served.requests[-1][1] is not None and served.requests[-1][1].startswith("bytes=")
     assert dialog.message.text().startswith("Imported cyclegan-horse2zebra")  # torch reads the zip's last copy
+    # the window's model list is refreshed after the import's own result: wait for it
+    qtbot.waitUntil(lambda: main_window.catalog.get("cyclegan-horse2zebra") is not None, timeout=30_000)
     assert Path(main_window.catalog.get("cyclegan-horse2zebra").source).read_bytes() == data  # whole, in order
 
 
