@@ -12,7 +12,6 @@ actions. The page decides which project is current, which images it needs, and w
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -46,9 +45,8 @@ from app.catalog_model import CatalogModel
 from app.engine_bridge import EngineBridge
 from app.history import ProjectChange
 from app.widgets.feedback import FILE_LABEL_WIDTH, ElidedLabel, Notice, StatusLabel
-from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import FileDrop
-from app.widgets.page import ProjectPage
+from app.widgets.page import PhotoPage
 from engine.api import ModelEntry
 
 RIGHT_WIDTH = 320
@@ -60,7 +58,7 @@ NO_MODEL = ("No translation model in the Library yet: import a CycleGAN, CUT or 
             "Import Checkpoint…) or train one (Training menu).")
 
 
-class StyleBrushPage(ProjectPage):
+class StyleBrushPage(PhotoPage):
     ACCEPTS_PHOTOS = True
 
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
@@ -221,15 +219,6 @@ class StyleBrushPage(ProjectPage):
         self._sync_notice()
         self.files.project_changed()
         self.translate()
-
-    def receive_photo(self, image: np.ndarray, name: str) -> bool:
-        return self.files.open_image(image, name)
-
-    def open_recent(self, kind: str, path: Path) -> bool:
-        if kind == PHOTO_FILES:
-            self.files.open_photo_file(path)
-            return True
-        return super().open_recent(kind, path)
 
     def _current(self) -> BrushProject | None:
         return self.project  # the tools follow whichever project is current

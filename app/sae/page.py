@@ -10,9 +10,6 @@ model and project are current, and routes dropped files and status messages.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -46,10 +43,9 @@ from app.sae.texture_panel import TextureEditsPanel
 from app.sae.tools import CLONE_TIP, REGION_TIP, SOURCE_TIP, BrushSizeBox, CloneTool, RegionTool, cell_px
 from app.tools import ToolSettings
 from app.widgets.feedback import FILE_LABEL_WIDTH, ElidedLabel, Notice, StatusLabel
-from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import FileDrop
 from app.widgets.model_picker import ModelPicker
-from app.widgets.page import ProjectPage
+from app.widgets.page import PhotoPage
 from engine.api import ModelEntry, Task
 
 LEFT_WIDTH, RIGHT_WIDTH = 250, 320
@@ -61,7 +57,7 @@ NO_MODEL = ("No Swapping Autoencoder in the Library yet: import one (Models > Im
 DROP_TIP = "Drop a photo on the image to swap to its texture (Ctrl+drop opens it as the photo instead)"
 
 
-class SwapPage(ProjectPage):
+class SwapPage(PhotoPage):
     ACCEPTS_PHOTOS = True
     models_arrived = Signal()  # the model list arrived (or failed): a photo asked for before then may open
 
@@ -230,15 +226,6 @@ class SwapPage(ProjectPage):
         self._sync_notice()
         self.binding.project_changed()
         self.files.project_changed()
-
-    def receive_photo(self, image: np.ndarray, name: str) -> bool:
-        return self.files.open_image(image, name)
-
-    def open_recent(self, kind: str, path: Path) -> bool:
-        if kind == PHOTO_FILES:
-            self.files.open_photo_file(path)
-            return True
-        return super().open_recent(kind, path)
 
     def _sync_notice(self) -> None:
         """What keeps the page from working: no model at all, or the project's model missing."""

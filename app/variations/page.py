@@ -44,10 +44,9 @@ from app.variations.grid import GRID_SLOT, GridRequest, VariationJobs
 from app.variations.panels import FavouritesStrip, KeptPanel, PickPanel, ResultGrid, TargetPanel
 from app.variations.project import RESULT, Crop, Recipe, VariationsProject, project_document
 from app.widgets.feedback import FILE_LABEL_WIDTH, ElidedLabel, Notice, StatusLabel
-from app.widgets.files import PHOTO as PHOTO_FILES
 from app.widgets.files import FileDrop
 from app.widgets.model_picker import ModelPicker
-from app.widgets.page import ProjectPage
+from app.widgets.page import PhotoPage
 from engine.api import NORMALIZE_CLIP, NORMALIZE_MINMAX, ModelEntry, Task, Variation
 
 GRID_WIDTH, RIGHT_WIDTH, KEPT_HEIGHT = 512, 290, 150
@@ -62,7 +61,7 @@ NO_MODEL = ("No multi-domain model in the Library yet: import a DeepI2I checkpoi
             "to see a photo as many other things.")
 
 
-class VariationsPage(ProjectPage):
+class VariationsPage(PhotoPage):
     ACCEPTS_PHOTOS = True
 
     def __init__(self, bridge: EngineBridge, catalog: CatalogModel, parent: QWidget | None = None) -> None:
@@ -256,15 +255,6 @@ class VariationsPage(ProjectPage):
         self.photo_label.set_text(self._photo_text())
         self.files.project_changed()
         self.refresh_grid()
-
-    def receive_photo(self, image: np.ndarray, name: str) -> bool:
-        return self.files.open_image(image, name)
-
-    def open_recent(self, kind: str, path: Path) -> bool:
-        if kind == PHOTO_FILES:
-            self.files.open_photo_file(path)
-            return True
-        return super().open_recent(kind, path)
 
     def _project_changed(self, change: ProjectChange) -> None:
         if change.what == "layers" and change.final:

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QLayout, QLineEdit, QToolBar, QVBoxLayout, QWidget
 
-from app.widgets.files import PROJECT
+from app.widgets.files import PHOTO, PROJECT
 
 if TYPE_CHECKING:
     from app.canvas import CanvasView
@@ -190,3 +190,17 @@ class ProjectPage(Page):
         layout.addWidget(self.notice)
         layout.addLayout(middle, 1)
         layout.addLayout(status)
+
+
+class PhotoPage(ProjectPage):
+    """A project page whose work starts from a photo: Send to and Open Recent's photos open through its files'
+    open_image / open_photo_file."""
+
+    def receive_photo(self, image: np.ndarray, name: str) -> bool:
+        return self.files.open_image(image, name)
+
+    def open_recent(self, kind: str, path: Path) -> bool:
+        if kind == PHOTO:
+            self.files.open_photo_file(path)
+            return True
+        return super().open_recent(kind, path)
